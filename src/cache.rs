@@ -1,0 +1,175 @@
+//! The read cache: moka, keyed by (token, operation, path, params,
+//! generation). Concurrent identical misses share ONE upstream call; errors
+//! are not cached. A mutation bumps the generation of the paths it changes,
+//! so every older entry for them becomes unreachable at once, including one a
+//! read still in flight would insert. Behind a trait, so a later release can
+//! broadcast invalidations across replicas.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use parking_lot::RwLock;
+
+use crate::error::GatewayError;
+
+/// What identifies one cached read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    /// The vault token's name: data fetched under one token is never served
+    /// to a call that would use another.
+    pub token: Arc<str>,
+    /// The operation id, e.g. "PG04".
+    pub operation: Arc<str>,
+    /// The Graph path.
+    pub path: String,
+    /// Canonical (sorted) parameters.
+    pub params: String,
+    /// The path's generation when the read started.
+    pub generation: u64,
+}
+
+/// How a read was served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// From the cache.
+    Hit,
+    /// This call went upstream.
+    Miss,
+    /// Another concurrent call went upstream; this one shared its answer.
+    Coalesced,
+}
+
+/// Counters, for tests, metrics and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reads asked of the cache.
+    pub lookups: u64,
+    /// Served from the cache.
+    pub hits: u64,
+    /// Went upstream.
+    pub misses: u64,
+    /// Shared another call's upstream answer.
+    pub coalesced: u64,
+    /// Paths invalidated.
+    pub invalidations: u64,
+}
+
+/// The cache as the engine sees it.
+#[async_trait::async_trait]
+pub trait ReadCache: Send + Sync + 'static {
+    /// The current generation of a path (part of the key).
+    fn generation(&self, path: &str) -> u64;
+    /// Returns the cached value or runs `fetch`, sharing it with concurrent
+    /// callers of the same key.
+    async fn get_or_fetch(
+        &self,
+        key: CacheKey,
+        fetch: BoxFuture<'_, Result<Bytes, GatewayError>>,
+    ) -> Result<(Bytes, Served), GatewayError>;
+    /// Makes every cached read of these paths stale.
+    async fn invalidate(&self, paths: &[String]);
+    /// Counters.
+    fn stats(&self) -> CacheStats;
+}
+
+/// The in-process cache.
+pub struct LocalCache {
+    entries: moka::future::Cache<CacheKey, Bytes>,
+    keep: bool,
+    generations: RwLock<HashMap<String, u64>>,
+    clock: AtomicU64,
+    lookups: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    coalesced: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+// === impl LocalCache ===
+
+impl LocalCache {
+    /// A cache keeping entries for `ttl` (zero: coalesce only, keep nothing),
+    /// at most `max_entries`.
+    pub fn new(ttl: Duration, max_entries: u64) -> Self {
+        let entries = moka::future::Cache::builder()
+            .max_capacity(max_entries.max(1))
+            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .build();
+        Self {
+            entries,
+            keep: !ttl.is_zero(),
+            generations: RwLock::new(HashMap::new()),
+            clock: AtomicU64::new(1),
+            lookups: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadCache for LocalCache {
+    fn generation(&self, path: &str) -> u64 {
+        self.generations.read().get(path).copied().unwrap_or(0)
+    }
+
+    async fn get_or_fetch(
+        &self,
+        key: CacheKey,
+        fetch: BoxFuture<'_, Result<Bytes, GatewayError>>,
+    ) -> Result<(Bytes, Served), GatewayError> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        if let Some(v) = self.entries.get(&key).await {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((v, Served::Hit));
+        }
+        let entry = self
+            .entries
+            .entry(key.clone())
+            .or_try_insert_with(fetch)
+            .await
+            .map_err(|e: Arc<GatewayError>| (*e).clone())?;
+        let served = if entry.is_fresh() {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            if !self.keep {
+                self.entries.invalidate(&key).await;
+            }
+            Served::Miss
+        } else {
+            self.coalesced.fetch_add(1, Ordering::Relaxed);
+            Served::Coalesced
+        };
+        Ok((entry.into_value(), served))
+    }
+
+    async fn invalidate(&self, paths: &[String]) {
+        if paths.is_empty() {
+            return;
+        }
+        let mut g = self.generations.write();
+        for p in paths {
+            let next = self.clock.fetch_add(1, Ordering::Relaxed);
+            g.insert(p.clone(), next);
+        }
+        self.invalidations.fetch_add(paths.len() as u64, Ordering::Relaxed);
+    }
+
+    fn stats(&self) -> CacheStats {
+        CacheStats {
+            lookups: self.lookups.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! The pipeline, one path for every RPC:
+//! validation -> cache (reads) -> vault -> quota -> Graph -> response;
+//! successful mutations invalidate what they change.
+//!
+//! The engine knows nothing of tonic: it takes request messages and a
+//! [`CallContext`] and returns response messages or a [`GatewayError`].
+
+pub mod page_token;
+pub mod request;
+pub mod response;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message as _;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::cache::{CacheKey, ReadCache, Served};
+use crate::error::GatewayError;
+use crate::graph::GraphClient;
+use crate::quota::{Quota, QuotaKeys};
+use crate::vault::{TokenEntry, TokenQuery, Vault};
+use request::Plan;
+use routes::{Route, RouteTable};
+
+/// What the transport tells the engine about a call.
+#[derive(Clone, Debug, Default)]
+pub struct CallContext {
+    /// When the caller stops waiting.
+    pub deadline: Option<Instant>,
+    /// Correlates logs of one call.
+    pub request_id: String,
+    /// The internal caller, when known.
+    pub caller: Option<String>,
+}
+
+/// The pipeline.
+pub struct Engine {
+    table: Arc<RouteTable>,
+    graph: GraphClient,
+    vault: Arc<dyn Vault>,
+    quota: Arc<dyn Quota>,
+    cache: Arc<dyn ReadCache>,
+    max_upstream: Duration,
+}
+
+// === impl Engine ===
+
+impl Engine {
+    /// Assembles the pipeline.
+    pub fn new(
+        table: Arc<RouteTable>,
+        graph: GraphClient,
+        vault: Arc<dyn Vault>,
+        quota: Arc<dyn Quota>,
+        cache: Arc<dyn ReadCache>,
+        max_upstream: Duration,
+    ) -> Self {
+        Self { table, graph, vault, quota, cache, max_upstream }
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &Arc<RouteTable> {
+        &self.table
+    }
+
+    /// The cache (for stats).
+    pub fn cache(&self) -> &Arc<dyn ReadCache> {
+        &self.cache
+    }
+
+    /// The vault.
+    pub fn vault(&self) -> &Arc<dyn Vault> {
+        &self.vault
+    }
+
+    /// Runs one RPC declared with a graph route.
+    pub async fn execute<Req, Resp>(&self, full_method: &str, ctx: &CallContext, req: &Req) -> Result<Resp, GatewayError>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let route = self
+            .table
+            .get(full_method)
+            .ok_or_else(|| GatewayError::Internal(format!("{full_method} has no Graph route")))?
+            .clone();
+        let msg = request::to_dynamic(&route, req)?;
+        let plan = request::plan(&self.table, &route, &msg)?;
+        let token = self.vault.select(&TokenQuery {
+            business: plan.business.as_deref(),
+            asset: plan.asset.as_deref(),
+            kind: None,
+        })?;
+        let bytes = self.run(&route, ctx, &plan, &token).await?;
+        Resp::decode(bytes).map_err(|e| GatewayError::Internal(format!("re-decoding response: {e}")))
+    }
+
+    /// Runs a planned call with a chosen token: reads through the cache,
+    /// mutations then invalidation. Workflows call this for each step.
+    pub async fn run(&self, route: &Route, ctx: &CallContext, plan: &Plan, token: &Arc<TokenEntry>) -> Result<Bytes, GatewayError> {
+        if route.is_read() {
+            let key = CacheKey {
+                token: Arc::from(token.name.as_str()),
+                operation: Arc::from(route.operation_id.as_str()),
+                path: plan.graph.path.clone(),
+                params: canonical(&plan.graph.params),
+                generation: self.cache.generation(&plan.graph.path),
+            };
+            let (bytes, served) = self.cache.get_or_fetch(key, Box::pin(self.fetch(route, ctx, plan, token))).await?;
+            tracing::debug!(cache = served_label(served), "read served");
+            Ok(bytes)
+        } else {
+            let bytes = self.fetch(route, ctx, plan, token).await?;
+            self.cache.invalidate(&plan.invalidates).await;
+            Ok(bytes)
+        }
+    }
+
+    /// Quota, then the Graph call, then the response transcoding. The result
+    /// is the encoded response message (what the cache keeps).
+    async fn fetch(&self, route: &Route, ctx: &CallContext, plan: &Plan, token: &Arc<TokenEntry>) -> Result<Bytes, GatewayError> {
+        let keys = QuotaKeys {
+            token: &token.name,
+            business: plan.business.as_deref(),
+            ad_account: plan.ad_account.as_deref(),
+            class: route.quota_class,
+            write: !route.is_read(),
+            caller: ctx.caller.as_deref(),
+        };
+        self.quota.acquire(&keys, ctx.deadline).await?;
+        let timeout = match ctx.deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(self.max_upstream),
+            None => self.max_upstream,
+        };
+        if timeout.is_zero() {
+            return Err(GatewayError::DeadlineExceeded);
+        }
+        let span = tracing::info_span!(
+            "graph",
+            method = plan.graph.method.as_str(),
+            path = %route.template.raw,
+            op = %route.operation_id,
+            token = %token.name,
+            status = tracing::field::Empty,
+            ms = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let (result, usage) = self.graph.call(&plan.graph, &token.secret, timeout).await;
+            let span = tracing::Span::current();
+            span.record("ms", started.elapsed().as_millis() as u64);
+            span.record("status", result.as_ref().map_or_else(|e| e.kind(), |_| "ok"));
+            self.quota.observe(&keys, &usage, match &result {
+                Err(GatewayError::Graph(g)) => Some(g),
+                _ => None,
+            });
+            let body = result?;
+            let msg = response::decode(&self.table, route, &body)?;
+            tracing::debug!("upstream call done");
+            Ok(Bytes::from(msg.encode_to_vec()))
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn canonical(params: &[(String, String)]) -> String {
+    let mut s = String::new();
+    for (k, v) in params {
+        s.push_str(k);
+        s.push('=');
+        s.push_str(v);
+        s.push('&');
+    }
+    s
+}
+
+fn served_label(s: Served) -> &'static str {
+    match s {
+        Served::Hit => "hit",
+        Served::Miss => "miss",
+        Served::Coalesced => "coalesced",
+    }
+}

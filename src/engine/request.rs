@@ -1,0 +1,369 @@
+//! Request side of the transcoder: validates a request message against its
+//! route and turns it into one Graph call, the token hints, and the reads the
+//! call will invalidate. Nothing here talks to the network.
+
+use std::collections::BTreeMap;
+
+use prost_reflect::{DynamicMessage, Kind, Value};
+
+use super::page_token;
+use super::routes::{FieldPlan, IdFormat, PathTemplate, Role, Route, RouteTable, Segment};
+use crate::error::{FieldViolation, GatewayError};
+use crate::graph::{GraphRequest, HttpMethod};
+
+/// Graph's largest page.
+const MAX_PAGE_SIZE: i32 = 1000;
+
+/// What the pipeline needs to run one call.
+#[derive(Debug)]
+pub struct Plan {
+    /// The Graph call.
+    pub graph: GraphRequest,
+    /// The business the call acts for (token selection, quota).
+    pub business: Option<String>,
+    /// The asset the call addresses (token selection when no business).
+    pub asset: Option<String>,
+    /// The ad account the call addresses, as digits (quota).
+    pub ad_account: Option<String>,
+    /// Paths of reads made stale by this call when it succeeds.
+    pub invalidates: Vec<String>,
+}
+
+/// Validates `msg` and builds the plan; every violation is reported at once.
+pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<Plan, GatewayError> {
+    let mut violations = Vec::new();
+    let mut params = BTreeMap::new();
+    let mut business = None;
+    let mut read_mask = None;
+
+    for fp in &route.fields {
+        let value = msg.get_field(&fp.field);
+        let set = msg.has_field(&fp.field) && !is_default(&value);
+        if !set {
+            if fp.required {
+                violations.push(violation(fp.field.name(), "is required"));
+            }
+            continue;
+        }
+        match fp.role {
+            Role::RequestId => continue,
+            Role::PageSize => {
+                let n = value.as_i32().unwrap_or_default();
+                if !(1..=MAX_PAGE_SIZE).contains(&n) {
+                    violations.push(violation(fp.field.name(), &format!("must be between 0 and {MAX_PAGE_SIZE}")));
+                } else {
+                    params.insert("limit".to_string(), n.to_string());
+                }
+                continue;
+            }
+            Role::PageToken => {
+                match page_token::decode(&route.operation_id, value.as_str().unwrap_or_default()) {
+                    Ok(cursor) => {
+                        params.insert("after".to_string(), cursor);
+                    }
+                    Err(why) => violations.push(violation(fp.field.name(), why)),
+                }
+                continue;
+            }
+            Role::ReadMask => {
+                match read_mask_fields(route, &value) {
+                    Ok(f) => read_mask = Some(f),
+                    Err(v) => violations.extend(v),
+                }
+                continue;
+            }
+            Role::Param => {}
+        }
+        if let Err(v) = check_shape(fp, &value) {
+            violations.extend(v);
+            continue;
+        }
+        if fp.business {
+            business = value.as_str().map(|s| normalize(fp.id_format, s));
+        }
+        if let Some(target) = &fp.expands {
+            let n = value.as_enum_number().unwrap_or_default();
+            let Kind::Enum(e) = fp.field.kind() else { continue };
+            let expanded = table.spelling(&e).and_then(|s| s.expands_to(n));
+            if msg.has_field(target) && !is_default(&msg.get_field(target)) {
+                violations.push(violation(
+                    fp.field.name(),
+                    &format!("give either {} or {}, not both", fp.field.name(), target.name()),
+                ));
+            } else if let Some(tasks) = expanded {
+                let graph_name = route
+                    .fields
+                    .iter()
+                    .find(|p| p.field.number() == target.number())
+                    .map_or_else(|| target.name().to_string(), |p| p.graph_name.clone());
+                params.insert(graph_name, json_array(tasks.iter().map(String::as_str)));
+            } else {
+                violations.push(violation(fp.field.name(), "is not a preset"));
+            }
+            continue;
+        }
+        if fp.local || fp.in_path {
+            continue;
+        }
+        match encode_param(table, fp, &value) {
+            Ok(v) => {
+                params.insert(fp.graph_name.clone(), v);
+            }
+            Err(v) => violations.extend(v),
+        }
+    }
+    // A required field that a preset fills is satisfied by the preset.
+    violations.retain(|v| {
+        !route.fields.iter().any(|p| {
+            p.expands.as_ref().is_some_and(|t| t.name() == v.field) && params.contains_key(&graph_name_of(route, &v.field))
+        })
+    });
+    if !violations.is_empty() {
+        return Err(GatewayError::InvalidArgument(violations));
+    }
+
+    let path = resolve(route, &route.template, msg).ok_or_else(|| GatewayError::Internal("path field missing after validation".into()))?;
+    if route.is_read() {
+        if let Some(fields) = read_mask.or_else(|| route.default_fields.clone()) {
+            params.insert("fields".to_string(), fields);
+        }
+    }
+    let mut invalidates = Vec::new();
+    if route.http != HttpMethod::Get {
+        invalidates.push(path.clone());
+        invalidates.extend(route.invalidates.iter().filter_map(|t| resolve(route, t, msg)));
+    }
+    let first_path_value = route.template.fields().next().and_then(|f| field_str(route, msg, f));
+    let ad_account = route
+        .fields
+        .iter()
+        .filter(|f| f.id_format == IdFormat::AdAccount && f.in_path)
+        .find_map(|f| msg.get_field(&f.field).as_str().map(|s| normalize(IdFormat::AdAccount, s)));
+    Ok(Plan {
+        graph: GraphRequest { method: route.http, path, params: params.into_iter().collect() },
+        business,
+        asset: first_path_value,
+        ad_account,
+        invalidates,
+    })
+}
+
+fn graph_name_of(route: &Route, field: &str) -> String {
+    route
+        .fields
+        .iter()
+        .find(|p| p.field.name() == field)
+        .map_or_else(|| field.to_string(), |p| p.graph_name.clone())
+}
+
+fn violation(field: &str, description: &str) -> FieldViolation {
+    FieldViolation { field: field.to_string(), description: description.to_string() }
+}
+
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.is_empty(),
+        Value::List(l) => l.is_empty(),
+        Value::I32(0) | Value::I64(0) | Value::U32(0) | Value::U64(0) | Value::EnumNumber(0) => true,
+        Value::Bool(false) => false,
+        _ => false,
+    }
+}
+
+/// Checks ids and enum values; returns every violation of the field.
+fn check_shape(fp: &FieldPlan, value: &Value) -> Result<(), Vec<FieldViolation>> {
+    let mut out = Vec::new();
+    let name = fp.field.name();
+    let mut check_one = |label: String, v: &Value| {
+        if let Some(s) = v.as_str() {
+            if let Err(why) = check_id(fp.id_format, s) {
+                out.push(FieldViolation { field: label, description: why });
+            }
+        } else if v.as_enum_number() == Some(0) {
+            out.push(FieldViolation { field: label, description: "must not be UNSPECIFIED".into() });
+        }
+    };
+    match value {
+        Value::List(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_one(format!("{name}[{i}]"), v);
+            }
+        }
+        v => check_one(name.to_string(), v),
+    }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+fn check_id(format: IdFormat, s: &str) -> Result<(), String> {
+    let digits = |x: &str| !x.is_empty() && x.len() <= 32 && x.bytes().all(|b| b.is_ascii_digit());
+    match format {
+        IdFormat::Any => {
+            if s.len() > 4096 {
+                Err("is longer than 4096 bytes".into())
+            } else {
+                Ok(())
+            }
+        }
+        IdFormat::Node if digits(s) => Ok(()),
+        IdFormat::Node => Err(format!("must be a Graph id (digits), got {:?}", truncate(s))),
+        IdFormat::AdAccount if digits(s.strip_prefix("act_").unwrap_or(s)) => Ok(()),
+        IdFormat::AdAccount => Err(format!("must be an ad account id like act_123 or 123, got {:?}", truncate(s))),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Ad account ids become bare digits; the `act_` prefix is added where sent.
+fn normalize(format: IdFormat, s: &str) -> String {
+    match format {
+        IdFormat::AdAccount => s.strip_prefix("act_").unwrap_or(s).to_string(),
+        _ => s.to_string(),
+    }
+}
+
+fn encode_param(table: &RouteTable, fp: &FieldPlan, value: &Value) -> Result<String, Vec<FieldViolation>> {
+    let scalar = |v: &Value| -> Option<String> {
+        Some(match v {
+            Value::String(s) if fp.id_format == IdFormat::AdAccount => format!("act_{}", normalize(IdFormat::AdAccount, s)),
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::I32(n) => n.to_string(),
+            Value::I64(n) => n.to_string(),
+            Value::U32(n) => n.to_string(),
+            Value::U64(n) => n.to_string(),
+            Value::F32(n) => n.to_string(),
+            Value::F64(n) => n.to_string(),
+            Value::EnumNumber(n) => match fp.field.kind() {
+                Kind::Enum(e) => table.spelling(&e)?.to_graph(*n)?.to_string(),
+                _ => return None,
+            },
+            Value::Message(m) => serde_json::to_string(&message_json(table, m)).ok()?,
+            _ => return None,
+        })
+    };
+    let bad = || vec![violation(fp.field.name(), "has a value Graph cannot take")];
+    match value {
+        Value::List(items) => {
+            let parts = items.iter().map(scalar).collect::<Option<Vec<_>>>().ok_or_else(bad)?;
+            Ok(json_array(parts.iter().map(String::as_str)))
+        }
+        v => scalar(v).ok_or_else(bad),
+    }
+}
+
+/// A message parameter as a Graph JSON object (field names, Graph spellings).
+fn message_json(table: &RouteTable, m: &DynamicMessage) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    for (fd, v) in m.fields() {
+        let j = match v {
+            Value::String(s) => serde_json::Value::from(s.clone()),
+            Value::Bool(b) => serde_json::Value::from(*b),
+            Value::I32(n) => serde_json::Value::from(*n),
+            Value::I64(n) => serde_json::Value::from(*n),
+            Value::EnumNumber(n) => match fd.kind() {
+                Kind::Enum(e) => serde_json::Value::from(table.spelling(&e).and_then(|s| s.to_graph(*n)).unwrap_or_default()),
+                _ => serde_json::Value::Null,
+            },
+            Value::Message(inner) => message_json(table, inner),
+            _ => serde_json::Value::Null,
+        };
+        obj.insert(fd.name().to_string(), j);
+    }
+    serde_json::Value::Object(obj)
+}
+
+fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldViolation>> {
+    let Some(node) = &route.node else {
+        return Err(vec![violation("read_mask", "this RPC returns no fields to select")]);
+    };
+    let paths: Vec<String> = value
+        .as_message()
+        .and_then(|m| m.get_field_by_name("paths"))
+        .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        match node.get_field_by_name(p) {
+            Some(f) => out.push(match f.kind() {
+                Kind::Message(md) if !md.full_name().starts_with("google.protobuf.") => {
+                    format!("{}{{{}}}", super::routes::graph_field_name(&f), super::routes::fields_param(&md, 1))
+                }
+                _ => super::routes::graph_field_name(&f),
+            }),
+            None => bad.push(violation(&format!("read_mask.paths[{i}]"), &format!("{p:?} is not a field of {}", node.name()))),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(bad);
+    }
+    if !out.iter().any(|f| f == "id") && node.get_field_by_name("id").is_some() {
+        out.insert(0, "id".to_string());
+    }
+    Ok(out.join(","))
+}
+
+fn field_str(route: &Route, msg: &DynamicMessage, name: &str) -> Option<String> {
+    let fp = route.fields.iter().find(|f| f.field.name() == name)?;
+    let v = msg.get_field(&fp.field);
+    let s = match v.as_ref() {
+        Value::String(s) => s.clone(),
+        Value::I64(n) => n.to_string(),
+        Value::I32(n) => n.to_string(),
+        Value::U64(n) => n.to_string(),
+        _ => return None,
+    };
+    if s.is_empty() {
+        return None;
+    }
+    Some(normalize(fp.id_format, &s))
+}
+
+/// Fills a template from the request; None when a field is empty.
+pub fn resolve(route: &Route, template: &PathTemplate, msg: &DynamicMessage) -> Option<String> {
+    let mut out = String::new();
+    for seg in &template.segments {
+        match seg {
+            Segment::Literal(l) => out.push_str(l),
+            Segment::Field(f) => {
+                let v = field_str(route, msg, f)?;
+                let is_ad_account = route.fields.iter().any(|p| p.field.name() == f && p.id_format == IdFormat::AdAccount);
+                if is_ad_account && !out.ends_with("act_") {
+                    out.push_str("act_");
+                }
+                out.push_str(&escape_segment(&v));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Percent-encodes anything but unreserved characters, so a value can never
+/// add path segments or a query.
+fn escape_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a tonic request's bytes into a dynamic message of the route's input.
+pub fn to_dynamic<M: prost::Message>(route: &Route, msg: &M) -> Result<DynamicMessage, GatewayError> {
+    DynamicMessage::decode(route.input.clone(), msg.encode_to_vec().as_slice())
+        .map_err(|e| GatewayError::Internal(format!("re-decoding {}: {e}", route.input.name())))
+}

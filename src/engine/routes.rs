@@ -1,0 +1,482 @@
+//! The route table: every RPC's Graph call, read once at start-up from the
+//! `(graphgateway.v1.graph)` options in the embedded descriptor set.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    MethodDescriptor, Value,
+};
+
+use crate::graph::HttpMethod;
+
+const PACKAGE: &str = "graphgateway.v1";
+
+/// The limit a route counts against (mirrors `graphgateway.v1.QuotaClass`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuotaClass {
+    /// X-App-Usage.
+    App,
+    /// X-Business-Use-Case-Usage.
+    BusinessUseCase,
+    /// X-Ad-Account-Usage.
+    AdAccount,
+}
+
+/// The shape of an id (mirrors `graphgateway.v1.IdFormat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdFormat {
+    /// No check.
+    Any,
+    /// Decimal digits.
+    Node,
+    /// `act_123` or `123`.
+    AdAccount,
+}
+
+/// What a request field is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An ordinary Graph parameter.
+    Param,
+    /// AIP-158 page_size -> `limit`.
+    PageSize,
+    /// AIP-158 page_token -> `after`.
+    PageToken,
+    /// AIP-157 read_mask -> `fields`.
+    ReadMask,
+    /// AIP-155 request_id (never sent).
+    RequestId,
+}
+
+/// How one request field is handled.
+#[derive(Clone, Debug)]
+pub struct FieldPlan {
+    /// The field.
+    pub field: FieldDescriptor,
+    /// Its Graph parameter name.
+    pub graph_name: String,
+    /// What it is for.
+    pub role: Role,
+    /// Must be set.
+    pub required: bool,
+    /// Shape check.
+    pub id_format: IdFormat,
+    /// Names the business whose token serves the call.
+    pub business: bool,
+    /// Never sent.
+    pub local: bool,
+    /// Used in the path template.
+    pub in_path: bool,
+    /// A preset that fills this (repeated) field.
+    pub expands: Option<FieldDescriptor>,
+}
+
+/// One segment of a path template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// Literal text, e.g. "/act_" or "/owned_pages".
+    Literal(String),
+    /// A request field's value.
+    Field(String),
+}
+
+/// A path template such as "/act_{ad_account_id}/assigned_users".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathTemplate {
+    /// As written in the proto.
+    pub raw: String,
+    /// Parsed.
+    pub segments: Vec<Segment>,
+}
+
+/// How Graph's JSON maps onto the response message.
+#[derive(Clone, Debug)]
+pub enum ResponseShape {
+    /// `{"data": [...], "paging": ...}` into a repeated field plus a token.
+    List {
+        /// The repeated message field that receives `data`.
+        items: FieldDescriptor,
+        /// The `next_page_token` field.
+        next_page_token: FieldDescriptor,
+    },
+    /// An object (or `true`) mapped field by field.
+    Object,
+}
+
+/// One RPC's Graph call.
+#[derive(Debug)]
+pub struct Route {
+    /// "/graphgateway.v1.PageService/ListOwnedPages".
+    pub full_method: String,
+    /// "graphgateway.v1.PageService".
+    pub service: String,
+    /// "ListOwnedPages".
+    pub method: String,
+    /// Catalogue id, e.g. "PG04".
+    pub operation_id: String,
+    /// HTTP method.
+    pub http: HttpMethod,
+    /// The Graph path template.
+    pub template: PathTemplate,
+    /// Further reads a successful mutation makes stale.
+    pub invalidates: Vec<PathTemplate>,
+    /// The limit the call counts against.
+    pub quota_class: QuotaClass,
+    /// Request message.
+    pub input: MessageDescriptor,
+    /// Response message.
+    pub output: MessageDescriptor,
+    /// Request fields in declaration order.
+    pub fields: Vec<FieldPlan>,
+    /// Response mapping.
+    pub response: ResponseShape,
+    /// The node message a read returns (list item or the object itself).
+    pub node: Option<MessageDescriptor>,
+    /// `fields=` sent on reads when no read_mask narrows it.
+    pub default_fields: Option<String>,
+}
+
+/// Graph spellings of one enum's values.
+#[derive(Debug, Default)]
+pub struct EnumSpelling {
+    to_graph: HashMap<i32, String>,
+    from_graph: HashMap<String, i32>,
+    expands_to: HashMap<i32, Vec<String>>,
+}
+
+/// Every route and enum spelling, read from the descriptor set.
+#[derive(Debug)]
+pub struct RouteTable {
+    pool: DescriptorPool,
+    routes: HashMap<String, Arc<Route>>,
+    ordered: Vec<Arc<Route>>,
+    enums: HashMap<String, EnumSpelling>,
+}
+
+/// A route declaration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{method}: {problem}")]
+pub struct RouteError {
+    method: String,
+    problem: String,
+}
+
+// === impl Route ===
+
+impl Route {
+    /// True for GET routes.
+    pub fn is_read(&self) -> bool {
+        self.http == HttpMethod::Get
+    }
+}
+
+// === impl PathTemplate ===
+
+impl PathTemplate {
+    /// Parses "/{a}/edge" style templates.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut segments = Vec::new();
+        let mut rest = raw;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                segments.push(Segment::Literal(rest[..open].to_string()));
+            }
+            let close = rest[open..].find('}').ok_or_else(|| format!("unclosed '{{' in {raw}"))?;
+            let name = &rest[open + 1..open + close];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                return Err(format!("bad placeholder {{{name}}} in {raw}"));
+            }
+            segments.push(Segment::Field(name.to_string()));
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(rest.to_string()));
+        }
+        if !raw.starts_with('/') {
+            return Err(format!("path template {raw} must start with '/'"));
+        }
+        Ok(Self { raw: raw.to_string(), segments })
+    }
+
+    /// The field names used.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Field(f) => Some(f.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+}
+
+// === impl EnumSpelling ===
+
+impl EnumSpelling {
+    fn new(e: &EnumDescriptor, value_ext: Option<&prost_reflect::ExtensionDescriptor>) -> Self {
+        let prefix = format!("{}_", screaming_snake(e.name()));
+        let mut s = Self::default();
+        for v in e.values() {
+            let mut graph = v.name().strip_prefix(&prefix).unwrap_or(v.name()).to_string();
+            if let Some(opt) = value_ext.and_then(|x| extension(&v.options(), x)) {
+                if let Some(name) = str_field(&opt, "name").filter(|n| !n.is_empty()) {
+                    graph = name;
+                }
+                let expands = list_field(&opt, "expands_to");
+                if !expands.is_empty() {
+                    s.expands_to.insert(v.number(), expands);
+                }
+            }
+            s.from_graph.insert(graph.clone(), v.number());
+            s.to_graph.insert(v.number(), graph);
+        }
+        s
+    }
+
+    /// The Graph spelling of a value.
+    pub fn to_graph(&self, number: i32) -> Option<&str> {
+        self.to_graph.get(&number).map(String::as_str)
+    }
+
+    /// The number of a Graph spelling.
+    pub fn from_graph(&self, graph: &str) -> Option<i32> {
+        self.from_graph.get(graph).copied()
+    }
+
+    /// What a preset value expands to.
+    pub fn expands_to(&self, number: i32) -> Option<&[String]> {
+        self.expands_to.get(&number).map(Vec::as_slice)
+    }
+}
+
+// === impl RouteTable ===
+
+impl RouteTable {
+    /// Reads the embedded descriptor set.
+    pub fn embedded() -> Result<Self, RouteError> {
+        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).map_err(|e| RouteError {
+            method: "descriptor set".into(),
+            problem: e.to_string(),
+        })?;
+        Self::from_pool(pool)
+    }
+
+    /// Reads routes from a pool.
+    pub fn from_pool(pool: DescriptorPool) -> Result<Self, RouteError> {
+        let value_ext = pool.get_extension_by_name(&format!("{PACKAGE}.value"));
+        let enums = pool
+            .all_enums()
+            .map(|e| (e.full_name().to_string(), EnumSpelling::new(&e, value_ext.as_ref())))
+            .collect();
+        let graph_ext = pool.get_extension_by_name(&format!("{PACKAGE}.graph"));
+        let field_ext = pool.get_extension_by_name(&format!("{PACKAGE}.field"));
+        let mut routes = HashMap::new();
+        let mut ordered = Vec::new();
+        for svc in pool.services().filter(|s| s.package_name() == PACKAGE) {
+            for m in svc.methods() {
+                let Some(opt) = graph_ext.as_ref().and_then(|x| extension(&m.options(), x)) else {
+                    continue;
+                };
+                let route = Arc::new(build_route(&m, &opt, field_ext.as_ref())?);
+                routes.insert(route.full_method.clone(), route.clone());
+                ordered.push(route);
+            }
+        }
+        Ok(Self { pool, routes, ordered, enums })
+    }
+
+    /// The route of "/pkg.Service/Method".
+    pub fn get(&self, full_method: &str) -> Option<&Arc<Route>> {
+        self.routes.get(full_method)
+    }
+
+    /// Every route, in proto order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.ordered.iter()
+    }
+
+    /// The Graph spellings of an enum.
+    pub fn spelling(&self, e: &EnumDescriptor) -> Option<&EnumSpelling> {
+        self.enums.get(e.full_name())
+    }
+
+    /// The descriptor pool.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.pool
+    }
+}
+
+fn build_route(
+    m: &MethodDescriptor,
+    opt: &DynamicMessage,
+    field_ext: Option<&prost_reflect::ExtensionDescriptor>,
+) -> Result<Route, RouteError> {
+    let full_method = format!("/{}/{}", m.parent_service().full_name(), m.name());
+    let err = |problem: String| RouteError { method: full_method.clone(), problem };
+    let (http, raw) = [("get", HttpMethod::Get), ("post", HttpMethod::Post), ("delete", HttpMethod::Delete)]
+        .into_iter()
+        .find_map(|(name, method)| str_field(opt, name).filter(|s| !s.is_empty()).map(|s| (method, s)))
+        .ok_or_else(|| err("graph option has no get/post/delete path".into()))?;
+    let template = PathTemplate::parse(&raw).map_err(&err)?;
+    let invalidates = list_field(opt, "invalidates")
+        .iter()
+        .map(|t| PathTemplate::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(&err)?;
+    let input = m.input();
+    let output = m.output();
+    for f in template.fields().chain(invalidates.iter().flat_map(|t| t.fields())) {
+        if input.get_field_by_name(f).is_none() {
+            return Err(err(format!("template field {{{f}}} is not a field of {}", input.name())));
+        }
+    }
+    let path_fields: Vec<&str> = template.fields().collect();
+    let mut fields = Vec::new();
+    for fd in input.fields() {
+        let fopt = field_ext.and_then(|x| extension(&fd.options(), x));
+        let get_str = |n: &str| fopt.as_ref().and_then(|o| str_field(o, n)).filter(|s| !s.is_empty());
+        let get_bool = |n: &str| fopt.as_ref().is_some_and(|o| bool_field(o, n));
+        let role = match (fd.name(), fd.kind()) {
+            ("page_size", Kind::Int32) => Role::PageSize,
+            ("page_token", Kind::String) => Role::PageToken,
+            ("read_mask", Kind::Message(md)) if md.full_name() == "google.protobuf.FieldMask" => Role::ReadMask,
+            ("request_id", Kind::String) => Role::RequestId,
+            _ => Role::Param,
+        };
+        let id_format = match fopt.as_ref().and_then(|o| enum_field(o, "id_format")) {
+            Some(1) => IdFormat::Node,
+            Some(2) => IdFormat::AdAccount,
+            _ => IdFormat::Any,
+        };
+        let expands = match get_str("expands") {
+            Some(target) => Some(
+                input
+                    .get_field_by_name(&target)
+                    .filter(|t| t.is_list())
+                    .ok_or_else(|| err(format!("{} expands unknown repeated field {target}", fd.name())))?,
+            ),
+            None => None,
+        };
+        let in_path = path_fields.contains(&fd.name());
+        fields.push(FieldPlan {
+            graph_name: get_str("name").unwrap_or_else(|| fd.name().to_string()),
+            role,
+            required: get_bool("required") || in_path,
+            id_format,
+            business: get_bool("business"),
+            local: get_bool("local") || expands.is_some() || role == Role::RequestId,
+            in_path,
+            expands,
+            field: fd,
+        });
+    }
+    let response = list_shape(&output).unwrap_or(ResponseShape::Object);
+    let node = match &response {
+        ResponseShape::List { items, .. } => match items.kind() {
+            Kind::Message(md) => Some(md),
+            _ => None,
+        },
+        ResponseShape::Object if http == HttpMethod::Get => Some(output.clone()),
+        ResponseShape::Object => None,
+    };
+    let default_fields = node.as_ref().map(|n| fields_param(n, 0));
+    let quota_class = match enum_field(opt, "quota") {
+        Some(1) => QuotaClass::App,
+        Some(2) => QuotaClass::BusinessUseCase,
+        Some(3) => QuotaClass::AdAccount,
+        _ if raw.starts_with("/act_") => QuotaClass::AdAccount,
+        _ if fields.iter().any(|f| f.business && !f.local) || raw.starts_with("/{business_id}") => {
+            QuotaClass::BusinessUseCase
+        }
+        _ => QuotaClass::App,
+    };
+    Ok(Route {
+        service: m.parent_service().full_name().to_string(),
+        method: m.name().to_string(),
+        operation_id: str_field(opt, "operation_id").unwrap_or_default(),
+        full_method,
+        http,
+        template,
+        invalidates,
+        quota_class,
+        input,
+        output,
+        fields,
+        response,
+        node,
+        default_fields,
+    })
+}
+
+fn list_shape(output: &MessageDescriptor) -> Option<ResponseShape> {
+    let next_page_token = output.get_field_by_name("next_page_token")?;
+    let mut items = output.fields().filter(|f| f.is_list() && matches!(f.kind(), Kind::Message(_)));
+    let first = items.next()?;
+    if items.next().is_some() {
+        return None;
+    }
+    Some(ResponseShape::List { items: first, next_page_token })
+}
+
+/// The `fields=` value for a node message: every field, nested messages as
+/// `name{a,b}`. Depth-limited against recursive messages.
+pub fn fields_param(node: &MessageDescriptor, depth: usize) -> String {
+    node.fields()
+        .map(|f| match f.kind() {
+            Kind::Message(md) if depth < 3 && !md.full_name().starts_with("google.protobuf.") => {
+                format!("{}{{{}}}", graph_field_name(&f), fields_param(&md, depth + 1))
+            }
+            _ => graph_field_name(&f),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A response field's Graph key: `(field).name` or the field name.
+pub fn graph_field_name(f: &FieldDescriptor) -> String {
+    let pool = f.parent_pool();
+    pool.get_extension_by_name(&format!("{PACKAGE}.field"))
+        .and_then(|x| extension(&f.options(), &x))
+        .and_then(|o| str_field(&o, "name"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| f.name().to_string())
+}
+
+fn extension(opts: &DynamicMessage, ext: &prost_reflect::ExtensionDescriptor) -> Option<DynamicMessage> {
+    if !opts.has_extension(ext) {
+        return None;
+    }
+    match opts.get_extension(ext).as_ref() {
+        Value::Message(m) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+fn str_field(m: &DynamicMessage, name: &str) -> Option<String> {
+    m.get_field_by_name(name).and_then(|v| v.as_str().map(str::to_string))
+}
+
+fn bool_field(m: &DynamicMessage, name: &str) -> bool {
+    m.get_field_by_name(name).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+fn enum_field(m: &DynamicMessage, name: &str) -> Option<i32> {
+    m.get_field_by_name(name).and_then(|v| v.as_enum_number())
+}
+
+fn list_field(m: &DynamicMessage, name: &str) -> Vec<String> {
+    m.get_field_by_name(name)
+        .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()))
+        .unwrap_or_default()
+}
+
+/// "PageTask" -> "PAGE_TASK".
+fn screaming_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}

@@ -1,0 +1,86 @@
+//! The one error type of the pipeline. Domain code returns it; the gRPC layer
+//! maps it to a status in one place (`grpc::status`).
+
+use std::time::Duration;
+
+use crate::graph::GraphError;
+
+/// A field that failed validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The request field, e.g. "business_id" or "tasks[1]".
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+/// Why a call failed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The request is invalid; nothing was sent to Graph.
+    #[error("invalid request: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// Graph answered with an error object.
+    #[error("{0}")]
+    Graph(GraphError),
+    /// Graph could not be reached or did not answer in time.
+    #[error("Graph API unreachable: {0}")]
+    Unavailable(String),
+    /// Graph answered with something that is not a Graph response.
+    #[error("malformed Graph response: {0}")]
+    Malformed(String),
+    /// No vault token serves the call.
+    #[error("{0}")]
+    NoToken(String),
+    /// The quota engine could not grant a permit before the caller's deadline.
+    #[error("quota exhausted for {key}; retry in {retry_after:?}")]
+    Throttled {
+        /// The quota key that is exhausted (a name, never a secret).
+        key: String,
+        /// When a permit is expected.
+        retry_after: Duration,
+    },
+    /// The caller's deadline passed.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// A bug or an impossible state; details are logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe(v: &[FieldViolation]) -> String {
+    v.iter().map(|f| format!("{}: {}", f.field, f.description)).collect::<Vec<_>>().join("; ")
+}
+
+impl GatewayError {
+    /// One violation.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    /// A short label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument(_) => "invalid_argument",
+            Self::Graph(_) => "graph_error",
+            Self::Unavailable(_) => "unavailable",
+            Self::Malformed(_) => "malformed",
+            Self::NoToken(_) => "no_token",
+            Self::Throttled { .. } => "throttled",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<crate::vault::VaultError> for GatewayError {
+    fn from(e: crate::vault::VaultError) -> Self {
+        match e {
+            crate::vault::VaultError::NoToken(_) => Self::NoToken(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The Graph API client: one pooled HTTPS client, the token in the
+//! Authorization header, appsecret_proof on every call, Graph error objects
+//! parsed into [`GraphError`], usage headers parsed into [`Usage`].
+
+mod client;
+mod error;
+mod usage;
+
+pub use client::{GraphClient, GraphRequest, GraphResponse, HttpMethod};
+pub use error::GraphError;
+pub use usage::{AdAccountUsage, AppUsage, BusinessUseCaseUsage, Usage};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,65 @@
+//! What the engine needs from gRPC metadata: deadline, request id, caller.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::engine::CallContext;
+
+/// Reads `grpc-timeout`, `x-request-id` (generated when absent) and
+/// `x-caller` (until caller authentication lands).
+pub fn from_metadata(md: &tonic::metadata::MetadataMap) -> CallContext {
+    let deadline = md
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_timeout)
+        .map(|d| Instant::now() + d);
+    let request_id = md
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+        .map_or_else(new_request_id, str::to_string);
+    let caller = md
+        .get("x-caller")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+        .map(str::to_string);
+    CallContext { deadline, request_id, caller }
+}
+
+/// gRPC's timeout format: up to 8 digits and a unit (H M S m u n).
+pub fn parse_timeout(s: &str) -> Option<Duration> {
+    if s.len() < 2 || s.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = s.split_at(s.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn new_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grpc_timeouts() {
+        assert_eq!(parse_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_timeout("x"), None);
+        assert_eq!(parse_timeout("10x"), None);
+        assert_eq!(parse_timeout("123456789S"), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! The Graph sandbox: a stateful, in-memory simulator of the Graph API
+//! endpoints the gateway covers. A product feature: internal developers work
+//! against it without touching Meta, and it is the embedded default upstream
+//! of `graph-gateway serve`. It keeps Meta's rules (claims, removals, asset
+//! group limitations, task validation, permissions) so users meet real
+//! behaviour, and speaks Graph's wire format (versioned paths, bearer or
+//! `access_token` auth, `appsecret_proof`, `fields=`, cursor paging, error
+//! bodies, usage headers).
+//!
+//! CONTRACT (used by cli and tests; keep these signatures):
+//! - `Sandbox::demo() -> Sandbox` (demo businesses, users, assets, tokens)
+//! - `Sandbox::demo_tokens(&self) -> Vec<crate::vault::TokenEntry>`
+//! - `Sandbox::router(&self) -> axum::Router`
+//! - `Sandbox::serve(self, listener, shutdown) -> std::io::Result<()>`
+//! - test hooks: `request_count()`, `requests_to(path)`, `pause()`, `resume()`, `arrivals()`
+//!
+//! Also: builders [`Sandbox::with_app_secret`], [`Sandbox::with_usage`];
+//! test hooks [`Sandbox::last_request`], [`Sandbox::advance_clock`],
+//! [`Sandbox::expire_token`].
+//!
+//! Layout: `http` (the axum handler: auth, hooks, headers), `ops` (routing
+//! and one module per area), `world` (the state and its queries), `render`
+//! (node types and fields), `wire` (errors, parameters, `fields=`, paging),
+//! `usage` (rate-limit accounting), `demo` (the demo world and its id table).
+
+mod demo;
+mod http;
+mod ops;
+mod render;
+mod usage;
+mod wire;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::secret::Secret;
+use crate::vault::TokenEntry;
+
+pub use usage::UsageConfig;
+
+/// A running simulator's shared state. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    world: Mutex<world::World>,
+    app_secret: RwLock<Option<Secret>>,
+    usage: Mutex<usage::UsageMeter>,
+    hooks: Hooks,
+}
+
+/// Request bookkeeping for the test hooks.
+struct Hooks {
+    /// Requests handled (past the pause gate).
+    handled: AtomicU64,
+    /// Requests arrived, including those waiting at the pause gate.
+    arrivals: AtomicU64,
+    /// Handled requests by path after the version.
+    by_path: Mutex<HashMap<String, u64>>,
+    last: Mutex<Option<RecordedRequest>>,
+    /// True while paused.
+    paused: watch::Sender<bool>,
+}
+
+/// One request as the sandbox received it (test hook; it includes the
+/// `Authorization` header, so never log it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `POST`.
+    pub method: String,
+    /// The full path, e.g. `/v25.0/1000000001/owned_pages`.
+    pub path: String,
+    /// The Graph version of the path (`v25.0`), when it had one.
+    pub version: Option<String>,
+    /// Query string pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// Headers (lower-case names), in order.
+    pub headers: Vec<(String, String)>,
+    /// Body parameters (urlencoded, multipart or JSON), in order.
+    pub form: Vec<(String, String)>,
+}
+
+// === impl RecordedRequest ===
+
+impl RecordedRequest {
+    /// The first query parameter of that name.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        find(&self.query, name)
+    }
+
+    /// The first body parameter of that name.
+    pub fn form_param(&self, name: &str) -> Option<&str> {
+        find(&self.form, name)
+    }
+
+    /// A parameter from the body, else the query (as Graph merges them).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.form_param(name).or_else(|| self.query_param(name))
+    }
+
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+// === impl Sandbox ===
+
+impl Sandbox {
+    fn from_world(world: world::World) -> Self {
+        let (paused, _) = watch::channel(false);
+        Self {
+            inner: Arc::new(Inner {
+                world: Mutex::new(world),
+                app_secret: RwLock::new(None),
+                usage: Mutex::new(usage::UsageMeter::new(UsageConfig::default())),
+                hooks: Hooks {
+                    handled: AtomicU64::new(0),
+                    arrivals: AtomicU64::new(0),
+                    by_path: Mutex::new(HashMap::new()),
+                    last: Mutex::new(None),
+                    paused,
+                },
+            }),
+        }
+    }
+
+    /// A sandbox with demo data (see `src/sandbox/demo.rs` for the ids,
+    /// names and tokens).
+    pub fn demo() -> Self {
+        Self::from_world(demo::world())
+    }
+
+    /// Requires `appsecret_proof` = hex(HMAC-SHA256(app secret, token)) on
+    /// every call, as Graph does for apps with "Require App Secret".
+    pub fn with_app_secret(self, secret: Secret) -> Self {
+        *self.inner.app_secret.write() = Some(secret);
+        self
+    }
+
+    /// Sets the usage model's budgets (see [`UsageConfig`]).
+    pub fn with_usage(self, config: UsageConfig) -> Self {
+        self.inner.usage.lock().configure(config);
+        self
+    }
+
+    /// Vault entries for the demo tokens: the admin system-user token of
+    /// each business first, then personal user tokens (which serve no
+    /// business in the vault, so the engine never picks them by business).
+    pub fn demo_tokens(&self) -> Vec<TokenEntry> {
+        let world = self.inner.world.lock();
+        let mut listed: Vec<(usize, TokenEntry)> = world
+            .tokens
+            .iter()
+            .filter_map(|(value, t)| {
+                t.listed.map(|pos| {
+                    let entry = TokenEntry {
+                        name: t.name.clone(),
+                        kind: t.kind,
+                        businesses: t.businesses.clone(),
+                        assets: t.page.iter().cloned().collect(),
+                        secret: Secret::new(value.clone()),
+                        expires_at: None,
+                    };
+                    (pos, entry)
+                })
+            })
+            .collect();
+        listed.sort_by_key(|(pos, _)| *pos);
+        listed.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The HTTP router: every path is a Graph call.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .fallback(http::handle)
+            .with_state(self.clone())
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        let names: Vec<String> = self.demo_tokens().into_iter().map(|t| t.name).collect();
+        tracing::info!(%addr, tokens = ?names, "graph sandbox listening");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    // --- test hooks -------------------------------------------------------
+
+    /// Test hook: API requests handled so far (all paths, all outcomes).
+    pub fn request_count(&self) -> u64 {
+        self.inner.hooks.handled.load(Ordering::SeqCst)
+    }
+
+    /// Test hook: handled requests whose path after the version equals
+    /// `path`, e.g. `"/1000000001/owned_pages"` (query excluded).
+    pub fn requests_to(&self, path: &str) -> u64 {
+        self.inner
+            .hooks
+            .by_path
+            .lock()
+            .get(path)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Test hook: holds incoming API requests (they wait, without sleeping,
+    /// until [`Sandbox::resume`]); [`Sandbox::arrivals`] still counts them.
+    pub fn pause(&self) {
+        self.inner.hooks.paused.send_replace(true);
+    }
+
+    /// Test hook: releases held requests and stops holding new ones.
+    pub fn resume(&self) {
+        self.inner.hooks.paused.send_replace(false);
+    }
+
+    /// Test hook: requests that have arrived, including held ones.
+    pub fn arrivals(&self) -> u64 {
+        self.inner.hooks.arrivals.load(Ordering::SeqCst)
+    }
+
+    /// Test hook: the last handled request (headers include Authorization).
+    pub fn last_request(&self) -> Option<RecordedRequest> {
+        self.inner.hooks.last.lock().clone()
+    }
+
+    /// Test hook: moves the sandbox clock forward (e.g. past the 7 days a
+    /// page admin needs for an OWNER claim to be confirmed at once).
+    pub fn advance_clock(&self, by: Duration) {
+        self.inner.world.lock().clock_offset += by.as_secs();
+    }
+
+    /// Test hook: makes the named token answer code 190 subcode 463
+    /// ("Session has expired"). False when no token has that name.
+    pub fn expire_token(&self, name: &str) -> bool {
+        let mut world = self.inner.world.lock();
+        let mut found = false;
+        for token in world.tokens.values_mut().filter(|t| t.name == name) {
+            token.expired = true;
+            found = true;
+        }
+        found
+    }
+}

@@ -1,0 +1,159 @@
+//! Agencies of an asset and Instagram ad-account authorizations:
+//! IG03–IG05, IG07, IG08, CT07 (and GET /{catalog_id}/agencies).
+//!
+//! Only the business that OWNS an asset can grant another business access
+//! to it (the seed: "You cannot grant access to assets of which you are just
+//! an AGENCY"); a grant by the owner is CONFIRMED at once.
+
+use serde_json::Value;
+
+use super::business_assets::{capitalized, upsert_access};
+use super::{
+    check_tasks, context_business, list, param_asset, param_business, require_admin,
+    require_visible, success, Call,
+};
+use crate::sandbox::render::{self, View, AD_ACCOUNT, BUSINESS};
+use crate::sandbox::wire::{subcode, GraphError};
+use crate::sandbox::world::{
+    AccessStatus, AccessType, AssetKind, AuthorizedAdAccount, World,
+};
+
+/// IG03 GET /{instagram_account_id}/agencies (and catalogs): agency
+/// businesses with their permitted tasks and access status.
+pub(super) fn list_agencies(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
+    let asset = super::asset(world, key)?;
+    require_visible(world, &call.actor, asset)?;
+    let items = asset
+        .access
+        .iter()
+        .filter(|a| a.access_type == AccessType::Agency)
+        .map(|a| render::business(world, &a.business, Some(asset)))
+        .collect();
+    list(call, &BUSINESS, items, None)
+}
+
+/// The owner business of an asset; the caller must be its admin.
+fn owner_for_grant(world: &World, call: &Call, key: &str) -> Result<String, GraphError> {
+    let asset = super::asset(world, key)?;
+    let Some(owner) = asset.owner() else {
+        return Err(GraphError::rule(
+            subcode::NOT_BUSINESS_OWNED,
+            format!(
+                "{} {key} is not owned by a business",
+                capitalized(asset.kind.label())
+            ),
+        ));
+    };
+    if !world.is_admin(&call.actor, &owner.business) {
+        return Err(GraphError::permission(format!(
+            "Only an admin of the business that owns {} {key} ({}) can grant or remove access to it; an AGENCY cannot",
+            asset.kind.label(),
+            owner.business
+        )));
+    }
+    Ok(owner.business.clone())
+}
+
+/// IG04 POST /{instagram_account_id}/agencies business=, permitted_tasks=;
+/// CT07 POST /{catalog_id}/agencies business=, permitted_tasks=.
+pub(super) fn grant(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
+    let owner = owner_for_grant(world, call, key)?;
+    let agency = param_business(world, call, "business")?.to_string();
+    let asset = super::asset(world, key)?;
+    let kind = asset.kind;
+    if agency == owner {
+        return Err(GraphError::param(format!(
+            "Business {agency} already owns {} {key}",
+            kind.label()
+        )));
+    }
+    let tasks = call.params.require_list("permitted_tasks")?;
+    let tasks = check_tasks(kind, kind.business_tasks(), "permitted_tasks", &tasks)?;
+    upsert_access(world, key, &agency, AccessType::Agency, AccessStatus::Confirmed, tasks);
+    Ok(success())
+}
+
+/// IG05 DELETE /{instagram_account_id}/agencies business=: by the owner's
+/// admin, or by the agency's own admin.
+pub(super) fn revoke(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
+    let agency = param_business(world, call, "business")?.to_string();
+    if !world.is_admin(&call.actor, &agency) {
+        owner_for_grant(world, call, key)?;
+    }
+    let asset = super::asset(world, key)?;
+    let is_agency = asset
+        .access_of(&agency)
+        .is_some_and(|a| a.access_type == AccessType::Agency);
+    if !is_agency {
+        return Err(GraphError::rule(
+            subcode::NOT_IN_BUSINESS,
+            format!(
+                "Business {agency} is not an agency of {} {key}",
+                asset.kind.label()
+            ),
+        ));
+    }
+    world.drop_access(key, &agency);
+    Ok(success())
+}
+
+/// IG07 GET /{instagram_account_id}/authorized_adaccounts business=.
+pub(super) fn authorized_ad_accounts(
+    world: &mut World,
+    call: &Call,
+    key: &str,
+) -> Result<Value, GraphError> {
+    let ig = super::asset(world, key)?;
+    require_visible(world, &call.actor, ig)?;
+    let biz = context_business(world, call, ig, false)?;
+    let items = ig
+        .authorized_ad_accounts
+        .iter()
+        .filter(|a| a.business == biz)
+        .filter_map(|a| world.assets.get(&a.ad_account))
+        .map(|a| {
+            let view = View {
+                business: Some(&biz),
+                ..View::default()
+            };
+            render::asset(world, a, view)
+        })
+        .collect();
+    list(call, &AD_ACCOUNT, items, None)
+}
+
+/// IG08 POST /{instagram_account_id}/authorized_adaccounts account_id=,
+/// business=: the business must have confirmed access to both.
+pub(super) fn authorize_ad_account(
+    world: &mut World,
+    call: &Call,
+    key: &str,
+) -> Result<Value, GraphError> {
+    let ig = super::asset(world, key)?;
+    let biz = context_business(world, call, ig, true)?;
+    require_admin(world, &call.actor, &biz)?;
+    let account = param_asset(world, call, "account_id", AssetKind::AdAccount)?;
+    let ad_account = super::asset(world, &account)?;
+    if !ad_account.confirmed_for(&biz) {
+        return Err(GraphError::rule(
+            subcode::NOT_IN_BUSINESS,
+            format!(
+                "Business {biz} does not have confirmed access to ad account {}",
+                ad_account.graph_id()
+            ),
+        ));
+    }
+    if let Some(ig) = world.assets.get_mut(key) {
+        let known = ig
+            .authorized_ad_accounts
+            .iter()
+            .any(|a| a.ad_account == account && a.business == biz);
+        if !known {
+            ig.authorized_ad_accounts.push(AuthorizedAdAccount {
+                ad_account: account,
+                business: biz,
+            });
+        }
+    }
+    Ok(success())
+}

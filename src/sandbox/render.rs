@@ -1,0 +1,273 @@
+//! Graph node types (the field names of `docs/proto-conventions.md`, "Graph
+//! node fields") and rendering of world objects into full JSON objects, which
+//! `fields=` selection then narrows.
+
+use serde_json::{json, Map, Value};
+
+use super::wire::NodeType;
+use super::world::{AccessStatus, Asset, AssetGroup, AssetKind, GroupRoles, User, UserKind, World};
+
+pub(crate) static BUSINESS: NodeType = NodeType {
+    name: "Business",
+    fields: &["id", "name", "permitted_tasks", "access_status", "access_type"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+pub(crate) static ASSET_GROUP: NodeType = NodeType {
+    name: "BusinessAssetGroup",
+    fields: &[
+        "id",
+        "name",
+        "page_roles",
+        "adaccount_roles",
+        "pixel_roles",
+        "offline_conversion_data_set_roles",
+    ],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+pub(crate) static ASSIGNED_USER: NodeType = NodeType {
+    name: "AssignedUser",
+    fields: &[
+        "id",
+        "name",
+        "tasks",
+        "page_roles",
+        "adaccount_roles",
+        "pixel_roles",
+        "offline_conversion_data_set_roles",
+        "user_type",
+        "business",
+    ],
+    defaults: &["id", "name"],
+    nested: &[("business", &BUSINESS)],
+};
+
+pub(crate) static USER: NodeType = NodeType {
+    name: "User",
+    fields: &["id", "name"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+pub(crate) static AD_ACCOUNT: NodeType = NodeType {
+    name: "AdAccount",
+    fields: &[
+        "id",
+        "account_id",
+        "name",
+        "currency",
+        "timezone_id",
+        "access_status",
+        "access_type",
+        "permitted_tasks",
+        "tasks",
+        "business",
+    ],
+    defaults: &["id", "name"],
+    nested: &[("business", &BUSINESS)],
+};
+
+pub(crate) static PAGE: NodeType = NodeType {
+    name: "Page",
+    fields: &[
+        "id",
+        "name",
+        "access_status",
+        "access_type",
+        "permitted_tasks",
+        "tasks",
+        "business",
+        "access_token",
+    ],
+    defaults: &["id", "name"],
+    nested: &[("business", &BUSINESS)],
+};
+
+pub(crate) static APP: NodeType = NodeType {
+    name: "Application",
+    fields: &["id", "name", "category", "link", "access_status", "permitted_tasks"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+pub(crate) static PIXEL: NodeType = NodeType {
+    name: "AdsPixel",
+    fields: &["id", "name"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+pub(crate) static INSTAGRAM: NodeType = NodeType {
+    name: "InstagramUser",
+    fields: &["id", "username"],
+    defaults: &["id"],
+    nested: &[],
+};
+
+pub(crate) static CATALOG: NodeType = NodeType {
+    name: "ProductCatalog",
+    fields: &["id", "name", "access_status", "permitted_tasks", "tasks"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+pub(crate) static OFFLINE_DATA_SET: NodeType = NodeType {
+    name: "OfflineConversionDataSet",
+    fields: &[
+        "id",
+        "name",
+        "business",
+        "enable_auto_assign_to_accounts",
+        "is_restricted_use",
+    ],
+    defaults: &["id", "name"],
+    nested: &[("business", &BUSINESS)],
+};
+
+pub(crate) static CUSTOM_CONVERSION: NodeType = NodeType {
+    name: "CustomConversion",
+    fields: &["id", "name"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
+/// The node type of an asset kind.
+pub(crate) fn node_type(kind: AssetKind) -> &'static NodeType {
+    match kind {
+        AssetKind::AdAccount => &AD_ACCOUNT,
+        AssetKind::Page => &PAGE,
+        AssetKind::App => &APP,
+        AssetKind::Pixel => &PIXEL,
+        AssetKind::InstagramAccount => &INSTAGRAM,
+        AssetKind::Catalog => &CATALOG,
+        AssetKind::OfflineConversionDataSet => &OFFLINE_DATA_SET,
+        AssetKind::CustomConversion => &CUSTOM_CONVERSION,
+    }
+}
+
+/// The relationship an asset is rendered in.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct View<'a> {
+    /// The business whose access fields (access_status, access_type,
+    /// permitted_tasks) are shown.
+    pub(crate) business: Option<&'a str>,
+    /// The user whose `tasks` are shown, through `tasks_via` businesses
+    /// (`None` = any).
+    pub(crate) user: Option<&'a str>,
+    pub(crate) tasks_via: Option<&'a [String]>,
+}
+
+/// Every field of an asset that applies in the view; fields the node type
+/// does not know are dropped.
+pub(crate) fn asset(world: &World, asset: &Asset, view: View<'_>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(asset.graph_id()));
+    if !asset.name.is_empty() {
+        out.insert("name".into(), json!(asset.name));
+    }
+    if asset.kind == AssetKind::AdAccount {
+        out.insert("account_id".into(), json!(asset.id));
+    }
+    for (k, v) in &asset.attrs {
+        out.insert(k.clone(), v.clone());
+    }
+    if let Some(owner) = asset.owner() {
+        out.insert("business".into(), world.business_ref(&owner.business));
+    }
+    if let Some(access) = view.business.and_then(|b| asset.access_of(b)) {
+        out.insert("access_status".into(), json!(access.status.as_str()));
+        out.insert("access_type".into(), json!(access.access_type.as_str()));
+        out.insert("permitted_tasks".into(), json!(access.permitted_tasks));
+    }
+    if let Some(user) = view.user {
+        let tasks = world.effective_tasks(asset, user, view.tasks_via);
+        if !tasks.is_empty() {
+            out.insert("tasks".into(), json!(tasks));
+        }
+    }
+    let ty = node_type(asset.kind);
+    out.retain(|k, _| ty.fields.contains(&k.as_str()));
+    out
+}
+
+/// A business, optionally with its access to one asset (agency listings).
+pub(crate) fn business(world: &World, id: &str, asset: Option<&Asset>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(id));
+    if let Some(b) = world.businesses.get(id) {
+        out.insert("name".into(), json!(b.name));
+    }
+    if let Some(access) = asset.and_then(|a| a.access_of(id)) {
+        out.insert("permitted_tasks".into(), json!(access.permitted_tasks));
+        out.insert("access_status".into(), json!(access.status.as_str()));
+        out.insert("access_type".into(), json!(access.access_type.as_str()));
+    }
+    out
+}
+
+/// A user as `/me` or `/{user_id}` shows it.
+pub(crate) fn user(user: &User) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(user.id));
+    out.insert("name".into(), json!(user.name));
+    out
+}
+
+/// An assigned user (of an asset or an asset group).
+pub(crate) fn assigned_user(
+    world: &World,
+    user_id: &str,
+    business: Option<&str>,
+    tasks: Option<Vec<String>>,
+    roles: Option<&GroupRoles>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(user_id));
+    if let Some(u) = world.users.get(user_id) {
+        out.insert("name".into(), json!(u.name));
+        let user_type = match u.kind {
+            UserKind::Person => "BUSINESS_USER",
+            UserKind::SystemUser => "SYSTEM_USER",
+        };
+        out.insert("user_type".into(), json!(user_type));
+    }
+    if let Some(b) = business {
+        out.insert("business".into(), world.business_ref(b));
+    }
+    if let Some(tasks) = tasks {
+        out.insert("tasks".into(), json!(tasks));
+    }
+    if let Some(roles) = roles {
+        insert_roles(&mut out, roles);
+    }
+    out
+}
+
+/// An asset group, optionally with one user's roles in it.
+pub(crate) fn group(group: &AssetGroup, roles: Option<&GroupRoles>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(group.id));
+    out.insert("name".into(), json!(group.name));
+    if let Some(roles) = roles {
+        insert_roles(&mut out, roles);
+    }
+    out
+}
+
+fn insert_roles(out: &mut Map<String, Value>, roles: &GroupRoles) {
+    out.insert("page_roles".into(), json!(roles.page_roles));
+    out.insert("adaccount_roles".into(), json!(roles.adaccount_roles));
+    out.insert("pixel_roles".into(), json!(roles.pixel_roles));
+    out.insert(
+        "offline_conversion_data_set_roles".into(),
+        json!(roles.offline_conversion_data_set_roles),
+    );
+}
+
+/// `{"access_status": ...}`, the claim result.
+pub(crate) fn claim_result(status: AccessStatus) -> Value {
+    json!({ "access_status": status.as_str() })
+}

@@ -1,0 +1,1000 @@
+//! Unit tests of the sandbox, driving the axum router like an HTTP client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request};
+use serde_json::{json, Value};
+use tonic::codegen::Service as _;
+
+use super::*;
+
+const ACME_ADMIN: &str = "sandbox-token-acme-admin";
+const GLOBEX_ADMIN: &str = "sandbox-token-globex-admin";
+const INITECH_ADMIN: &str = "sandbox-token-initech-admin";
+const ACME_EMPLOYEE: &str = "sandbox-token-acme-employee";
+const CAROL: &str = "sandbox-token-carol";
+const ERIN: &str = "sandbox-token-erin";
+
+const ACME: &str = "1000000001";
+const GLOBEX: &str = "1000000002";
+
+/// One answer.
+struct Resp {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Resp {
+    /// The body of a 200 answer.
+    fn ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "expected success, got {}", self.body);
+        &self.body
+    }
+
+    /// `(code, subcode)` of an error answer.
+    fn err(&self) -> (u64, Option<u64>) {
+        assert!(self.status >= 400, "expected an error, got {}", self.body);
+        let e = &self.body["error"];
+        (
+            e["code"].as_u64().unwrap_or_default(),
+            e["error_subcode"].as_u64(),
+        )
+    }
+
+    fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or_default()
+    }
+
+    /// Ids of a list answer's `data`.
+    fn ids(&self) -> Vec<String> {
+        self.ok()["data"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends one request through the router.
+async fn send(sb: &Sandbox, method: &str, uri: &str, token: Option<&str>, form: &[(&str, &str)]) -> Resp {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "sandbox.test");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let body = if form.is_empty() {
+        Body::empty()
+    } else {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            ser.append_pair(k, v);
+        }
+        builder = builder.header("content-type", "application/x-www-form-urlencoded");
+        Body::from(ser.finish())
+    };
+    let request = builder.body(body).expect("request");
+    let response = sb.router().call(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body = serde_json::from_slice(&bytes).expect("json body");
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(sb: &Sandbox, token: &str, path: &str) -> Resp {
+    send(sb, "GET", &format!("/v25.0{path}"), Some(token), &[]).await
+}
+
+async fn post(sb: &Sandbox, token: &str, path: &str, form: &[(&str, &str)]) -> Resp {
+    send(sb, "POST", &format!("/v25.0{path}"), Some(token), form).await
+}
+
+async fn delete(sb: &Sandbox, token: &str, path: &str) -> Resp {
+    send(sb, "DELETE", &format!("/v25.0{path}"), Some(token), &[]).await
+}
+
+// --- identity, auth, wire --------------------------------------------------
+
+#[tokio::test]
+async fn me_answers_the_tokens_user() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, "/me").await;
+    assert_eq!(r.ok(), &json!({"id": "10101", "name": "Acme Admin System User"}));
+    let r = get(&sb, CAROL, "/me?fields=id").await;
+    assert_eq!(r.ok(), &json!({"id": "10003"}));
+}
+
+#[tokio::test]
+async fn missing_or_unknown_token_is_code_190() {
+    let sb = Sandbox::demo();
+    let r = send(&sb, "GET", "/v25.0/me", None, &[]).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.err(), (190, None));
+    assert_eq!(r.message(), "Invalid OAuth access token.");
+    assert_eq!(r.body["error"]["type"], "OAuthException");
+    assert!(r.body["error"]["fbtrace_id"].as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(r.body["error"]["is_transient"], false);
+    assert!(r.header("www-authenticate").is_some());
+    let r = get(&sb, "not-a-token", "/me").await;
+    assert_eq!(r.err(), (190, None));
+}
+
+#[tokio::test]
+async fn access_token_parameter_is_accepted() {
+    let sb = Sandbox::demo();
+    let r = send(&sb, "GET", "/v25.0/me?access_token=sandbox-token-erin", None, &[]).await;
+    assert_eq!(r.ok()["id"], "10005");
+    let r = send(&sb, "POST", "/v19.0/me", None, &[("access_token", ERIN), ("method", "get")]).await;
+    assert_eq!(r.ok()["id"], "10005");
+    // Unversioned paths work too, as on Graph.
+    let r = send(&sb, "GET", "/me", Some(ERIN), &[]).await;
+    assert_eq!(r.ok()["id"], "10005");
+}
+
+#[tokio::test]
+async fn expired_token_is_code_190_subcode_463() {
+    let sb = Sandbox::demo();
+    assert!(sb.expire_token("sandbox-erin"));
+    assert!(!sb.expire_token("no-such-token"));
+    let r = get(&sb, ERIN, "/me").await;
+    assert_eq!(r.err(), (190, Some(463)));
+}
+
+fn proof(secret: &str, token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn appsecret_proof_is_enforced_when_configured() {
+    let sb = Sandbox::demo().with_app_secret(Secret::new("app-secret"));
+    let r = get(&sb, ACME_ADMIN, "/me").await;
+    assert_eq!(r.err().0, 100);
+    assert!(r.message().contains("appsecret_proof"), "{}", r.message());
+    let r = get(&sb, ACME_ADMIN, "/me?appsecret_proof=00ff").await;
+    assert_eq!(r.err(), (100, None));
+    assert_eq!(r.message(), "Invalid appsecret_proof provided in the API argument");
+    let wrong = proof("other-secret", ACME_ADMIN);
+    let r = get(&sb, ACME_ADMIN, &format!("/me?appsecret_proof={wrong}")).await;
+    assert_eq!(r.message(), "Invalid appsecret_proof provided in the API argument");
+    let good = proof("app-secret", ACME_ADMIN);
+    let r = get(&sb, ACME_ADMIN, &format!("/me?appsecret_proof={good}")).await;
+    assert_eq!(r.ok()["id"], "10101");
+    // In a POST body too.
+    let r = post(&sb, ACME_ADMIN, "/9000000002", &[("name", "Renamed"), ("appsecret_proof", &good)]).await;
+    assert_eq!(r.ok(), &json!(true));
+    // A proof made for another token does not pass.
+    let r = get(&sb, ERIN, &format!("/me?appsecret_proof={good}")).await;
+    assert_eq!(r.err(), (100, None));
+}
+
+#[tokio::test]
+async fn unknown_objects_edges_and_methods() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, "/999999").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.err(), (100, Some(33)));
+    assert!(r.message().starts_with("Unsupported get request. Object with ID '999999' does not exist"));
+    assert_eq!(r.body["error"]["type"], "GraphMethodException");
+    // Ad accounts only answer as act_N.
+    assert_eq!(get(&sb, ACME_ADMIN, "/2000000001").await.err(), (100, Some(33)));
+    assert_eq!(get(&sb, ACME_ADMIN, "/act_999").await.err(), (100, Some(33)));
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/no_such_edge")).await;
+    assert_eq!(r.err(), (2500, None));
+    assert_eq!(r.message(), "Unknown path components: /no_such_edge");
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    assert_eq!(r.err(), (100, Some(33)));
+    assert!(r.message().starts_with("Unsupported delete request"));
+    assert_eq!(get(&sb, ACME_ADMIN, "/somealias").await.err(), (803, None));
+}
+
+#[tokio::test]
+async fn fields_are_honoured() {
+    let sb = Sandbox::demo();
+    // Without fields: id and name.
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    assert_eq!(r.ok()["data"][0], json!({"id": "3000000001", "name": "Acme Retail"}));
+    // Only the requested fields, nested selection honoured.
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts?fields=id,access_type,business%7Bname%7D")).await;
+    assert_eq!(
+        r.ok()["data"][0],
+        json!({"id": "act_2000000001", "access_type": "OWNER", "business": {"name": "Acme Retail"}})
+    );
+    // A nested object without a selection shows its defaults.
+    let r = get(&sb, ACME_ADMIN, "/act_2000000001?fields=business,currency,timezone_id,account_id").await;
+    assert_eq!(
+        r.ok(),
+        &json!({"business": {"id": ACME, "name": "Acme Retail"}, "currency": "USD", "timezone_id": 1, "account_id": "2000000001"})
+    );
+    // Known fields that do not apply are omitted (no access fields on a node read).
+    let r = get(&sb, ACME_ADMIN, "/3000000001?fields=id,access_status").await;
+    assert_eq!(r.ok(), &json!({"id": "3000000001"}));
+    // Unknown fields are Graph's error 100.
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages?fields=id,xyz")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.err(), (100, None));
+    assert_eq!(r.message(), "(#100) Tried accessing nonexisting field (xyz) on node type (Page)");
+    let r = get(&sb, ACME_ADMIN, "/act_2000000001?fields=business{id,foo}").await;
+    assert_eq!(r.message(), "(#100) Tried accessing nonexisting field (foo) on node type (Business)");
+    // Even on an empty list.
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/client_pixels?fields=nope")).await;
+    assert_eq!(r.message(), "(#100) Tried accessing nonexisting field (nope) on node type (AdsPixel)");
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors_and_never_leak_the_token() {
+    let sb = Sandbox::demo();
+    let first = send(
+        &sb,
+        "GET",
+        &format!("/v25.0/{ACME}/owned_pages?limit=2&fields=id&access_token={ACME_ADMIN}"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(first.ids(), vec!["3000000001", "3000000002"]);
+    let next = first.ok()["paging"]["next"].as_str().expect("next").to_string();
+    assert!(!next.contains(ACME_ADMIN), "{next}");
+    assert!(!next.contains("access_token"), "{next}");
+    assert!(next.starts_with(&format!("http://sandbox.test/v25.0/{ACME}/owned_pages?")), "{next}");
+    assert!(next.contains("fields=id") && next.contains("limit=2"), "{next}");
+    let after = first.ok()["paging"]["cursors"]["after"].as_str().expect("after").to_string();
+    let second = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages?limit=2&fields=id&after={after}")).await;
+    assert_eq!(second.ids(), vec!["3000000008"]);
+    assert!(second.ok()["paging"].get("next").is_none());
+    assert!(second.ok()["paging"]["previous"].is_string());
+    // Following `next` as given (plus the bearer token) gives the same page.
+    let path = next.trim_start_matches("http://sandbox.test");
+    let followed = send(&sb, "GET", path, Some(ACME_ADMIN), &[]).await;
+    assert_eq!(followed.ids(), vec!["3000000008"]);
+    // Default limit is 25: everything fits, no next.
+    let all = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    assert_eq!(all.ids().len(), 3);
+    assert!(all.ok()["paging"].get("next").is_none());
+    // Empty lists have no paging.
+    let empty = get(&sb, ACME_ADMIN, &format!("/{ACME}/client_pixels")).await;
+    assert_eq!(empty.ok(), &json!({"data": []}));
+    let bad = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages?after=garbage")).await;
+    assert_eq!(bad.err(), (100, None));
+}
+
+#[tokio::test]
+async fn usage_headers_are_on_every_answer() {
+    let sb = Sandbox::demo().with_usage(UsageConfig {
+        app_calls: 10,
+        business_calls: 4,
+        ad_account_calls: 2,
+        ..UsageConfig::default()
+    });
+    let r = get(&sb, ACME_ADMIN, "/me").await;
+    let app: Value = serde_json::from_str(r.header("x-app-usage").expect("app usage")).expect("json");
+    assert_eq!(app, json!({"call_count": 10, "total_cputime": 10, "total_time": 10}));
+    assert!(r.header("x-business-use-case-usage").is_none());
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    let buc: Value = serde_json::from_str(r.header("x-business-use-case-usage").expect("buc")).expect("json");
+    assert_eq!(buc[ACME][0]["type"], "pages");
+    assert_eq!(buc[ACME][0]["call_count"], 25);
+    assert_eq!(buc[ACME][0]["estimated_time_to_regain_access"], 0);
+    let r = get(&sb, ACME_ADMIN, "/act_2000000001/assigned_users").await;
+    let acc: Value = serde_json::from_str(r.header("x-ad-account-usage").expect("ad account usage")).expect("json");
+    assert_eq!(acc["acc_id_util_pct"], 50);
+    assert_eq!(acc["ads_api_access_tier"], "development_access");
+    let buc: Value = serde_json::from_str(r.header("x-business-use-case-usage").expect("buc")).expect("json");
+    assert_eq!(buc[ACME][0]["type"], "ads_management");
+    // Errors carry them too.
+    let r = get(&sb, "bad", "/me").await;
+    assert!(r.header("x-app-usage").is_some());
+}
+
+#[tokio::test]
+async fn list_parameters_accept_json_quoted_and_comma_forms() {
+    let sb = Sandbox::demo();
+    for tasks in [r#"["ANALYZE","ADVERTISE"]"#, "['ANALYZE', 'ADVERTISE']", "ANALYZE,ADVERTISE"] {
+        let r = post(&sb, ACME_ADMIN, "/act_2000000002/assigned_users", &[("user", "10002"), ("tasks", tasks)]).await;
+        assert_eq!(r.ok(), &json!({"success": true}), "{tasks}");
+        let users = get(&sb, ACME_ADMIN, "/act_2000000002/assigned_users?fields=id,tasks").await;
+        let bob = users.ok()["data"]
+            .as_array()
+            .and_then(|d| d.iter().find(|u| u["id"] == "10002").cloned())
+            .expect("bob");
+        assert_eq!(bob["tasks"], json!(["ADVERTISE", "ANALYZE"]));
+    }
+    let r = post(&sb, ACME_ADMIN, "/act_2000000002/assigned_users", &[("user", "10002"), ("tasks", "[\"A\"")]).await;
+    assert_eq!(r.err().0, 100);
+}
+
+#[tokio::test]
+async fn multipart_and_json_bodies_are_read() {
+    let sb = Sandbox::demo();
+    let boundary = "XyZ";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nMultipart Name\r\n--{boundary}--\r\n"
+    );
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v25.0/9000000002")
+        .header("authorization", format!("Bearer {ACME_ADMIN}"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .expect("request");
+    let response = sb.router().call(request).await.expect("infallible");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(get(&sb, ACME_ADMIN, "/9000000002").await.ok()["name"], "Multipart Name");
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v25.0/9000000002")
+        .header("authorization", format!("Bearer {ACME_ADMIN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name":"Json Name"}"#))
+        .expect("request");
+    let response = sb.router().call(request).await.expect("infallible");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(get(&sb, ACME_ADMIN, "/9000000002").await.ok()["name"], "Json Name");
+}
+
+// --- permissions -------------------------------------------------------------
+
+#[tokio::test]
+async fn callers_without_access_get_code_200() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.err(), (200, None));
+    assert!(r.message().starts_with("(#200)"));
+    // Employees read but do not change.
+    assert_eq!(get(&sb, ACME_EMPLOYEE, &format!("/{ACME}/owned_pages")).await.status, 200);
+    let r = post(&sb, ACME_EMPLOYEE, &format!("/{ACME}/owned_ad_accounts"), &[("adaccount_id", "act_2000000005")]).await;
+    assert_eq!(r.err(), (200, None));
+    // Assets of others.
+    assert_eq!(get(&sb, ERIN, "/act_2000000001").await.err(), (200, None));
+    assert_eq!(get(&sb, ERIN, "/act_2000000004?fields=id").await.ok(), &json!({"id": "act_2000000004"}));
+    // Another business's asset group.
+    assert_eq!(get(&sb, GLOBEX_ADMIN, "/9000000001").await.err(), (200, None));
+}
+
+// --- ad accounts -------------------------------------------------------------
+
+#[tokio::test]
+async fn aa01_claim_is_confirmed_for_an_ad_account_admin() {
+    let sb = Sandbox::demo();
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts"), &[("adaccount_id", "act_2000000005")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    let owned = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts")).await;
+    assert!(owned.ids().contains(&"act_2000000005".to_string()));
+}
+
+#[tokio::test]
+async fn aa01_claim_is_pending_otherwise_and_listed_as_pending() {
+    let sb = Sandbox::demo();
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts"), &[("adaccount_id", "act_2000000004")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "PENDING"}));
+    let pending = get(&sb, ACME_ADMIN, &format!("/{ACME}/pending_owned_ad_accounts?fields=id,access_status,access_type")).await;
+    assert_eq!(pending.ids(), vec!["act_2000000003", "act_2000000004"]);
+    assert_eq!(pending.ok()["data"][1]["access_status"], "PENDING");
+    let owned = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts")).await;
+    assert!(!owned.ids().contains(&"act_2000000004".to_string()));
+    // An account another business owns cannot be claimed.
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts"), &[("adaccount_id", "act_2000000006")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::OWNED_ELSEWHERE))));
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts"), &[("adaccount_id", "act_42")]).await;
+    assert_eq!(r.err(), (100, None));
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts"), &[]).await;
+    assert_eq!(r.message(), "(#100) The parameter adaccount_id is required");
+}
+
+#[tokio::test]
+async fn aa02_creates_a_new_ad_account_each_time() {
+    let sb = Sandbox::demo();
+    let form = [
+        ("name", "New Account"),
+        ("currency", "USD"),
+        ("timezone_id", "1"),
+        ("end_advertiser", ACME),
+        ("media_agency", "NONE"),
+        ("partner", "NONE"),
+    ];
+    let first = post(&sb, ACME_ADMIN, &format!("/{ACME}/adaccount"), &form).await;
+    assert_eq!(
+        first.ok(),
+        &json!({
+            "id": "act_2000000101",
+            "account_id": "2000000101",
+            "business_id": ACME,
+            "end_advertiser_id": ACME,
+            "media_agency_id": "NONE",
+            "partner_id": "NONE",
+        })
+    );
+    let second = post(&sb, ACME_ADMIN, &format!("/{ACME}/adaccount"), &form).await;
+    assert_eq!(second.ok()["id"], "act_2000000102");
+    let r = get(&sb, ACME_ADMIN, "/act_2000000102?fields=name,currency,business{id}").await;
+    assert_eq!(r.ok(), &json!({"name": "New Account", "currency": "USD", "business": {"id": ACME}}));
+    let owned = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts")).await;
+    assert!(owned.ids().contains(&"act_2000000101".to_string()));
+    for missing in ["name", "currency", "timezone_id", "end_advertiser", "media_agency", "partner"] {
+        let partial: Vec<(&str, &str)> = form.iter().copied().filter(|(k, _)| *k != missing).collect();
+        let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/adaccount"), &partial).await;
+        assert_eq!(r.message(), format!("(#100) The parameter {missing} is required"));
+    }
+    let r = post(&sb, ACME_EMPLOYEE, &format!("/{ACME}/adaccount"), &form).await;
+    assert_eq!(r.err(), (200, None));
+    let mut bad = form;
+    bad[2] = ("timezone_id", "Europe/Paris");
+    assert_eq!(post(&sb, ACME_ADMIN, &format!("/{ACME}/adaccount"), &bad).await.err(), (100, None));
+}
+
+#[tokio::test]
+async fn aa03_aa10_aa11_show_relationship_fields() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts?fields=id,access_type,access_status,permitted_tasks")).await;
+    assert_eq!(
+        r.ok()["data"][0],
+        json!({"id": "act_2000000001", "access_type": "OWNER", "access_status": "CONFIRMED", "permitted_tasks": ["MANAGE", "ADVERTISE", "ANALYZE"]})
+    );
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_ad_accounts?fields=id,access_type,permitted_tasks")).await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "access_type": "AGENCY", "permitted_tasks": ["ADVERTISE", "ANALYZE"]}])
+    );
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/pending_client_ad_accounts")).await;
+    assert_eq!(r.ids(), vec!["act_2000000006"]);
+}
+
+#[tokio::test]
+async fn aa05_refuses_owned_confirmed_and_allows_pending_or_agency() {
+    let sb = Sandbox::demo();
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/ad_accounts?adaccount_id=act_2000000001")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::OWNED_AND_CONFIRMED))));
+    assert!(r.message().contains("You cannot remove an ad account your business owns and has confirmed access to"));
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/ad_accounts?adaccount_id=act_2000000003")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert!(get(&sb, ACME_ADMIN, &format!("/{ACME}/pending_owned_ad_accounts")).await.ids().is_empty());
+    let r = delete(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/ad_accounts?adaccount_id=act_2000000001")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_ad_accounts")).await.ids().is_empty());
+    // The agency's people and group containment went with it.
+    let r = get(&sb, GLOBEX_ADMIN, "/9000000003/contained_adaccounts").await;
+    assert!(r.ids().is_empty());
+    let r = delete(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/ad_accounts?adaccount_id=act_2000000001")).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::NOT_IN_BUSINESS))));
+}
+
+#[tokio::test]
+async fn aa06_aa07_show_direct_and_group_tasks() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, "/act_2000000002/assigned_users?business=1000000001&fields=id,name,tasks").await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([
+            {"id": "10002", "name": "Bob Employee", "tasks": ["ANALYZE"]},
+            {"id": "10003", "name": "Carol Analyst", "tasks": ["ADVERTISE", "ANALYZE"]},
+        ])
+    );
+    let r = get(&sb, ACME_ADMIN, "/10003/assigned_ad_accounts?fields=id,tasks").await;
+    assert_eq!(r.ok()["data"], json!([{"id": "act_2000000002", "tasks": ["ADVERTISE", "ANALYZE"]}]));
+    let r = get(&sb, CAROL, "/me/assigned_pages?fields=id,tasks").await;
+    assert_eq!(r.ok()["data"], json!([{"id": "3000000001", "tasks": ["ADVERTISE", "ANALYZE"]}]));
+    // A user of another business is not visible.
+    assert_eq!(get(&sb, GLOBEX_ADMIN, "/10003/assigned_ad_accounts").await.err(), (200, None));
+}
+
+#[tokio::test]
+async fn aa08_aa09_fail_when_the_permission_comes_from_an_asset_group() {
+    let sb = Sandbox::demo();
+    let r = post(&sb, ACME_ADMIN, "/act_2000000002/assigned_users", &[("user", "10003"), ("tasks", r#"["ANALYZE"]"#)]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::FROM_ASSET_GROUP))));
+    assert!(r.message().contains("business asset group 9000000001"), "{}", r.message());
+    assert!(r.message().contains("must be changed there"), "{}", r.message());
+    let r = delete(&sb, ACME_ADMIN, "/act_2000000002/assigned_users?user=10003").await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::FROM_ASSET_GROUP))));
+    // The seed's procedure: remove the user from the group, then change it.
+    let groups = get(&sb, ACME_ADMIN, &format!("/{ACME}/business_asset_groups?contained_asset_id=act_2000000002")).await;
+    assert_eq!(groups.ids(), vec!["9000000001"]);
+    let r = delete(&sb, ACME_ADMIN, &format!("/9000000001/assigned_users?business={ACME}&user=10003")).await;
+    assert_eq!(r.ok(), &json!(true));
+    let r = post(&sb, ACME_ADMIN, "/act_2000000002/assigned_users", &[("user", "10003"), ("tasks", r#"["ANALYZE"]"#)]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = delete(&sb, ACME_ADMIN, "/act_2000000002/assigned_users?user=10003").await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = get(&sb, ACME_ADMIN, "/act_2000000002/assigned_users").await;
+    assert_eq!(r.ids(), vec!["10002"]);
+}
+
+#[tokio::test]
+async fn aa08_validates_tasks_users_and_permitted_tasks() {
+    let sb = Sandbox::demo();
+    let path = "/act_2000000001/assigned_users";
+    let r = post(&sb, ACME_ADMIN, path, &[("user", "10002"), ("tasks", r#"["CREATE_CONTENT"]"#)]).await;
+    assert_eq!(r.err(), (100, None));
+    assert!(r.message().contains("CREATE_CONTENT"));
+    assert_eq!(post(&sb, ACME_ADMIN, path, &[("user", "10002")]).await.message(), "(#100) The parameter tasks is required");
+    // Not a member of the business.
+    let r = post(&sb, ACME_ADMIN, path, &[("user", "10005"), ("tasks", "['ANALYZE']")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::USER_NOT_IN_BUSINESS))));
+    // An agency can only give its permitted tasks.
+    let r = post(&sb, GLOBEX_ADMIN, path, &[("user", "10006"), ("tasks", "['MANAGE']")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::TASKS_NOT_PERMITTED))));
+    // Employees cannot assign.
+    let r = post(&sb, ACME_EMPLOYEE, path, &[("user", "10002"), ("tasks", "['ANALYZE']")]).await;
+    assert_eq!(r.err(), (200, None));
+    // Admin role: all three tasks.
+    let r = post(&sb, ACME_ADMIN, path, &[("user", "10003"), ("tasks", "['MANAGE','ADVERTISE','ANALYZE']")]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+}
+
+// --- pages -------------------------------------------------------------------
+
+#[tokio::test]
+async fn pg01_claim_depends_on_how_long_the_caller_has_been_page_admin() {
+    let sb = Sandbox::demo();
+    let path = format!("/{ACME}/owned_pages");
+    let r = post(&sb, ACME_ADMIN, &path, &[("page_id", "3000000003")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    let r = post(&sb, ACME_ADMIN, &path, &[("page_id", "3000000004")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "PENDING"}));
+    let pending = get(&sb, ACME_ADMIN, &format!("/{ACME}/pending_owned_pages")).await;
+    assert_eq!(pending.ids(), vec!["3000000004", "3000000007"]);
+    let owned = get(&sb, ACME_ADMIN, &path).await;
+    assert!(owned.ids().contains(&"3000000003".to_string()));
+    // Not the page's admin: fails, and no request is created.
+    let r = post(&sb, ACME_ADMIN, &path, &[("page_id", "3000000006")]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.err(), (200, None));
+    let pending = get(&sb, ACME_ADMIN, &format!("/{ACME}/pending_owned_pages")).await;
+    assert!(!pending.ids().contains(&"3000000006".to_string()));
+    // Admin for 2 days + 6 more = 8 days: now confirmed.
+    sb.advance_clock(std::time::Duration::from_secs(6 * 24 * 3600));
+    let r = post(&sb, ACME_ADMIN, &path, &[("page_id", "3000000004")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+}
+
+#[tokio::test]
+async fn pg01_seven_days_or_less_is_still_pending() {
+    let sb = Sandbox::demo();
+    sb.advance_clock(std::time::Duration::from_secs(5 * 24 * 3600 - 60));
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages"), &[("page_id", "3000000004")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "PENDING"}));
+}
+
+#[tokio::test]
+async fn pg02_agency_claim_rules() {
+    let sb = Sandbox::demo();
+    let path = format!("/{GLOBEX}/client_pages");
+    let r = post(&sb, GLOBEX_ADMIN, &path, &[("page_id", "3000000001")]).await;
+    assert_eq!(r.err(), (100, None));
+    assert!(r.message().contains("permitted_tasks is required"), "{}", r.message());
+    let r = post(&sb, GLOBEX_ADMIN, &path, &[("page_id", "3000000001"), ("permitted_tasks", "['DANCE']")]).await;
+    assert_eq!(r.err(), (100, None));
+    let r = post(&sb, GLOBEX_ADMIN, &path, &[("page_id", "3000000006"), ("permitted_tasks", "['ANALYZE']")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::NOT_BUSINESS_OWNED))));
+    let r = post(&sb, GLOBEX_ADMIN, &path, &[("page_id", "3000000001"), ("permitted_tasks", "['ADVERTISE','ANALYZE']")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "PENDING"}));
+    let pending = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/pending_client_pages?fields=id,access_status,permitted_tasks")).await;
+    assert_eq!(
+        pending.ok()["data"][0],
+        json!({"id": "3000000001", "access_status": "PENDING", "permitted_tasks": ["ADVERTISE", "ANALYZE"]})
+    );
+    assert_eq!(pending.ids(), vec!["3000000001", "3000000005"]);
+    // Another business's request for the same page is also pending.
+    let r = post(&sb, INITECH_ADMIN, "/1000000003/client_pages", &[("page_id", "3000000001"), ("permitted_tasks", "['ANALYZE']")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "PENDING"}));
+    // The owner cannot be its own agency.
+    let r = post(&sb, ACME_ADMIN, &format!("/{ACME}/client_pages"), &[("page_id", "3000000001"), ("permitted_tasks", "['ANALYZE']")]).await;
+    assert_eq!(r.err(), (100, None));
+    assert!(r.message().contains("already owns"));
+}
+
+#[tokio::test]
+async fn pg02_is_confirmed_when_the_caller_is_page_admin() {
+    let sb = Sandbox::demo();
+    let r = post(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_pages"), &[("page_id", "3000000009"), ("permitted_tasks", r#"["ADVERTISE","ANALYZE"]"#)]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_pages?fields=id,access_type,access_status")).await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([
+            {"id": "3000000002", "access_type": "AGENCY", "access_status": "CONFIRMED"},
+            {"id": "3000000009", "access_type": "AGENCY", "access_status": "CONFIRMED"},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn pg03_pg04_pg05_pg11_lists() {
+    let sb = Sandbox::demo();
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/pending_client_pages")).await.ids(), vec!["3000000005"]);
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_pages")).await.ids(), vec!["3000000002"]);
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await.ids(), vec!["3000000001", "3000000002", "3000000008"]);
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("/{ACME}/pending_owned_pages")).await.ids(), vec!["3000000007"]);
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages?fields=id,business{{id,name}},access_type")).await;
+    assert_eq!(
+        r.ok()["data"][0],
+        json!({"id": "3000000001", "business": {"id": ACME, "name": "Acme Retail"}, "access_type": "OWNER"})
+    );
+}
+
+#[tokio::test]
+async fn pg06_needs_the_pages_people_removed_first() {
+    let sb = Sandbox::demo();
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/pages?page_id=3000000002")).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::PAGE_HAS_PEOPLE))));
+    assert!(r.message().contains("10002"), "{}", r.message());
+    let people = get(&sb, ACME_ADMIN, &format!("/3000000002/assigned_users?business={ACME}")).await;
+    assert_eq!(people.ids(), vec!["10002"]);
+    let r = delete(&sb, ACME_ADMIN, "/3000000002/assigned_users?user=10002").await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/pages?page_id=3000000002")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert!(!get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await.ids().contains(&"3000000002".to_string()));
+    // A page without people goes at once.
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/pages?page_id=3000000008")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+}
+
+#[tokio::test]
+async fn pg07_pg10_asset_group_limitation_and_task_validation() {
+    let sb = Sandbox::demo();
+    let r = post(&sb, ACME_ADMIN, "/3000000001/assigned_users", &[("user", "10003"), ("tasks", "['ANALYZE']"), ("business", ACME)]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::FROM_ASSET_GROUP))));
+    assert!(r.message().contains("9000000001"));
+    let r = delete(&sb, ACME_ADMIN, "/3000000001/assigned_users?user=10003").await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::FROM_ASSET_GROUP))));
+    let r = post(&sb, ACME_ADMIN, "/3000000001/assigned_users", &[("user", "10002"), ("tasks", "['MANAGE','SELL']"), ("business", ACME)]).await;
+    assert_eq!(r.err(), (100, None));
+    let r = post(&sb, ACME_ADMIN, "/3000000001/assigned_users", &[("user", "10002"), ("tasks", "['CREATE_CONTENT','MODERATE','ADVERTISE','ANALYZE']"), ("business", ACME)]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = get(&sb, ACME_ADMIN, &format!("/3000000001/assigned_users?business={ACME}&fields=id,tasks")).await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([
+            {"id": "10001", "tasks": ["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]},
+            {"id": "10002", "tasks": ["CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]},
+            {"id": "10003", "tasks": ["ADVERTISE", "ANALYZE"]},
+        ])
+    );
+    // A business without access to the page.
+    let r = post(&sb, GLOBEX_ADMIN, "/3000000001/assigned_users", &[("user", "10006"), ("tasks", "['ANALYZE']"), ("business", GLOBEX)]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::NOT_IN_BUSINESS))));
+}
+
+#[tokio::test]
+async fn page_tokens_are_issued_to_page_people() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, "sandbox-token-alice", "/3000000001?fields=id,access_token").await;
+    let token = r.ok()["access_token"].as_str().expect("page token").to_string();
+    let r = get(&sb, &token, "/me").await;
+    assert_eq!(r.ok()["id"], "10001");
+    // Without tasks on the page, the field is omitted.
+    let r = get(&sb, ACME_EMPLOYEE, "/3000000001?fields=id,access_token").await;
+    assert_eq!(r.ok(), &json!({"id": "3000000001"}));
+}
+
+// --- business asset groups ----------------------------------------------------
+
+#[tokio::test]
+async fn ag01_to_ag04_groups() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/business_asset_groups")).await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "9000000001", "name": "Acme Brand Team"}, {"id": "9000000002", "name": "Acme Regional Team"}])
+    );
+    assert_eq!(get(&sb, ACME_ADMIN, "/9000000002").await.ok(), &json!({"id": "9000000002", "name": "Acme Regional Team"}));
+    assert_eq!(post(&sb, ACME_ADMIN, "/9000000002", &[("name", "West")]).await.ok(), &json!(true));
+    assert_eq!(get(&sb, ACME_ADMIN, "/9000000002?fields=name").await.ok(), &json!({"name": "West"}));
+    assert_eq!(post(&sb, ACME_ADMIN, "/9000000002", &[]).await.err(), (100, None));
+    assert_eq!(post(&sb, ACME_EMPLOYEE, "/9000000002", &[("name", "x")]).await.err(), (200, None));
+    assert_eq!(delete(&sb, ACME_ADMIN, "/9000000002").await.ok(), &json!(true));
+    assert_eq!(get(&sb, ACME_ADMIN, "/9000000002").await.err(), (100, Some(33)));
+}
+
+#[tokio::test]
+async fn ag05_to_ag08_group_users() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, "/10003/assigned_business_asset_groups?fields=id,name,page_roles,adaccount_roles,pixel_roles,offline_conversion_data_set_roles").await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{
+            "id": "9000000001",
+            "name": "Acme Brand Team",
+            "page_roles": ["ADVERTISE", "ANALYZE"],
+            "adaccount_roles": ["ADVERTISE", "ANALYZE"],
+            "pixel_roles": ["ANALYZE"],
+            "offline_conversion_data_set_roles": ["UPLOAD"],
+        }])
+    );
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/9000000002/assigned_users",
+        &[("business", ACME), ("user", "10002"), ("adaccount_roles", "['ANALYZE']"), ("page_roles", r#"["ANALYZE"]"#)],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!(true));
+    let r = get(&sb, ACME_ADMIN, &format!("/9000000002/assigned_users?business={ACME}&fields=id,adaccount_roles,page_roles")).await;
+    assert_eq!(r.ok()["data"], json!([{"id": "10002", "adaccount_roles": ["ANALYZE"], "page_roles": ["ANALYZE"]}]));
+    // Bob now holds ANALYZE on act_2000000001 through the group as well.
+    let r = delete(&sb, ACME_ADMIN, "/act_2000000001/assigned_users?user=10002").await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::FROM_ASSET_GROUP))));
+    let r = post(&sb, ACME_ADMIN, "/9000000002/assigned_users", &[("business", ACME), ("user", "10002"), ("page_roles", "['FLY']")]).await;
+    assert_eq!(r.err(), (100, None));
+    let r = post(&sb, ACME_ADMIN, "/9000000002/assigned_users", &[("business", ACME), ("user", "10005")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::USER_NOT_IN_BUSINESS))));
+    let r = post(&sb, ACME_ADMIN, "/9000000002/assigned_users", &[("business", GLOBEX), ("user", "10002")]).await;
+    assert_eq!(r.err(), (100, None));
+    assert_eq!(delete(&sb, ACME_ADMIN, &format!("/9000000002/assigned_users?business={ACME}&user=10002")).await.ok(), &json!(true));
+    assert!(get(&sb, ACME_ADMIN, "/9000000002/assigned_users").await.ids().is_empty());
+}
+
+#[tokio::test]
+async fn ag09_to_ag32_contained_assets() {
+    let sb = Sandbox::demo();
+    let g = "/9000000001";
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{g}/contained_pages")).await.ok()["data"], json!([{"id": "3000000001", "name": "Acme Retail"}]));
+    assert_eq!(
+        get(&sb, ACME_ADMIN, &format!("{g}/contained_adaccounts")).await.ok()["data"],
+        json!([{"id": "act_2000000002", "account_id": "2000000002"}])
+    );
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{g}/contained_product_catalogs")).await.ok()["data"], json!([{"id": "7000000001", "name": "Acme Products"}]));
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{g}/contained_instagram_accounts")).await.ok()["data"], json!([{"id": "6000000001"}]));
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{g}/contained_pixels")).await.ok()["data"], json!([{"id": "5000000001"}]));
+    assert_eq!(
+        get(&sb, ACME_ADMIN, &format!("{g}/contained_offline_conversion_data_sets")).await.ok()["data"],
+        json!([{"id": "8000000001", "name": "Acme Store Sales", "business": {"id": ACME, "name": "Acme Retail"}, "enable_auto_assign_to_accounts": false, "is_restricted_use": false}])
+    );
+    assert_eq!(
+        get(&sb, ACME_ADMIN, &format!("{g}/contained_applications")).await.ok()["data"],
+        json!([{"id": "4000000001", "name": "Acme Shop", "category": "Shopping", "link": "https://www.facebook.com/games/?app_id=4000000001"}])
+    );
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{g}/contained_custom_conversions")).await.ok()["data"], json!([{"id": "8100000001"}]));
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{g}/contained_pixels?fields=id,name")).await.ok()["data"], json!([{"id": "5000000001", "name": "Acme Website Pixel"}]));
+
+    // Add and remove, per kind.
+    let cases = [
+        ("contained_pages", "3000000008"),
+        ("contained_adaccounts", "act_2000000001"),
+        ("contained_product_catalogs", "7000000001"),
+        ("contained_instagram_accounts", "6000000003"),
+        ("contained_pixels", "5000000001"),
+        ("contained_offline_conversion_data_sets", "8000000001"),
+        ("contained_applications", "4000000002"),
+        ("contained_custom_conversions", "8100000001"),
+    ];
+    for (edge, asset) in cases {
+        let path = format!("/9000000002/{edge}");
+        assert_eq!(post(&sb, ACME_ADMIN, &path, &[("asset_id", asset)]).await.ok(), &json!(true), "{edge}");
+        assert!(get(&sb, ACME_ADMIN, &path).await.ids().contains(&asset.to_string()), "{edge}");
+        assert_eq!(delete(&sb, ACME_ADMIN, &format!("{path}?asset_id={asset}")).await.ok(), &json!(true), "{edge}");
+        assert!(!get(&sb, ACME_ADMIN, &path).await.ids().contains(&asset.to_string()), "{edge}");
+    }
+    // Only assets the business owns or has shared with it; only of the edge's kind.
+    let r = post(&sb, ACME_ADMIN, "/9000000002/contained_pages", &[("asset_id", "3000000005")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::NOT_IN_BUSINESS))));
+    let r = post(&sb, ACME_ADMIN, "/9000000002/contained_pages", &[("asset_id", "5000000001")]).await;
+    assert_eq!(r.err(), (100, None));
+    let r = post(&sb, ACME_EMPLOYEE, "/9000000002/contained_pages", &[("asset_id", "3000000001")]).await;
+    assert_eq!(r.err(), (200, None));
+    // A shared page goes in the agency's group.
+    let r = post(&sb, GLOBEX_ADMIN, "/9000000003/contained_pages", &[("asset_id", "3000000002")]).await;
+    assert_eq!(r.ok(), &json!(true));
+}
+
+// --- apps, pixels, Instagram, catalogs -------------------------------------------
+
+#[tokio::test]
+async fn ap01_to_ap06_apps() {
+    let sb = Sandbox::demo();
+    let b = format!("/{ACME}");
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{b}/owned_apps")).await.ids(), vec!["4000000001"]);
+    let r = get(&sb, ACME_ADMIN, &format!("{b}/client_apps?fields=id,access_status,permitted_tasks")).await;
+    assert_eq!(r.ok()["data"], json!([{"id": "4000000002", "access_status": "CONFIRMED", "permitted_tasks": ["DEVELOP", "ANALYZE"]}]));
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{b}/pending_client_apps")).await.ids(), vec!["4000000003"]);
+    let r = post(&sb, ACME_ADMIN, &format!("{b}/owned_apps"), &[("app_id", "4000000004")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{b}/owned_apps")).await.ids(), vec!["4000000001", "4000000004"]);
+    let r = post(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_apps"), &[("app_id", "4000000001")]).await;
+    assert_eq!(r.ok(), &json!({"access_status": "PENDING"}));
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/pending_client_apps")).await.ids(), vec!["4000000001"]);
+    let r = post(&sb, ACME_ADMIN, &format!("{b}/owned_apps"), &[("app_id", "4000000002")]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::OWNED_ELSEWHERE))));
+    assert_eq!(delete(&sb, ACME_ADMIN, &format!("{b}/apps?app_id=4000000002")).await.ok(), &json!({"success": true}));
+    assert!(get(&sb, ACME_ADMIN, &format!("{b}/client_apps")).await.ids().is_empty());
+    assert_eq!(delete(&sb, ACME_ADMIN, &format!("{b}/apps?app_id=4000000002")).await.err().0, 100);
+}
+
+#[tokio::test]
+async fn px01_px02_pixels() {
+    let sb = Sandbox::demo();
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pixels")).await.ok()["data"], json!([{"id": "5000000001", "name": "Acme Website Pixel"}]));
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_pixels")).await.ids(), vec!["5000000002"]);
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/owned_pixels")).await.ids(), vec!["5000000003"]);
+}
+
+#[tokio::test]
+async fn ig01_to_ig08_instagram() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_instagram_accounts?fields=id,username")).await;
+    assert_eq!(r.ok()["data"], json!([{"id": "6000000001", "username": "acmeretail"}, {"id": "6000000003", "username": "acme.outlet"}]));
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/instagram_accounts")).await.ids(), vec!["6000000001", "6000000002"]);
+    let r = get(&sb, ACME_ADMIN, "/6000000001/agencies?fields=id,name,permitted_tasks,access_status").await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": GLOBEX, "name": "Globex Agency", "permitted_tasks": ["ADVERTISE", "ANALYZE"], "access_status": "CONFIRMED"}])
+    );
+    // Only the owner grants.
+    let r = post(&sb, GLOBEX_ADMIN, "/6000000003/agencies", &[("business", GLOBEX), ("permitted_tasks", "['ADVERTISE']")]).await;
+    assert_eq!(r.err(), (200, None));
+    let r = post(&sb, ACME_ADMIN, "/6000000003/agencies", &[("business", GLOBEX)]).await;
+    assert_eq!(r.message(), "(#100) The parameter permitted_tasks is required");
+    let r = post(&sb, ACME_ADMIN, "/6000000003/agencies", &[("business", GLOBEX), ("permitted_tasks", "['ADVERTISE']")]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert_eq!(get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/instagram_accounts")).await.ids(), vec!["6000000001", "6000000002", "6000000003"]);
+    assert_eq!(delete(&sb, ACME_ADMIN, &format!("/6000000003/agencies?business={GLOBEX}")).await.ok(), &json!({"success": true}));
+    assert_eq!(delete(&sb, ACME_ADMIN, &format!("/6000000003/agencies?business={GLOBEX}")).await.err().0, 100);
+    // Authorized ad accounts.
+    let r = get(&sb, ACME_ADMIN, &format!("/6000000001/authorized_adaccounts?business={ACME}&fields=id")).await;
+    assert_eq!(r.ok()["data"], json!([{"id": "act_2000000001"}]));
+    let r = post(&sb, ACME_ADMIN, "/6000000001/authorized_adaccounts", &[("account_id", "2000000002"), ("business", ACME)]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert_eq!(get(&sb, ACME_ADMIN, "/6000000001/authorized_adaccounts").await.ids(), vec!["act_2000000001", "act_2000000002"]);
+    let r = post(&sb, ACME_ADMIN, "/6000000001/authorized_adaccounts", &[("account_id", "act_2000000006"), ("business", ACME)]).await;
+    assert_eq!(r.err(), (100, Some(u64::from(wire::subcode::NOT_IN_BUSINESS))));
+    // IG06: remove from the business.
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/instagram_accounts?instagram_account=6000000003")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_instagram_accounts")).await.ids(), vec!["6000000001"]);
+}
+
+#[tokio::test]
+async fn ct01_to_ct07_catalogs() {
+    let sb = Sandbox::demo();
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_product_catalogs")).await.ids(), vec!["7000000001"]);
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/client_product_catalogs?fields=id,permitted_tasks")).await;
+    assert_eq!(r.ok()["data"], json!([{"id": "7000000001", "permitted_tasks": ["ADVERTISE"]}, {"id": "7000000002", "permitted_tasks": ["ADMIN"]}]));
+    let c = "/7000000001/assigned_users";
+    assert_eq!(get(&sb, ACME_ADMIN, &format!("{c}?business={ACME}&fields=id,tasks")).await.ok()["data"], json!([{"id": "10002", "tasks": ["ADVERTISE"]}]));
+    let r = post(&sb, ACME_ADMIN, c, &[("user", "10003"), ("business", ACME), ("tasks", "['ADVERTISE','MANAGE']")]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = post(&sb, ACME_ADMIN, c, &[("user", "10003"), ("business", ACME), ("tasks", "['ANALYZE']")]).await;
+    assert_eq!(r.err(), (100, None));
+    let r = get(&sb, ACME_ADMIN, "/10003/assigned_product_catalogs?fields=id,tasks").await;
+    assert_eq!(r.ok()["data"], json!([{"id": "7000000001", "tasks": ["MANAGE", "ADVERTISE"]}]));
+    assert_eq!(delete(&sb, ACME_ADMIN, &format!("{c}?user=10003&business={ACME}")).await.ok(), &json!({"success": true}));
+    assert!(get(&sb, ACME_ADMIN, "/10003/assigned_product_catalogs").await.ids().is_empty());
+    // CT07: owner grants an agency; ADMIN role accepted (the seed's form).
+    let r = post(&sb, ACME_ADMIN, "/7000000001/agencies", &[("business", "1000000003"), ("permitted_tasks", "['ADMIN']")]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert_eq!(get(&sb, INITECH_ADMIN, "/1000000003/client_product_catalogs").await.ids(), vec!["7000000001"]);
+    // An agency with ADMIN may give its people MANAGE.
+    let r = post(&sb, GLOBEX_ADMIN, "/7000000002/assigned_users", &[("user", "10006"), ("business", GLOBEX), ("tasks", "['MANAGE']")]).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = post(&sb, GLOBEX_ADMIN, "/7000000001/agencies", &[("business", "1000000003"), ("permitted_tasks", "['ADMIN']")]).await;
+    assert_eq!(r.err(), (200, None));
+}
+
+// --- test hooks and serving ------------------------------------------------------
+
+#[tokio::test]
+async fn hooks_count_and_record_requests() {
+    let sb = Sandbox::demo();
+    assert_eq!(sb.request_count(), 0);
+    get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    send(&sb, "GET", &format!("/v19.0/{ACME}/owned_pages?limit=1"), Some(ACME_ADMIN), &[]).await;
+    post(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages"), &[("page_id", "3000000003")]).await;
+    get(&sb, "bad-token", "/me").await;
+    assert_eq!(sb.request_count(), 4);
+    assert_eq!(sb.arrivals(), 4);
+    assert_eq!(sb.requests_to(&format!("/{ACME}/owned_pages")), 3);
+    assert_eq!(sb.requests_to("/me"), 1);
+    assert_eq!(sb.requests_to("/nothing"), 0);
+    post(&sb, ACME_ADMIN, "/9000000002?x=1", &[("name", "Hooked")]).await;
+    let last = sb.last_request().expect("recorded");
+    assert_eq!(last.method, "POST");
+    assert_eq!(last.path, "/v25.0/9000000002");
+    assert_eq!(last.version.as_deref(), Some("v25.0"));
+    assert_eq!(last.query_param("x"), Some("1"));
+    assert_eq!(last.form_param("name"), Some("Hooked"));
+    assert_eq!(last.param("name"), Some("Hooked"));
+    assert_eq!(last.header("Authorization"), Some("Bearer sandbox-token-acme-admin"));
+}
+
+#[tokio::test]
+async fn pause_holds_requests_until_resume() {
+    let sb = Sandbox::demo();
+    sb.pause();
+    let sb2 = sb.clone();
+    let held = tokio::spawn(async move { get(&sb2, ACME_ADMIN, "/me").await.status });
+    let mut notified = 0;
+    while sb.arrivals() == 0 {
+        tokio::task::yield_now().await;
+        notified += 1;
+        assert!(notified < 100_000, "request never arrived");
+    }
+    assert_eq!(sb.request_count(), 0);
+    assert_eq!(sb.arrivals(), 1);
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!held.is_finished());
+    assert_eq!(sb.request_count(), 0);
+    sb.resume();
+    assert_eq!(held.await.expect("task"), 200);
+    assert_eq!(sb.request_count(), 1);
+}
+
+#[tokio::test]
+async fn serve_answers_over_tcp_and_shuts_down() {
+    let sb = Sandbox::demo();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sb.clone().serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://{addr}/v25.0/me"))
+        .bearer_auth(GLOBEX_ADMIN)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().contains_key("x-app-usage"));
+    let bytes = response.bytes().await.expect("body");
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(body["id"], "10201");
+    let _ = stop.send(());
+    server.await.expect("join").expect("serve");
+    assert_eq!(sb.request_count(), 1);
+}
+
+#[test]
+fn demo_tokens_lead_with_business_admin_system_users() {
+    let sb = Sandbox::demo();
+    let tokens = sb.demo_tokens();
+    let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(&names[..3], &["sandbox-acme-admin", "sandbox-globex-admin", "sandbox-initech-admin"]);
+    assert_eq!(tokens[0].kind, crate::vault::TokenKind::SystemUser);
+    assert_eq!(tokens[0].businesses, vec![ACME.to_string()]);
+    assert_eq!(tokens[0].secret.expose(), ACME_ADMIN);
+    assert!(tokens.iter().skip(3).all(|t| t.businesses.is_empty()));
+}
+
+#[test]
+fn fields_parser_handles_nesting_and_modifiers() {
+    let parsed = wire::parse_fields("id, name,business{id,name},owned_pages.limit(5){id}").expect("parse");
+    let names: Vec<&str> = parsed.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, vec!["id", "name", "business", "owned_pages"]);
+    assert_eq!(parsed[2].sub.as_ref().map(Vec::len), Some(2));
+    assert!(wire::parse_fields("business{id").is_err());
+    assert!(wire::parse_fields("id}").is_err());
+}
+
+#[test]
+fn list_parser_forms() {
+    assert_eq!(wire::parse_list(r#"["MANAGE","ANALYZE"]"#), Some(vec!["MANAGE".into(), "ANALYZE".into()]));
+    assert_eq!(wire::parse_list("['MANAGE', 'ANALYZE',]"), Some(vec!["MANAGE".into(), "ANALYZE".into()]));
+    assert_eq!(wire::parse_list("MANAGE, ANALYZE"), Some(vec!["MANAGE".into(), "ANALYZE".into()]));
+    assert_eq!(wire::parse_list("[]"), Some(vec![]));
+    assert_eq!(wire::parse_list("['A'"), None);
+}

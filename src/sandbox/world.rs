@@ -1,0 +1,514 @@
+//! The simulated world: users, businesses, assets, asset groups and tokens,
+//! plus the queries the rules are built on (who may see what, which tasks a
+//! user effectively holds and where they come from).
+//!
+//! Every asset type shares one shape ([`Asset`]): per-business access entries
+//! (OWNER/AGENCY, PENDING/CONFIRMED, permitted tasks), per-user task grants
+//! made by a business, and personal admins (e.g. page admins with the time
+//! they became admin). Later features (agency requests between businesses,
+//! on-behalf-of requests, audience sharing) add entries of the same kind.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::vault::TokenKind;
+
+/// A business member's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Business admin.
+    Admin,
+    /// Business employee.
+    Employee,
+}
+
+/// What kind of principal a user is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UserKind {
+    /// A person.
+    Person,
+    /// A business's system user.
+    SystemUser,
+}
+
+/// A person or system user.
+#[derive(Clone, Debug)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: UserKind,
+}
+
+/// A business (Business Manager).
+#[derive(Clone, Debug)]
+pub(crate) struct Business {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// Members by user id.
+    pub(crate) members: BTreeMap<String, Role>,
+}
+
+/// The asset types the sandbox models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum AssetKind {
+    AdAccount,
+    Page,
+    App,
+    Pixel,
+    InstagramAccount,
+    Catalog,
+    OfflineConversionDataSet,
+    CustomConversion,
+}
+
+// === impl AssetKind ===
+
+impl AssetKind {
+    /// How messages name the kind.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            AssetKind::AdAccount => "ad account",
+            AssetKind::Page => "Page",
+            AssetKind::App => "app",
+            AssetKind::Pixel => "pixel",
+            AssetKind::InstagramAccount => "Instagram account",
+            AssetKind::Catalog => "catalog",
+            AssetKind::OfflineConversionDataSet => "offline event set",
+            AssetKind::CustomConversion => "custom conversion",
+        }
+    }
+
+    /// Tasks users may hold on the asset (`assigned_users`), in Graph's order.
+    pub(crate) fn user_tasks(self) -> &'static [&'static str] {
+        match self {
+            AssetKind::AdAccount => &["MANAGE", "ADVERTISE", "ANALYZE"],
+            AssetKind::Page => &["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"],
+            AssetKind::Catalog => &["MANAGE", "ADVERTISE"],
+            AssetKind::Pixel => &["MANAGE", "EDIT", "UPLOAD", "ADVERTISE", "ANALYZE"],
+            AssetKind::OfflineConversionDataSet => {
+                &["MANAGE", "EDIT", "UPLOAD", "VIEW", "ADVERTISE", "ANALYZE"]
+            }
+            AssetKind::InstagramAccount => &[
+                "MANAGE",
+                "CONTENT",
+                "MODERATE",
+                "MESSAGES",
+                "ADVERTISE",
+                "ANALYZE",
+                "INSIGHTS",
+            ],
+            AssetKind::App => &["MANAGE", "DEVELOP", "TEST", "ADVERTISE", "ANALYZE"],
+            AssetKind::CustomConversion => &["MANAGE", "ADVERTISE", "ANALYZE"],
+        }
+    }
+
+    /// Tasks a business may be permitted on the asset (agencies, owners).
+    pub(crate) fn business_tasks(self) -> &'static [&'static str] {
+        match self {
+            // CT07's seed grants catalog agencies the roles ADMIN / ADVERTISER.
+            AssetKind::Catalog => &["MANAGE", "ADVERTISE", "ADMIN", "ADVERTISER"],
+            other => other.user_tasks(),
+        }
+    }
+
+    /// Whether business asset groups carry roles for this kind (and so
+    /// asset-level changes are refused for group-derived permissions).
+    pub(crate) fn group_role_key(self) -> Option<&'static str> {
+        match self {
+            AssetKind::AdAccount => Some("adaccount_roles"),
+            AssetKind::Page => Some("page_roles"),
+            AssetKind::Pixel => Some("pixel_roles"),
+            AssetKind::OfflineConversionDataSet => Some("offline_conversion_data_set_roles"),
+            _ => None,
+        }
+    }
+}
+
+/// How a business holds an asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AccessType {
+    Owner,
+    Agency,
+}
+
+// === impl AccessType ===
+
+impl AccessType {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AccessType::Owner => "OWNER",
+            AccessType::Agency => "AGENCY",
+        }
+    }
+}
+
+/// The state of a business's access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AccessStatus {
+    /// Waits for the asset's admins.
+    Pending,
+    /// Waits for the client business (agency requests, BB02).
+    ClientResponsePending,
+    /// Granted.
+    Confirmed,
+}
+
+// === impl AccessStatus ===
+
+impl AccessStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AccessStatus::Pending => "PENDING",
+            AccessStatus::ClientResponsePending => "CLIENT_RESPONSE_PENDING",
+            AccessStatus::Confirmed => "CONFIRMED",
+        }
+    }
+}
+
+/// One business's access to an asset.
+#[derive(Clone, Debug)]
+pub(crate) struct Access {
+    pub(crate) business: String,
+    pub(crate) access_type: AccessType,
+    pub(crate) status: AccessStatus,
+    /// Tasks the business may assign to its people on the asset.
+    pub(crate) permitted_tasks: Vec<String>,
+    pub(crate) requested_at: u64,
+    pub(crate) updated_at: u64,
+}
+
+/// Tasks a business gave one of its users on an asset.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskGrant {
+    pub(crate) user: String,
+    pub(crate) business: String,
+    pub(crate) tasks: Vec<String>,
+    /// When the grant was made (or last gained MANAGE).
+    pub(crate) since: u64,
+}
+
+/// An ad account an Instagram account may run ads with, per business.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthorizedAdAccount {
+    pub(crate) ad_account: String,
+    pub(crate) business: String,
+}
+
+/// Any business asset. Ad accounts are keyed by their numeric id (no `act_`).
+#[derive(Clone, Debug)]
+pub(crate) struct Asset {
+    pub(crate) id: String,
+    pub(crate) kind: AssetKind,
+    pub(crate) name: String,
+    /// Kind-specific fields (currency, timezone_id, username, category, ...).
+    pub(crate) attrs: Map<String, Value>,
+    pub(crate) access: Vec<Access>,
+    pub(crate) grants: Vec<TaskGrant>,
+    /// Personal admins (page admins, ad account admins, app admins) and when
+    /// they became admin, seconds since the epoch.
+    pub(crate) admins: BTreeMap<String, u64>,
+    /// Instagram accounts only.
+    pub(crate) authorized_ad_accounts: Vec<AuthorizedAdAccount>,
+}
+
+// === impl Asset ===
+
+impl Asset {
+    /// A new asset with no access, grants or admins.
+    pub(crate) fn new(kind: AssetKind, id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            attrs: Map::new(),
+            access: Vec::new(),
+            grants: Vec::new(),
+            admins: BTreeMap::new(),
+            authorized_ad_accounts: Vec::new(),
+        }
+    }
+
+    /// The id as Graph spells it (`act_N` for ad accounts).
+    pub(crate) fn graph_id(&self) -> String {
+        match self.kind {
+            AssetKind::AdAccount => format!("act_{}", self.id),
+            _ => self.id.clone(),
+        }
+    }
+
+    /// The business's access entry.
+    pub(crate) fn access_of(&self, business: &str) -> Option<&Access> {
+        self.access.iter().find(|a| a.business == business)
+    }
+
+    /// True when the business has confirmed access (owner or agency).
+    pub(crate) fn confirmed_for(&self, business: &str) -> bool {
+        self.access_of(business)
+            .is_some_and(|a| a.status == AccessStatus::Confirmed)
+    }
+
+    /// The owner business with confirmed access.
+    pub(crate) fn owner(&self) -> Option<&Access> {
+        self.access
+            .iter()
+            .find(|a| a.access_type == AccessType::Owner && a.status == AccessStatus::Confirmed)
+    }
+}
+
+/// A user's roles in a business asset group, per asset type.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GroupRoles {
+    pub(crate) page_roles: Vec<String>,
+    pub(crate) adaccount_roles: Vec<String>,
+    pub(crate) pixel_roles: Vec<String>,
+    pub(crate) offline_conversion_data_set_roles: Vec<String>,
+}
+
+// === impl GroupRoles ===
+
+impl GroupRoles {
+    /// The roles for an asset kind (empty when groups carry none for it).
+    pub(crate) fn for_kind(&self, kind: AssetKind) -> &[String] {
+        match kind {
+            AssetKind::Page => &self.page_roles,
+            AssetKind::AdAccount => &self.adaccount_roles,
+            AssetKind::Pixel => &self.pixel_roles,
+            AssetKind::OfflineConversionDataSet => &self.offline_conversion_data_set_roles,
+            _ => &[],
+        }
+    }
+
+    /// The role list named like Graph's parameter.
+    pub(crate) fn by_key_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
+        match key {
+            "page_roles" => Some(&mut self.page_roles),
+            "adaccount_roles" => Some(&mut self.adaccount_roles),
+            "pixel_roles" => Some(&mut self.pixel_roles),
+            "offline_conversion_data_set_roles" => {
+                Some(&mut self.offline_conversion_data_set_roles)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A business asset group.
+#[derive(Clone, Debug)]
+pub(crate) struct AssetGroup {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) business: String,
+    /// Contained asset ids (ad accounts without `act_`).
+    pub(crate) assets: BTreeSet<String>,
+    /// Assigned users and their roles.
+    pub(crate) users: BTreeMap<String, GroupRoles>,
+}
+
+/// A token the sandbox accepts.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenRecord {
+    /// The vault name of the token.
+    pub(crate) name: String,
+    /// The user (or system user) the token belongs to.
+    pub(crate) user: String,
+    pub(crate) kind: TokenKind,
+    /// Businesses the token serves (vault metadata).
+    pub(crate) businesses: Vec<String>,
+    /// The page of a page token.
+    pub(crate) page: Option<String>,
+    /// Expired tokens answer code 190 subcode 463.
+    pub(crate) expired: bool,
+    /// Position in `Sandbox::demo_tokens` (unlisted when `None`).
+    pub(crate) listed: Option<usize>,
+}
+
+/// Everything the sandbox knows.
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub(crate) users: BTreeMap<String, User>,
+    pub(crate) businesses: BTreeMap<String, Business>,
+    pub(crate) assets: BTreeMap<String, Asset>,
+    pub(crate) groups: BTreeMap<String, AssetGroup>,
+    /// Tokens by value.
+    pub(crate) tokens: HashMap<String, TokenRecord>,
+    /// Seconds added to the wall clock (test hook `advance_clock`).
+    pub(crate) clock_offset: u64,
+}
+
+/// Seconds in a day.
+pub(crate) const DAY: u64 = 24 * 60 * 60;
+
+// === impl World ===
+
+impl World {
+    /// The sandbox's clock, seconds since the epoch.
+    pub(crate) fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            + self.clock_offset
+    }
+
+    /// The user's role in the business.
+    pub(crate) fn role(&self, user: &str, business: &str) -> Option<Role> {
+        self.businesses
+            .get(business)
+            .and_then(|b| b.members.get(user).copied())
+    }
+
+    /// True when the user is an admin of the business.
+    pub(crate) fn is_admin(&self, user: &str, business: &str) -> bool {
+        self.role(user, business) == Some(Role::Admin)
+    }
+
+    /// Businesses the user belongs to.
+    pub(crate) fn businesses_of(&self, user: &str) -> Vec<String> {
+        self.businesses
+            .values()
+            .filter(|b| b.members.contains_key(user))
+            .map(|b| b.id.clone())
+            .collect()
+    }
+
+    /// `{id, name}` of a business.
+    pub(crate) fn business_ref(&self, id: &str) -> Value {
+        let name = self
+            .businesses
+            .get(id)
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        serde_json::json!({ "id": id, "name": name })
+    }
+
+    /// Groups (of businesses with confirmed access to the asset) that contain
+    /// the asset and give the user roles on its kind. With `business`, only
+    /// that business's groups.
+    pub(crate) fn group_grants(
+        &self,
+        asset: &Asset,
+        user: &str,
+        business: Option<&str>,
+    ) -> Vec<(&AssetGroup, &[String])> {
+        self.groups
+            .values()
+            .filter(|g| business.is_none_or(|b| g.business == b))
+            .filter(|g| g.assets.contains(&asset.id) && asset.confirmed_for(&g.business))
+            .filter_map(|g| {
+                let roles = g.users.get(user)?.for_kind(asset.kind);
+                (!roles.is_empty()).then_some((g, roles))
+            })
+            .collect()
+    }
+
+    /// The tasks a user holds on an asset through the given businesses
+    /// (direct grants and asset groups), in Graph's order. `None` = through
+    /// any business.
+    pub(crate) fn effective_tasks(
+        &self,
+        asset: &Asset,
+        user: &str,
+        businesses: Option<&[String]>,
+    ) -> Vec<String> {
+        let allowed = |b: &str| businesses.is_none_or(|list| list.iter().any(|x| x == b));
+        let mut held: BTreeSet<&str> = BTreeSet::new();
+        for grant in asset.grants.iter().filter(|g| g.user == user) {
+            if allowed(&grant.business) && asset.confirmed_for(&grant.business) {
+                held.extend(grant.tasks.iter().map(String::as_str));
+            }
+        }
+        for (group, roles) in self.group_grants(asset, user, None) {
+            if allowed(&group.business) {
+                held.extend(roles.iter().map(String::as_str));
+            }
+        }
+        order_tasks(asset.kind, held.into_iter())
+    }
+
+    /// True when the user administers the asset personally or holds MANAGE
+    /// on it through a business.
+    pub(crate) fn is_asset_admin(&self, asset: &Asset, user: &str) -> bool {
+        asset.admins.contains_key(user)
+            || self
+                .effective_tasks(asset, user, None)
+                .iter()
+                .any(|t| t == "MANAGE")
+    }
+
+    /// Since when the user has been admin (or MANAGER) of the asset.
+    pub(crate) fn admin_since(&self, asset: &Asset, user: &str) -> Option<u64> {
+        let personal = asset.admins.get(user).copied();
+        let granted = asset
+            .grants
+            .iter()
+            .filter(|g| g.user == user && g.tasks.iter().any(|t| t == "MANAGE"))
+            .filter(|g| asset.confirmed_for(&g.business))
+            .map(|g| g.since)
+            .min();
+        match (personal, granted) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True when the user may see the asset: through a business it belongs
+    /// to with confirmed access, through tasks, or as a personal admin.
+    pub(crate) fn can_see(&self, asset: &Asset, user: &str) -> bool {
+        asset.admins.contains_key(user)
+            || asset.access.iter().any(|a| {
+                a.status == AccessStatus::Confirmed && self.role(user, &a.business).is_some()
+            })
+            || !self.effective_tasks(asset, user, None).is_empty()
+    }
+
+    /// Removes a business's access to an asset with everything hanging off
+    /// it: its task grants, its asset groups' containment, its Instagram
+    /// authorizations.
+    pub(crate) fn drop_access(&mut self, asset_id: &str, business: &str) {
+        if let Some(asset) = self.assets.get_mut(asset_id) {
+            asset.access.retain(|a| a.business != business);
+            asset.grants.retain(|g| g.business != business);
+            asset
+                .authorized_ad_accounts
+                .retain(|a| a.business != business);
+        }
+        for group in self.groups.values_mut().filter(|g| g.business == business) {
+            group.assets.remove(asset_id);
+        }
+    }
+
+    /// The next free id in the range that starts at `first` (ids of one
+    /// kind share a range of 10-digit ids).
+    pub(crate) fn next_id(&self, first: u64) -> String {
+        let taken = |id: &str| {
+            self.assets.contains_key(id)
+                || self.groups.contains_key(id)
+                || self.businesses.contains_key(id)
+                || self.users.contains_key(id)
+        };
+        let range_end = first + 99_999_999;
+        let max = self
+            .assets
+            .keys()
+            .chain(self.groups.keys())
+            .filter_map(|k| k.parse::<u64>().ok())
+            .filter(|n| (first..range_end).contains(n))
+            .max();
+        let mut next = max.map_or(first, |m| m + 1);
+        while taken(&next.to_string()) {
+            next += 1;
+        }
+        next.to_string()
+    }
+}
+
+/// Sorts and dedups tasks in the kind's canonical order (unknown last).
+pub(crate) fn order_tasks<'a>(kind: AssetKind, tasks: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let canonical = kind.business_tasks();
+    let mut list: Vec<&str> = tasks.collect();
+    list.sort_by_key(|t| (canonical.iter().position(|c| c == t).unwrap_or(usize::MAX), *t));
+    list.dedup();
+    list.into_iter().map(str::to_string).collect()
+}

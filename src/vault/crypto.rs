@@ -1,0 +1,178 @@
+//! The vault key and the sealing of token values: XChaCha20-Poly1305 with a
+//! random 24-byte nonce per value per write.
+//!
+//! Keys are held in a `Keyring` by key id. Today it has one key, `k1`; key
+//! rotation adds older keys to open records sealed with them, while new
+//! writes use the current key (records carry their key id when it differs
+//! from the file's).
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore as _;
+use zeroize::Zeroizing;
+
+use super::VaultError;
+use crate::config::{env_var, read_secret_file, EnvSource, VaultConfig};
+use crate::secret::Secret;
+
+/// The id of the single key a vault has until rotation lands.
+pub(super) const CURRENT_KEY_ID: &str = "k1";
+
+/// Bytes in a nonce.
+pub(super) const NONCE_LEN: usize = 24;
+
+/// 32 key bytes, wiped on drop.
+pub(crate) struct VaultKey(Zeroizing<[u8; 32]>);
+
+/// The keys a vault can open records with, and the one it seals with.
+pub(super) struct Keyring {
+    current: String,
+    /// (key id, cipher); the cipher wipes its key on drop.
+    keys: Vec<(String, XChaCha20Poly1305)>,
+}
+
+/// A sealed value.
+pub(super) struct Sealed {
+    pub(super) key_id: String,
+    pub(super) nonce: [u8; NONCE_LEN],
+    pub(super) ciphertext: Vec<u8>,
+}
+
+/// Why a sealed value did not open.
+pub(super) enum OpenError {
+    /// No key of that id is loaded.
+    UnknownKey,
+    /// A wrong key, or a changed ciphertext, nonce or associated data: AEAD
+    /// cannot tell these apart.
+    Rejected,
+}
+
+// === impl VaultKey ===
+
+impl VaultKey {
+    /// Decodes base64 (standard or URL-safe, padded or not) of exactly 32
+    /// bytes. Errors never quote the key, nor where in it decoding failed.
+    pub(crate) fn parse(key: &Secret) -> Result<VaultKey, String> {
+        let text = key.expose().trim();
+        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())
+            .map(Zeroizing::new)
+            .ok_or_else(|| {
+                "not valid base64 (expected 32 random bytes, base64: openssl rand -base64 32)"
+                    .to_string()
+            })?;
+        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "must decode to 32 bytes, got {} (openssl rand -base64 32 makes one)",
+                bytes.len()
+            )
+        })?;
+        Ok(VaultKey(Zeroizing::new(array)))
+    }
+}
+
+// === impl Keyring ===
+
+impl Keyring {
+    /// A keyring of one key.
+    pub(super) fn single(id: &str, key: &VaultKey) -> Self {
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.0.as_slice()));
+        Self {
+            current: id.to_string(),
+            keys: vec![(id.to_string(), cipher)],
+        }
+    }
+
+    /// The key the configuration names: `GRAPH_GATEWAY_VAULT_KEY`, else
+    /// `vault.key_file`, else `vault.key`.
+    pub(super) fn from_config(cfg: &VaultConfig, env: &dyn EnvSource) -> Result<Self, VaultError> {
+        let var = env_var("vault.key");
+        let (source, secret) = if let Some(value) = env
+            .var(&var)
+            .map(Zeroizing::new)
+            .filter(|v| !v.trim().is_empty())
+        {
+            (var.clone(), Secret::new(value.as_str()))
+        } else if let Some(path) = &cfg.key_file {
+            (
+                "vault.key_file".to_string(),
+                read_secret_file(path)
+                    .map_err(|e| VaultError::Key(format!("vault.key_file: {e}")))?,
+            )
+        } else if let Some(key) = &cfg.key {
+            ("vault.key".to_string(), key.clone())
+        } else {
+            let file = cfg
+                .file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            return Err(VaultError::Key(format!(
+                "the vault file {file} is encrypted and no key is configured: set {var} \
+                 (or vault.key_file, or vault.key) to 32 random bytes, base64 (openssl rand -base64 32)"
+            )));
+        };
+        let key =
+            VaultKey::parse(&secret).map_err(|e| VaultError::Key(format!("{source}: {e}")))?;
+        Ok(Self::single(CURRENT_KEY_ID, &key))
+    }
+
+    /// The id new records are sealed with.
+    pub(super) fn current_id(&self) -> &str {
+        &self.current
+    }
+
+    fn cipher(&self, id: &str) -> Option<&XChaCha20Poly1305> {
+        self.keys
+            .iter()
+            .find(|(key_id, _)| key_id == id)
+            .map(|(_, cipher)| cipher)
+    }
+
+    /// Seals `plaintext` with the current key, bound to `aad`.
+    pub(super) fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, VaultError> {
+        let cipher = self.cipher(&self.current).ok_or_else(|| {
+            VaultError::Key(format!("current key {:?} is not loaded", self.current))
+        })?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| VaultError::Key("encryption failed".to_string()))?;
+        Ok(Sealed {
+            key_id: self.current.clone(),
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Opens a sealed value.
+    pub(super) fn open(
+        &self,
+        key_id: &str,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        let cipher = self.cipher(key_id).ok_or(OpenError::UnknownKey)?;
+        cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| OpenError::Rejected)
+    }
+}
