@@ -33,8 +33,18 @@ pub fn build_engine(cfg: &Config, base_url: &str, vault: Arc<dyn Vault>) -> anyh
         cfg.quota.per_business_per_sec,
         cfg.quota.burst,
     ));
-    let cache = Arc::new(LocalCache::new(Duration::from_secs(cfg.cache.ttl_secs), cfg.cache.max_entries));
-    Ok(Engine::new(table, graph, vault, quota, cache, Duration::from_millis(cfg.graph.timeout_ms)))
+    let cache = Arc::new(LocalCache::new(
+        Duration::from_secs(cfg.cache.ttl_secs),
+        cfg.cache.max_entries,
+    ));
+    Ok(Engine::new(
+        table,
+        graph,
+        vault,
+        quota,
+        cache,
+        Duration::from_millis(cfg.graph.timeout_ms),
+    ))
 }
 
 /// Runs `graph-gateway serve` until `shutdown` resolves.
@@ -43,11 +53,16 @@ pub async fn serve(
     env: &dyn EnvSource,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
     let local = listener.local_addr()?;
     let (sandbox_stop, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
     let (base_url, vault): (String, Arc<dyn Vault>) = match &cfg.graph.base_url {
-        Some(url) => (url.clone(), Arc::new(FileVault::open(&cfg.vault, env).context("opening the vault")?)),
+        Some(url) => (
+            url.clone(),
+            Arc::new(FileVault::open(&cfg.vault, env).context("opening the vault")?),
+        ),
         None => {
             let sandbox = Sandbox::demo();
             let tokens = sandbox.demo_tokens();

@@ -157,7 +157,8 @@ impl ReadCache for LocalCache {
             let next = self.clock.fetch_add(1, Ordering::Relaxed);
             g.insert(p.clone(), next);
         }
-        self.invalidations.fetch_add(paths.len() as u64, Ordering::Relaxed);
+        self.invalidations
+            .fetch_add(paths.len() as u64, Ordering::Relaxed);
     }
 
     fn stats(&self) -> CacheStats {

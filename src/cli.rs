@@ -58,7 +58,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Sandbox { listen } => {
             crate::telemetry::init("human", "info");
             let listener = tokio::net::TcpListener::bind(listen).await?;
-            crate::sandbox::Sandbox::demo().serve(listener, crate::app::shutdown_signal()).await?;
+            crate::sandbox::Sandbox::demo()
+                .serve(listener, crate::app::shutdown_signal())
+                .await?;
             Ok(())
         }
         Command::Routes => {

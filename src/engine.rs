@@ -45,6 +45,9 @@ pub struct Engine {
     quota: Arc<dyn Quota>,
     cache: Arc<dyn ReadCache>,
     max_upstream: Duration,
+    /// Asset id -> the business whose list showed it, so calls addressed to
+    /// an asset find their token without a business hint.
+    owners: moka::future::Cache<String, Arc<str>>,
 }
 
 // === impl Engine ===
@@ -59,7 +62,18 @@ impl Engine {
         cache: Arc<dyn ReadCache>,
         max_upstream: Duration,
     ) -> Self {
-        Self { table, graph, vault, quota, cache, max_upstream }
+        let owners = moka::future::Cache::builder()
+            .max_capacity(OWNER_INDEX_CAPACITY)
+            .build();
+        Self {
+            table,
+            graph,
+            vault,
+            quota,
+            cache,
+            max_upstream,
+            owners,
+        }
     }
 
     /// The route table.
@@ -78,7 +92,12 @@ impl Engine {
     }
 
     /// Runs one RPC declared with a graph route.
-    pub async fn execute<Req, Resp>(&self, full_method: &str, ctx: &CallContext, req: &Req) -> Result<Resp, GatewayError>
+    pub async fn execute<Req, Resp>(
+        &self,
+        full_method: &str,
+        ctx: &CallContext,
+        req: &Req,
+    ) -> Result<Resp, GatewayError>
     where
         Req: prost::Message,
         Resp: prost::Message + Default,
@@ -89,19 +108,31 @@ impl Engine {
             .ok_or_else(|| GatewayError::Internal(format!("{full_method} has no Graph route")))?
             .clone();
         let msg = request::to_dynamic(&route, req)?;
-        let plan = request::plan(&self.table, &route, &msg)?;
+        let mut plan = request::plan(&self.table, &route, &msg)?;
+        if plan.business.is_none() {
+            if let Some(asset) = &plan.asset {
+                plan.business = self.owners.get(asset).await.map(|b| b.to_string());
+            }
+        }
         let token = self.vault.select(&TokenQuery {
             business: plan.business.as_deref(),
             asset: plan.asset.as_deref(),
             kind: None,
         })?;
         let bytes = self.run(&route, ctx, &plan, &token).await?;
-        Resp::decode(bytes).map_err(|e| GatewayError::Internal(format!("re-decoding response: {e}")))
+        Resp::decode(bytes)
+            .map_err(|e| GatewayError::Internal(format!("re-decoding response: {e}")))
     }
 
     /// Runs a planned call with a chosen token: reads through the cache,
     /// mutations then invalidation. Workflows call this for each step.
-    pub async fn run(&self, route: &Route, ctx: &CallContext, plan: &Plan, token: &Arc<TokenEntry>) -> Result<Bytes, GatewayError> {
+    pub async fn run(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        plan: &Plan,
+        token: &Arc<TokenEntry>,
+    ) -> Result<Bytes, GatewayError> {
         if route.is_read() {
             let key = CacheKey {
                 token: Arc::from(token.name.as_str()),
@@ -110,7 +141,10 @@ impl Engine {
                 params: canonical(&plan.graph.params),
                 generation: self.cache.generation(&plan.graph.path),
             };
-            let (bytes, served) = self.cache.get_or_fetch(key, Box::pin(self.fetch(route, ctx, plan, token))).await?;
+            let (bytes, served) = self
+                .cache
+                .get_or_fetch(key, Box::pin(self.fetch(route, ctx, plan, token)))
+                .await?;
             tracing::debug!(cache = served_label(served), "read served");
             Ok(bytes)
         } else {
@@ -122,7 +156,13 @@ impl Engine {
 
     /// Quota, then the Graph call, then the response transcoding. The result
     /// is the encoded response message (what the cache keeps).
-    async fn fetch(&self, route: &Route, ctx: &CallContext, plan: &Plan, token: &Arc<TokenEntry>) -> Result<Bytes, GatewayError> {
+    async fn fetch(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        plan: &Plan,
+        token: &Arc<TokenEntry>,
+    ) -> Result<Bytes, GatewayError> {
         let keys = QuotaKeys {
             token: &token.name,
             business: plan.business.as_deref(),
@@ -131,11 +171,15 @@ impl Engine {
             write: !route.is_read(),
             caller: ctx.caller.as_deref(),
         };
-        self.quota.acquire(&keys, ctx.deadline).await?;
-        let timeout = match ctx.deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).min(self.max_upstream),
-            None => self.max_upstream,
-        };
+        // A caller without a deadline still gets one: the configured upper
+        // bound of a call, so nothing queues forever.
+        let deadline = ctx
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.max_upstream);
+        self.quota.acquire(&keys, Some(deadline)).await?;
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .min(self.max_upstream);
         if timeout.is_zero() {
             return Err(GatewayError::DeadlineExceeded);
         }
@@ -153,18 +197,62 @@ impl Engine {
             let (result, usage) = self.graph.call(&plan.graph, &token.secret, timeout).await;
             let span = tracing::Span::current();
             span.record("ms", started.elapsed().as_millis() as u64);
-            span.record("status", result.as_ref().map_or_else(|e| e.kind(), |_| "ok"));
-            self.quota.observe(&keys, &usage, match &result {
-                Err(GatewayError::Graph(g)) => Some(g),
-                _ => None,
-            });
+            span.record(
+                "status",
+                result.as_ref().map_or_else(|e| e.kind(), |_| "ok"),
+            );
+            self.quota.observe(
+                &keys,
+                &usage,
+                match &result {
+                    Err(GatewayError::Graph(g)) => Some(g),
+                    _ => None,
+                },
+            );
             let body = result?;
             let msg = response::decode(&self.table, route, &body)?;
+            if let Some(business) = &plan.business {
+                self.learn_owners(route, &msg, business).await;
+            }
             tracing::debug!("upstream call done");
             Ok(Bytes::from(msg.encode_to_vec()))
         }
         .instrument(span)
         .await
+    }
+}
+
+/// How many asset -> business facts are kept.
+const OWNER_INDEX_CAPACITY: u64 = 200_000;
+
+impl Engine {
+    /// Remembers which business listed which assets.
+    async fn learn_owners(
+        &self,
+        route: &Route,
+        msg: &prost_reflect::DynamicMessage,
+        business: &str,
+    ) {
+        let routes::ResponseShape::List { items, .. } = &route.response else {
+            return;
+        };
+        let Some(list) = msg.get_field(items).as_list().map(<[_]>::to_vec) else {
+            return;
+        };
+        let business: Arc<str> = Arc::from(business);
+        for item in list {
+            let Some(id) = item
+                .as_message()
+                .and_then(|m| m.get_field_by_name("id"))
+                .and_then(|v| v.as_str().map(str::to_string))
+            else {
+                continue;
+            };
+            let id = id.strip_prefix("act_").map(str::to_string).unwrap_or(id);
+            if !id.is_empty() && self.owners.get(&id).await.is_none() {
+                self.owners.insert(id, business.clone()).await;
+            }
+        }
     }
 }
 
@@ -186,3 +274,6 @@ fn served_label(s: Served) -> &'static str {
         Served::Coalesced => "coalesced",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -49,7 +49,10 @@ pub enum GatewayError {
 }
 
 fn describe(v: &[FieldViolation]) -> String {
-    v.iter().map(|f| format!("{}: {}", f.field, f.description)).collect::<Vec<_>>().join("; ")
+    v.iter()
+        .map(|f| format!("{}: {}", f.field, f.description))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl GatewayError {

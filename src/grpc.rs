@@ -48,8 +48,13 @@ impl GatewayService {
         let span = tracing::info_span!("rpc", rpc = full_method, request_id = %ctx.request_id, code = tracing::field::Empty, ms = tracing::field::Empty);
         async move {
             let started = tokio::time::Instant::now();
-            let result = self.engine.execute::<Req, Resp>(full_method, &ctx, request.get_ref()).await;
-            let outcome = result.map(tonic::Response::new).map_err(|e| status::to_status(&e));
+            let result = self
+                .engine
+                .execute::<Req, Resp>(full_method, &ctx, request.get_ref())
+                .await;
+            let outcome = result
+                .map(tonic::Response::new)
+                .map_err(|e| status::to_status(&e));
             let span = tracing::Span::current();
             span.record("ms", started.elapsed().as_millis() as u64);
             match &outcome {

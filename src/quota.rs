@@ -38,7 +38,11 @@ pub struct QuotaKeys<'a> {
 pub trait Quota: Send + Sync + 'static {
     /// Waits for a permit until `deadline`; fails fast when the wait would
     /// pass it.
-    async fn acquire(&self, keys: &QuotaKeys<'_>, deadline: Option<Instant>) -> Result<(), GatewayError>;
+    async fn acquire(
+        &self,
+        keys: &QuotaKeys<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<(), GatewayError>;
     /// Learns from one Graph answer (usage headers, throttling errors).
     fn observe(&self, keys: &QuotaKeys<'_>, usage: &Usage, error: Option<&GraphError>);
 }
@@ -51,7 +55,9 @@ pub struct TokioClock {
 
 impl Default for TokioClock {
     fn default() -> Self {
-        Self { start: Instant::now() }
+        Self {
+            start: Instant::now(),
+        }
     }
 }
 
@@ -86,16 +92,29 @@ impl LocalQuota {
         let clock = TokioClock::default();
         let rate = |n: u32| {
             let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-            Rate::per_second(n).allow_burst(NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN))
+            Rate::per_second(n)
+                .allow_burst(NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN))
         };
         Self {
-            per_token: Arc::new(RateLimiter::dashmap_with_clock(rate(per_token), clock.clone())),
-            per_business: Arc::new(RateLimiter::dashmap_with_clock(rate(per_business), clock.clone())),
+            per_token: Arc::new(RateLimiter::dashmap_with_clock(
+                rate(per_token),
+                clock.clone(),
+            )),
+            per_business: Arc::new(RateLimiter::dashmap_with_clock(
+                rate(per_business),
+                clock.clone(),
+            )),
             clock,
         }
     }
 
-    async fn wait(&self, limiter: &Keyed, key: &str, label: &str, deadline: Option<Instant>) -> Result<(), GatewayError> {
+    async fn wait(
+        &self,
+        limiter: &Keyed,
+        key: &str,
+        label: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), GatewayError> {
         let key = key.to_string();
         loop {
             match limiter.check_key(&key) {
@@ -104,7 +123,10 @@ impl LocalQuota {
                     let wait = not_until.wait_time_from(self.clock.now());
                     let ready = Instant::now() + wait;
                     if deadline.is_some_and(|d| ready > d) {
-                        return Err(GatewayError::Throttled { key: label.to_string(), retry_after: wait });
+                        return Err(GatewayError::Throttled {
+                            key: label.to_string(),
+                            retry_after: wait,
+                        });
                     }
                     tokio::time::sleep(wait).await;
                 }
@@ -115,10 +137,21 @@ impl LocalQuota {
 
 #[async_trait::async_trait]
 impl Quota for LocalQuota {
-    async fn acquire(&self, keys: &QuotaKeys<'_>, deadline: Option<Instant>) -> Result<(), GatewayError> {
-        self.wait(&self.per_token, keys.token, &format!("token {}", keys.token), deadline).await?;
+    async fn acquire(
+        &self,
+        keys: &QuotaKeys<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<(), GatewayError> {
+        self.wait(
+            &self.per_token,
+            keys.token,
+            &format!("token {}", keys.token),
+            deadline,
+        )
+        .await?;
         if let Some(b) = keys.business {
-            self.wait(&self.per_business, b, &format!("business {b}"), deadline).await?;
+            self.wait(&self.per_business, b, &format!("business {b}"), deadline)
+                .await?;
         }
         Ok(())
     }

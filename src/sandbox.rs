@@ -16,7 +16,7 @@
 //!
 //! Also: builders [`Sandbox::with_app_secret`], [`Sandbox::with_usage`];
 //! test hooks [`Sandbox::last_request`], [`Sandbox::advance_clock`],
-//! [`Sandbox::expire_token`].
+//! [`Sandbox::expire_token`], [`Sandbox::approve_access`], [`Sandbox::respond`].
 //!
 //! Layout: `http` (the axum handler: auth, hooks, headers), `ops` (routing
 //! and one module per area), `world` (the state and its queries), `render`
@@ -257,6 +257,56 @@ impl Sandbox {
     /// page admin needs for an OWNER claim to be confirmed at once).
     pub fn advance_clock(&self, by: Duration) {
         self.inner.world.lock().clock_offset += by.as_secs();
+    }
+
+    /// Test hook: approves a PENDING access request as the asset's admins
+    /// would in Business Manager (`asset` as Graph spells it: `act_N` or an
+    /// id). False when the business has no pending access to the asset.
+    pub fn approve_access(&self, asset: &str, business: &str) -> bool {
+        let mut world = self.inner.world.lock();
+        let key = asset.strip_prefix("act_").unwrap_or(asset).to_string();
+        let Some(entry) = world
+            .assets
+            .get(&key)
+            .and_then(|a| a.access_of(business))
+            .filter(|a| a.status != world::AccessStatus::Confirmed)
+            .cloned()
+        else {
+            return false;
+        };
+        let now = world.now();
+        if let Some(a) = world.assets.get_mut(&key) {
+            for access in a.access.iter_mut().filter(|x| x.business == business) {
+                access.status = world::AccessStatus::Confirmed;
+                access.updated_at = now;
+            }
+            if entry.access_type == world::AccessType::Owner {
+                // The asset has one owner: other ownership claims lapse.
+                a.access.retain(|x| {
+                    x.business == business || x.access_type != world::AccessType::Owner
+                });
+            }
+        }
+        true
+    }
+
+    /// Test hook: answers an IN_PROGRESS on-behalf-of request (OB) or audience
+    /// sharing relationship (AS) as the receiving business would. False when
+    /// there is no such request in progress.
+    pub fn respond(&self, request_id: &str, approve: bool) -> bool {
+        let mut world = self.inner.world.lock();
+        if let Some(r) = world.obo_requests.get_mut(request_id) {
+            if r.status != world::OboStatus::InProgress {
+                return false;
+            }
+            r.status = if approve {
+                world::OboStatus::Approve
+            } else {
+                world::OboStatus::Decline
+            };
+            return true;
+        }
+        ops::answer_sharing(&mut world, request_id, approve)
     }
 
     /// Test hook: makes the named token answer code 190 subcode 463

@@ -14,12 +14,27 @@ fn key(path: &str, generation: u64) -> CacheKey {
 async fn hit_after_miss_and_errors_not_cached() {
     let c = LocalCache::new(Duration::from_secs(60), 100);
     let err = c
-        .get_or_fetch(key("/1/owned_pages", 0), Box::pin(async { Err(GatewayError::Unavailable("x".into())) }))
+        .get_or_fetch(
+            key("/1/owned_pages", 0),
+            Box::pin(async { Err(GatewayError::Unavailable("x".into())) }),
+        )
         .await;
     assert!(err.is_err());
-    let (v, s) = c.get_or_fetch(key("/1/owned_pages", 0), Box::pin(async { Ok(Bytes::from_static(b"a")) })).await.unwrap();
+    let (v, s) = c
+        .get_or_fetch(
+            key("/1/owned_pages", 0),
+            Box::pin(async { Ok(Bytes::from_static(b"a")) }),
+        )
+        .await
+        .unwrap();
     assert_eq!((v.as_ref(), s), (&b"a"[..], Served::Miss));
-    let (v, s) = c.get_or_fetch(key("/1/owned_pages", 0), Box::pin(async { Ok(Bytes::from_static(b"b")) })).await.unwrap();
+    let (v, s) = c
+        .get_or_fetch(
+            key("/1/owned_pages", 0),
+            Box::pin(async { Ok(Bytes::from_static(b"b")) }),
+        )
+        .await
+        .unwrap();
     assert_eq!((v.as_ref(), s), (&b"a"[..], Served::Hit));
     assert_eq!(c.stats().misses, 1);
 }
@@ -67,7 +82,18 @@ async fn concurrent_misses_share_one_fetch() {
 #[tokio::test]
 async fn zero_ttl_keeps_nothing() {
     let c = LocalCache::new(Duration::ZERO, 100);
-    c.get_or_fetch(key("/p", 0), Box::pin(async { Ok(Bytes::from_static(b"a")) })).await.unwrap();
-    let (_, s) = c.get_or_fetch(key("/p", 0), Box::pin(async { Ok(Bytes::from_static(b"b")) })).await.unwrap();
+    c.get_or_fetch(
+        key("/p", 0),
+        Box::pin(async { Ok(Bytes::from_static(b"a")) }),
+    )
+    .await
+    .unwrap();
+    let (_, s) = c
+        .get_or_fetch(
+            key("/p", 0),
+            Box::pin(async { Ok(Bytes::from_static(b"b")) }),
+        )
+        .await
+        .unwrap();
     assert_eq!(s, Served::Miss);
 }

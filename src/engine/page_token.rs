@@ -11,11 +11,15 @@ pub fn encode(operation_id: &str, cursor: &str) -> String {
 
 /// Unwraps a token issued by `encode` for the same operation.
 pub fn decode(operation_id: &str, token: &str) -> Result<String, &'static str> {
-    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| "is not a page token issued by this gateway")?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| "is not a page token issued by this gateway")?;
     let text = String::from_utf8(raw).map_err(|_| "is not a page token issued by this gateway")?;
     let mut parts = text.splitn(3, '|');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(op), Some(cursor)) if op == operation_id && !cursor.is_empty() => Ok(cursor.to_string()),
+        (Some("v1"), Some(op), Some(cursor)) if op == operation_id && !cursor.is_empty() => {
+            Ok(cursor.to_string())
+        }
         (Some("v1"), Some(_), Some(_)) => Err("was issued by a different RPC"),
         _ => Err("is not a page token issued by this gateway"),
     }

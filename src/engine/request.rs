@@ -50,7 +50,10 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
             Role::PageSize => {
                 let n = value.as_i32().unwrap_or_default();
                 if !(1..=MAX_PAGE_SIZE).contains(&n) {
-                    violations.push(violation(fp.field.name(), &format!("must be between 0 and {MAX_PAGE_SIZE}")));
+                    violations.push(violation(
+                        fp.field.name(),
+                        &format!("must be between 0 and {MAX_PAGE_SIZE}"),
+                    ));
                 } else {
                     params.insert("limit".to_string(), n.to_string());
                 }
@@ -83,12 +86,18 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
         }
         if let Some(target) = &fp.expands {
             let n = value.as_enum_number().unwrap_or_default();
-            let Kind::Enum(e) = fp.field.kind() else { continue };
+            let Kind::Enum(e) = fp.field.kind() else {
+                continue;
+            };
             let expanded = table.spelling(&e).and_then(|s| s.expands_to(n));
             if msg.has_field(target) && !is_default(&msg.get_field(target)) {
                 violations.push(violation(
                     fp.field.name(),
-                    &format!("give either {} or {}, not both", fp.field.name(), target.name()),
+                    &format!(
+                        "give either {} or {}, not both",
+                        fp.field.name(),
+                        target.name()
+                    ),
                 ));
             } else if let Some(tasks) = expanded {
                 let graph_name = route
@@ -115,14 +124,16 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
     // A required field that a preset fills is satisfied by the preset.
     violations.retain(|v| {
         !route.fields.iter().any(|p| {
-            p.expands.as_ref().is_some_and(|t| t.name() == v.field) && params.contains_key(&graph_name_of(route, &v.field))
+            p.expands.as_ref().is_some_and(|t| t.name() == v.field)
+                && params.contains_key(&graph_name_of(route, &v.field))
         })
     });
     if !violations.is_empty() {
         return Err(GatewayError::InvalidArgument(violations));
     }
 
-    let path = resolve(route, &route.template, msg).ok_or_else(|| GatewayError::Internal("path field missing after validation".into()))?;
+    let path = resolve(route, &route.template, msg)
+        .ok_or_else(|| GatewayError::Internal("path field missing after validation".into()))?;
     if route.is_read() {
         if let Some(fields) = read_mask.or_else(|| route.default_fields.clone()) {
             params.insert("fields".to_string(), fields);
@@ -131,16 +142,33 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
     let mut invalidates = Vec::new();
     if route.http != HttpMethod::Get {
         invalidates.push(path.clone());
-        invalidates.extend(route.invalidates.iter().filter_map(|t| resolve(route, t, msg)));
+        invalidates.extend(
+            route
+                .invalidates
+                .iter()
+                .filter_map(|t| resolve(route, t, msg)),
+        );
     }
-    let first_path_value = route.template.fields().next().and_then(|f| field_str(route, msg, f));
+    let first_path_value = route
+        .template
+        .fields()
+        .next()
+        .and_then(|f| field_str(route, msg, f));
     let ad_account = route
         .fields
         .iter()
         .filter(|f| f.id_format == IdFormat::AdAccount && f.in_path)
-        .find_map(|f| msg.get_field(&f.field).as_str().map(|s| normalize(IdFormat::AdAccount, s)));
+        .find_map(|f| {
+            msg.get_field(&f.field)
+                .as_str()
+                .map(|s| normalize(IdFormat::AdAccount, s))
+        });
     Ok(Plan {
-        graph: GraphRequest { method: route.http, path, params: params.into_iter().collect() },
+        graph: GraphRequest {
+            method: route.http,
+            path,
+            params: params.into_iter().collect(),
+        },
         business,
         asset: first_path_value,
         ad_account,
@@ -157,14 +185,19 @@ fn graph_name_of(route: &Route, field: &str) -> String {
 }
 
 fn violation(field: &str, description: &str) -> FieldViolation {
-    FieldViolation { field: field.to_string(), description: description.to_string() }
+    FieldViolation {
+        field: field.to_string(),
+        description: description.to_string(),
+    }
 }
 
 fn is_default(v: &Value) -> bool {
     match v {
         Value::String(s) => s.is_empty(),
         Value::List(l) => l.is_empty(),
-        Value::I32(0) | Value::I64(0) | Value::U32(0) | Value::U64(0) | Value::EnumNumber(0) => true,
+        Value::I32(0) | Value::I64(0) | Value::U32(0) | Value::U64(0) | Value::EnumNumber(0) => {
+            true
+        }
         Value::Bool(false) => false,
         _ => false,
     }
@@ -177,10 +210,16 @@ fn check_shape(fp: &FieldPlan, value: &Value) -> Result<(), Vec<FieldViolation>>
     let mut check_one = |label: String, v: &Value| {
         if let Some(s) = v.as_str() {
             if let Err(why) = check_id(fp.id_format, s) {
-                out.push(FieldViolation { field: label, description: why });
+                out.push(FieldViolation {
+                    field: label,
+                    description: why,
+                });
             }
         } else if v.as_enum_number() == Some(0) {
-            out.push(FieldViolation { field: label, description: "must not be UNSPECIFIED".into() });
+            out.push(FieldViolation {
+                field: label,
+                description: "must not be UNSPECIFIED".into(),
+            });
         }
     };
     match value {
@@ -209,9 +248,15 @@ fn check_id(format: IdFormat, s: &str) -> Result<(), String> {
             }
         }
         IdFormat::Node if digits(s) => Ok(()),
-        IdFormat::Node => Err(format!("must be a Graph id (digits), got {:?}", truncate(s))),
+        IdFormat::Node => Err(format!(
+            "must be a Graph id (digits), got {:?}",
+            truncate(s)
+        )),
         IdFormat::AdAccount if digits(s.strip_prefix("act_").unwrap_or(s)) => Ok(()),
-        IdFormat::AdAccount => Err(format!("must be an ad account id like act_123 or 123, got {:?}", truncate(s))),
+        IdFormat::AdAccount => Err(format!(
+            "must be an ad account id like act_123 or 123, got {:?}",
+            truncate(s)
+        )),
     }
 }
 
@@ -227,10 +272,16 @@ fn normalize(format: IdFormat, s: &str) -> String {
     }
 }
 
-fn encode_param(table: &RouteTable, fp: &FieldPlan, value: &Value) -> Result<String, Vec<FieldViolation>> {
+fn encode_param(
+    table: &RouteTable,
+    fp: &FieldPlan,
+    value: &Value,
+) -> Result<String, Vec<FieldViolation>> {
     let scalar = |v: &Value| -> Option<String> {
         Some(match v {
-            Value::String(s) if fp.id_format == IdFormat::AdAccount => format!("act_{}", normalize(IdFormat::AdAccount, s)),
+            Value::String(s) if fp.id_format == IdFormat::AdAccount => {
+                format!("act_{}", normalize(IdFormat::AdAccount, s))
+            }
             Value::String(s) => s.clone(),
             Value::Bool(b) => b.to_string(),
             Value::I32(n) => n.to_string(),
@@ -250,7 +301,11 @@ fn encode_param(table: &RouteTable, fp: &FieldPlan, value: &Value) -> Result<Str
     let bad = || vec![violation(fp.field.name(), "has a value Graph cannot take")];
     match value {
         Value::List(items) => {
-            let parts = items.iter().map(scalar).collect::<Option<Vec<_>>>().ok_or_else(bad)?;
+            let parts = items
+                .iter()
+                .map(scalar)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(bad)?;
             Ok(json_array(parts.iter().map(String::as_str)))
         }
         v => scalar(v).ok_or_else(bad),
@@ -267,7 +322,12 @@ fn message_json(table: &RouteTable, m: &DynamicMessage) -> serde_json::Value {
             Value::I32(n) => serde_json::Value::from(*n),
             Value::I64(n) => serde_json::Value::from(*n),
             Value::EnumNumber(n) => match fd.kind() {
-                Kind::Enum(e) => serde_json::Value::from(table.spelling(&e).and_then(|s| s.to_graph(*n)).unwrap_or_default()),
+                Kind::Enum(e) => serde_json::Value::from(
+                    table
+                        .spelling(&e)
+                        .and_then(|s| s.to_graph(*n))
+                        .unwrap_or_default(),
+                ),
                 _ => serde_json::Value::Null,
             },
             Value::Message(inner) => message_json(table, inner),
@@ -284,12 +344,21 @@ fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
 
 fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldViolation>> {
     let Some(node) = &route.node else {
-        return Err(vec![violation("read_mask", "this RPC returns no fields to select")]);
+        return Err(vec![violation(
+            "read_mask",
+            "this RPC returns no fields to select",
+        )]);
     };
     let paths: Vec<String> = value
         .as_message()
         .and_then(|m| m.get_field_by_name("paths"))
-        .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()))
+        .and_then(|v| {
+            v.as_list().map(|l| {
+                l.iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
         .unwrap_or_default();
     let mut out = Vec::new();
     let mut bad = Vec::new();
@@ -297,11 +366,18 @@ fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldVio
         match node.get_field_by_name(p) {
             Some(f) => out.push(match f.kind() {
                 Kind::Message(md) if !md.full_name().starts_with("google.protobuf.") => {
-                    format!("{}{{{}}}", super::routes::graph_field_name(&f), super::routes::fields_param(&md, 1))
+                    format!(
+                        "{}{{{}}}",
+                        super::routes::graph_field_name(&f),
+                        super::routes::fields_param(&md, 1)
+                    )
                 }
                 _ => super::routes::graph_field_name(&f),
             }),
-            None => bad.push(violation(&format!("read_mask.paths[{i}]"), &format!("{p:?} is not a field of {}", node.name()))),
+            None => bad.push(violation(
+                &format!("read_mask.paths[{i}]"),
+                &format!("{p:?} is not a field of {}", node.name()),
+            )),
         }
     }
     if !bad.is_empty() {
@@ -337,7 +413,10 @@ pub fn resolve(route: &Route, template: &PathTemplate, msg: &DynamicMessage) -> 
             Segment::Literal(l) => out.push_str(l),
             Segment::Field(f) => {
                 let v = field_str(route, msg, f)?;
-                let is_ad_account = route.fields.iter().any(|p| p.field.name() == f && p.id_format == IdFormat::AdAccount);
+                let is_ad_account = route
+                    .fields
+                    .iter()
+                    .any(|p| p.field.name() == f && p.id_format == IdFormat::AdAccount);
                 if is_ad_account && !out.ends_with("act_") {
                     out.push_str("act_");
                 }
@@ -363,7 +442,10 @@ fn escape_segment(s: &str) -> String {
 }
 
 /// Decodes a tonic request's bytes into a dynamic message of the route's input.
-pub fn to_dynamic<M: prost::Message>(route: &Route, msg: &M) -> Result<DynamicMessage, GatewayError> {
+pub fn to_dynamic<M: prost::Message>(
+    route: &Route,
+    msg: &M,
+) -> Result<DynamicMessage, GatewayError> {
     DynamicMessage::decode(route.input.clone(), msg.encode_to_vec().as_slice())
         .map_err(|e| GatewayError::Internal(format!("re-decoding {}: {e}", route.input.name())))
 }

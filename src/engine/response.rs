@@ -1,7 +1,9 @@
 //! Response side of the transcoder: Graph JSON into the RPC's response
 //! message, by field name, driven by the descriptor.
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
+};
 use serde_json::Value as Json;
 
 use super::page_token;
@@ -9,26 +11,46 @@ use super::routes::{graph_field_name, ResponseShape, Route, RouteTable};
 use crate::error::GatewayError;
 
 /// Decodes a Graph body into the route's response message.
-pub fn decode(table: &RouteTable, route: &Route, body: &[u8]) -> Result<DynamicMessage, GatewayError> {
-    let json: Json = serde_json::from_slice(body)
-        .map_err(|e| GatewayError::Malformed(format!("{} answered invalid JSON: {e}", route.template.raw)))?;
+pub fn decode(
+    table: &RouteTable,
+    route: &Route,
+    body: &[u8],
+) -> Result<DynamicMessage, GatewayError> {
+    let json: Json = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::Malformed(format!("{} answered invalid JSON: {e}", route.template.raw))
+    })?;
     let mut out = DynamicMessage::new(route.output.clone());
     match &route.response {
-        ResponseShape::List { items, next_page_token } => {
-            let data = json
-                .get("data")
-                .and_then(Json::as_array)
-                .ok_or_else(|| GatewayError::Malformed(format!("{} answered without a data array", route.template.raw)))?;
+        ResponseShape::List {
+            items,
+            next_page_token,
+        } => {
+            let data = json.get("data").and_then(Json::as_array).ok_or_else(|| {
+                GatewayError::Malformed(format!(
+                    "{} answered without a data array",
+                    route.template.raw
+                ))
+            })?;
             let Kind::Message(item_desc) = items.kind() else {
                 return Err(GatewayError::Internal("list items are not messages".into()));
             };
-            let list = data.iter().map(|item| Value::Message(object(table, &item_desc, item))).collect();
+            let list = data
+                .iter()
+                .map(|item| Value::Message(object(table, &item_desc, item)))
+                .collect();
             out.set_field(items, Value::List(list));
             let paging = json.get("paging");
-            let has_next = paging.and_then(|p| p.get("next")).is_some_and(|n| !n.is_null());
-            let after = paging.and_then(|p| p.pointer("/cursors/after")).and_then(Json::as_str);
+            let has_next = paging
+                .and_then(|p| p.get("next"))
+                .is_some_and(|n| !n.is_null());
+            let after = paging
+                .and_then(|p| p.pointer("/cursors/after"))
+                .and_then(Json::as_str);
             if let (true, Some(after)) = (has_next, after) {
-                out.set_field(next_page_token, Value::String(page_token::encode(&route.operation_id, after)));
+                out.set_field(
+                    next_page_token,
+                    Value::String(page_token::encode(&route.operation_id, after)),
+                );
             }
         }
         ResponseShape::Object => match &json {
@@ -73,7 +95,9 @@ fn fill(table: &RouteTable, msg: &mut DynamicMessage, json: &Json) {
     let Json::Object(map) = json else { return };
     let desc = msg.descriptor();
     for f in desc.fields() {
-        let Some(j) = map.get(&graph_field_name(&f)) else { continue };
+        let Some(j) = map.get(&graph_field_name(&f)) else {
+            continue;
+        };
         if j.is_null() {
             continue;
         }
@@ -121,7 +145,12 @@ fn scalar(table: &RouteTable, f: &FieldDescriptor, j: &Json) -> Option<Value> {
         Kind::Enum(e) => {
             let s = j.as_str()?;
             // Unknown upstream values become 0 (UNSPECIFIED) rather than failing the call.
-            Value::EnumNumber(table.spelling(&e).and_then(|sp| sp.from_graph(s)).unwrap_or(0))
+            Value::EnumNumber(
+                table
+                    .spelling(&e)
+                    .and_then(|sp| sp.from_graph(s))
+                    .unwrap_or(0),
+            )
         }
         Kind::Message(md) => match j {
             Json::Object(_) => Value::Message(object(table, &md, j)),

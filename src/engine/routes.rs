@@ -183,9 +183,15 @@ impl PathTemplate {
             if open > 0 {
                 segments.push(Segment::Literal(rest[..open].to_string()));
             }
-            let close = rest[open..].find('}').ok_or_else(|| format!("unclosed '{{' in {raw}"))?;
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in {raw}"))?;
             let name = &rest[open + 1..open + close];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
                 return Err(format!("bad placeholder {{{name}}} in {raw}"));
             }
             segments.push(Segment::Field(name.to_string()));
@@ -197,7 +203,10 @@ impl PathTemplate {
         if !raw.starts_with('/') {
             return Err(format!("path template {raw} must start with '/'"));
         }
-        Ok(Self { raw: raw.to_string(), segments })
+        Ok(Self {
+            raw: raw.to_string(),
+            segments,
+        })
     }
 
     /// The field names used.
@@ -216,7 +225,11 @@ impl EnumSpelling {
         let prefix = format!("{}_", screaming_snake(e.name()));
         let mut s = Self::default();
         for v in e.values() {
-            let mut graph = v.name().strip_prefix(&prefix).unwrap_or(v.name()).to_string();
+            let mut graph = v
+                .name()
+                .strip_prefix(&prefix)
+                .unwrap_or(v.name())
+                .to_string();
             if let Some(opt) = value_ext.and_then(|x| extension(&v.options(), x)) {
                 if let Some(name) = str_field(&opt, "name").filter(|n| !n.is_empty()) {
                     graph = name;
@@ -253,10 +266,11 @@ impl EnumSpelling {
 impl RouteTable {
     /// Reads the embedded descriptor set.
     pub fn embedded() -> Result<Self, RouteError> {
-        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).map_err(|e| RouteError {
-            method: "descriptor set".into(),
-            problem: e.to_string(),
-        })?;
+        let pool =
+            DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).map_err(|e| RouteError {
+                method: "descriptor set".into(),
+                problem: e.to_string(),
+            })?;
         Self::from_pool(pool)
     }
 
@@ -265,7 +279,12 @@ impl RouteTable {
         let value_ext = pool.get_extension_by_name(&format!("{PACKAGE}.value"));
         let enums = pool
             .all_enums()
-            .map(|e| (e.full_name().to_string(), EnumSpelling::new(&e, value_ext.as_ref())))
+            .map(|e| {
+                (
+                    e.full_name().to_string(),
+                    EnumSpelling::new(&e, value_ext.as_ref()),
+                )
+            })
             .collect();
         let graph_ext = pool.get_extension_by_name(&format!("{PACKAGE}.graph"));
         let field_ext = pool.get_extension_by_name(&format!("{PACKAGE}.field"));
@@ -281,7 +300,12 @@ impl RouteTable {
                 ordered.push(route);
             }
         }
-        Ok(Self { pool, routes, ordered, enums })
+        Ok(Self {
+            pool,
+            routes,
+            ordered,
+            enums,
+        })
     }
 
     /// The route of "/pkg.Service/Method".
@@ -311,11 +335,22 @@ fn build_route(
     field_ext: Option<&prost_reflect::ExtensionDescriptor>,
 ) -> Result<Route, RouteError> {
     let full_method = format!("/{}/{}", m.parent_service().full_name(), m.name());
-    let err = |problem: String| RouteError { method: full_method.clone(), problem };
-    let (http, raw) = [("get", HttpMethod::Get), ("post", HttpMethod::Post), ("delete", HttpMethod::Delete)]
-        .into_iter()
-        .find_map(|(name, method)| str_field(opt, name).filter(|s| !s.is_empty()).map(|s| (method, s)))
-        .ok_or_else(|| err("graph option has no get/post/delete path".into()))?;
+    let err = |problem: String| RouteError {
+        method: full_method.clone(),
+        problem,
+    };
+    let (http, raw) = [
+        ("get", HttpMethod::Get),
+        ("post", HttpMethod::Post),
+        ("delete", HttpMethod::Delete),
+    ]
+    .into_iter()
+    .find_map(|(name, method)| {
+        str_field(opt, name)
+            .filter(|s| !s.is_empty())
+            .map(|s| (method, s))
+    })
+    .ok_or_else(|| err("graph option has no get/post/delete path".into()))?;
     let template = PathTemplate::parse(&raw).map_err(&err)?;
     let invalidates = list_field(opt, "invalidates")
         .iter()
@@ -324,21 +359,33 @@ fn build_route(
         .map_err(&err)?;
     let input = m.input();
     let output = m.output();
-    for f in template.fields().chain(invalidates.iter().flat_map(|t| t.fields())) {
+    for f in template
+        .fields()
+        .chain(invalidates.iter().flat_map(|t| t.fields()))
+    {
         if input.get_field_by_name(f).is_none() {
-            return Err(err(format!("template field {{{f}}} is not a field of {}", input.name())));
+            return Err(err(format!(
+                "template field {{{f}}} is not a field of {}",
+                input.name()
+            )));
         }
     }
     let path_fields: Vec<&str> = template.fields().collect();
     let mut fields = Vec::new();
     for fd in input.fields() {
         let fopt = field_ext.and_then(|x| extension(&fd.options(), x));
-        let get_str = |n: &str| fopt.as_ref().and_then(|o| str_field(o, n)).filter(|s| !s.is_empty());
+        let get_str = |n: &str| {
+            fopt.as_ref()
+                .and_then(|o| str_field(o, n))
+                .filter(|s| !s.is_empty())
+        };
         let get_bool = |n: &str| fopt.as_ref().is_some_and(|o| bool_field(o, n));
         let role = match (fd.name(), fd.kind()) {
             ("page_size", Kind::Int32) => Role::PageSize,
             ("page_token", Kind::String) => Role::PageToken,
-            ("read_mask", Kind::Message(md)) if md.full_name() == "google.protobuf.FieldMask" => Role::ReadMask,
+            ("read_mask", Kind::Message(md)) if md.full_name() == "google.protobuf.FieldMask" => {
+                Role::ReadMask
+            }
             ("request_id", Kind::String) => Role::RequestId,
             _ => Role::Param,
         };
@@ -352,7 +399,12 @@ fn build_route(
                 input
                     .get_field_by_name(&target)
                     .filter(|t| t.is_list())
-                    .ok_or_else(|| err(format!("{} expands unknown repeated field {target}", fd.name())))?,
+                    .ok_or_else(|| {
+                        err(format!(
+                            "{} expands unknown repeated field {target}",
+                            fd.name()
+                        ))
+                    })?,
             ),
             None => None,
         };
@@ -409,12 +461,17 @@ fn build_route(
 
 fn list_shape(output: &MessageDescriptor) -> Option<ResponseShape> {
     let next_page_token = output.get_field_by_name("next_page_token")?;
-    let mut items = output.fields().filter(|f| f.is_list() && matches!(f.kind(), Kind::Message(_)));
+    let mut items = output
+        .fields()
+        .filter(|f| f.is_list() && matches!(f.kind(), Kind::Message(_)));
     let first = items.next()?;
     if items.next().is_some() {
         return None;
     }
-    Some(ResponseShape::List { items: first, next_page_token })
+    Some(ResponseShape::List {
+        items: first,
+        next_page_token,
+    })
 }
 
 /// The `fields=` value for a node message: every field, nested messages as
@@ -423,7 +480,11 @@ pub fn fields_param(node: &MessageDescriptor, depth: usize) -> String {
     node.fields()
         .map(|f| match f.kind() {
             Kind::Message(md) if depth < 3 && !md.full_name().starts_with("google.protobuf.") => {
-                format!("{}{{{}}}", graph_field_name(&f), fields_param(&md, depth + 1))
+                format!(
+                    "{}{{{}}}",
+                    graph_field_name(&f),
+                    fields_param(&md, depth + 1)
+                )
             }
             _ => graph_field_name(&f),
         })
@@ -441,7 +502,10 @@ pub fn graph_field_name(f: &FieldDescriptor) -> String {
         .unwrap_or_else(|| f.name().to_string())
 }
 
-fn extension(opts: &DynamicMessage, ext: &prost_reflect::ExtensionDescriptor) -> Option<DynamicMessage> {
+fn extension(
+    opts: &DynamicMessage,
+    ext: &prost_reflect::ExtensionDescriptor,
+) -> Option<DynamicMessage> {
     if !opts.has_extension(ext) {
         return None;
     }
@@ -452,11 +516,14 @@ fn extension(opts: &DynamicMessage, ext: &prost_reflect::ExtensionDescriptor) ->
 }
 
 fn str_field(m: &DynamicMessage, name: &str) -> Option<String> {
-    m.get_field_by_name(name).and_then(|v| v.as_str().map(str::to_string))
+    m.get_field_by_name(name)
+        .and_then(|v| v.as_str().map(str::to_string))
 }
 
 fn bool_field(m: &DynamicMessage, name: &str) -> bool {
-    m.get_field_by_name(name).and_then(|v| v.as_bool()).unwrap_or(false)
+    m.get_field_by_name(name)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 fn enum_field(m: &DynamicMessage, name: &str) -> Option<i32> {
@@ -465,7 +532,13 @@ fn enum_field(m: &DynamicMessage, name: &str) -> Option<i32> {
 
 fn list_field(m: &DynamicMessage, name: &str) -> Vec<String> {
     m.get_field_by_name(name)
-        .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()))
+        .and_then(|v| {
+            v.as_list().map(|l| {
+                l.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
         .unwrap_or_default()
 }
 

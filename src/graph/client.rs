@@ -115,11 +115,22 @@ impl GraphClient {
 
     /// Sends one call. The token goes in the Authorization header only.
     /// `timeout` bounds the whole exchange.
-    pub async fn call(&self, req: &GraphRequest, token: &Secret, timeout: Duration) -> GraphOutcome {
+    pub async fn call(
+        &self,
+        req: &GraphRequest,
+        token: &Secret,
+        timeout: Duration,
+    ) -> GraphOutcome {
         let url = format!("{}{}", self.base, req.path);
-        let mut params: Vec<(&str, &str)> =
-            req.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let proof = self.app_secret.as_ref().map(|s| Self::appsecret_proof(s, token));
+        let mut params: Vec<(&str, &str)> = req
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let proof = self
+            .app_secret
+            .as_ref()
+            .map(|s| Self::appsecret_proof(s, token));
         if let Some(p) = &proof {
             params.push(("appsecret_proof", p));
         }
@@ -129,17 +140,25 @@ impl GraphClient {
             HttpMethod::Post => self.http.post(&url).form(&params),
         };
         let sent = builder
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", token.expose()))
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            )
             .timeout(timeout)
             .send()
             .await;
         let resp = match sent {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => return (Err(GatewayError::DeadlineExceeded), Usage::default()),
+            Err(e) if e.is_timeout() => {
+                return (Err(GatewayError::DeadlineExceeded), Usage::default())
+            }
             // reqwest errors carry the URL; ours never holds a secret, but
             // strip it anyway so nothing upstream-specific leaks.
             Err(e) => {
-                return (Err(GatewayError::Unavailable(e.without_url().to_string())), Usage::default())
+                return (
+                    Err(GatewayError::Unavailable(e.without_url().to_string())),
+                    Usage::default(),
+                )
             }
         };
         let status = resp.status().as_u16();
@@ -164,8 +183,13 @@ impl GraphClient {
 }
 
 async fn read_capped(mut resp: reqwest::Response) -> Result<Bytes, GatewayError> {
-    if resp.content_length().is_some_and(|n| n as usize > MAX_BODY_BYTES) {
-        return Err(GatewayError::Malformed(format!("body larger than {MAX_BODY_BYTES} bytes")));
+    if resp
+        .content_length()
+        .is_some_and(|n| n as usize > MAX_BODY_BYTES)
+    {
+        return Err(GatewayError::Malformed(format!(
+            "body larger than {MAX_BODY_BYTES} bytes"
+        )));
     }
     let mut buf = bytes::BytesMut::new();
     loop {

@@ -15,7 +15,15 @@ fn parses_graph_error_objects() {
 
 #[test]
 fn throttling_codes() {
-    let mk = |code| GraphError { code, subcode: None, error_type: String::new(), message: String::new(), is_transient: false, fbtrace_id: None, http_status: 400 };
+    let mk = |code| GraphError {
+        code,
+        subcode: None,
+        error_type: String::new(),
+        message: String::new(),
+        is_transient: false,
+        fbtrace_id: None,
+        http_status: 400,
+    };
     for c in [4, 17, 32, 613, 80000, 80004, 80014] {
         assert!(mk(c).is_throttling(), "{c}");
     }
@@ -27,7 +35,12 @@ fn throttling_codes() {
 #[test]
 fn parses_usage_headers() {
     let mut h = http::HeaderMap::new();
-    h.insert("x-app-usage", r#"{"call_count":28,"total_time":25,"total_cputime":25}"#.parse().unwrap());
+    h.insert(
+        "x-app-usage",
+        r#"{"call_count":28,"total_time":25,"total_cputime":25}"#
+            .parse()
+            .unwrap(),
+    );
     h.insert(
         "x-business-use-case-usage",
         r#"{"1000000001":[{"type":"ads_management","call_count":95,"total_cputime":20,"total_time":20,"estimated_time_to_regain_access":7}]}"#.parse().unwrap(),
@@ -58,6 +71,12 @@ fn malformed_usage_headers_are_ignored() {
 #[test]
 fn appsecret_proof_is_hmac_sha256_hex() {
     // Reference value computed with: printf %s token | openssl dgst -sha256 -hmac secret
-    let p = GraphClient::appsecret_proof(&crate::secret::Secret::new("secret"), &crate::secret::Secret::new("token"));
-    assert_eq!(p, "e941110e3d2bfe82621f0e3e1434730d7305d106c5f68c87165d0b27a4611a4a");
+    let p = GraphClient::appsecret_proof(
+        &crate::secret::Secret::new("secret"),
+        &crate::secret::Secret::new("token"),
+    );
+    assert_eq!(
+        p,
+        "e941110e3d2bfe82621f0e3e1434730d7305d106c5f68c87165d0b27a4611a4a"
+    );
 }

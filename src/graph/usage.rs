@@ -86,7 +86,11 @@ impl Usage {
                     .collect()
             })
             .unwrap_or_default();
-        Self { app, business_use_case, ad_account }
+        Self {
+            app,
+            business_use_case,
+            ad_account,
+        }
     }
 
     /// True when no header was present.

@@ -24,7 +24,11 @@ pub fn from_metadata(md: &tonic::metadata::MetadataMap) -> CallContext {
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= 128)
         .map(str::to_string);
-    CallContext { deadline, request_id, caller }
+    CallContext {
+        deadline,
+        request_id,
+        caller,
+    }
 }
 
 /// gRPC's timeout format: up to 8 digits and a unit (H M S m u n).

@@ -35,8 +35,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    for name in SERVICE_NAMES.iter().copied().chain([LIVENESS, READINESS, ""]) {
-        reporter.set_service_status(name, ServingStatus::Serving).await;
+    for name in SERVICE_NAMES
+        .iter()
+        .copied()
+        .chain([LIVENESS, READINESS, ""])
+    {
+        reporter
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
     }
     let v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -56,8 +62,12 @@ pub async fn serve(
     let drain = async move {
         shutdown.await;
         tracing::info!("shutting down: readiness NOT_SERVING, draining in-flight RPCs");
-        reporter.set_service_status(READINESS, ServingStatus::NotServing).await;
-        reporter.set_service_status("", ServingStatus::NotServing).await;
+        reporter
+            .set_service_status(READINESS, ServingStatus::NotServing)
+            .await;
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
     };
     tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))

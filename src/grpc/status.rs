@@ -24,7 +24,8 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
     match err {
         GatewayError::Graph(g) => graph_status(g),
         GatewayError::InvalidArgument(v) => {
-            let mut d = ErrorDetails::with_error_info("INVALID_REQUEST", GATEWAY_DOMAIN, HashMap::new());
+            let mut d =
+                ErrorDetails::with_error_info("INVALID_REQUEST", GATEWAY_DOMAIN, HashMap::new());
             for f in v {
                 d.add_bad_request_violation(f.field.clone(), f.description.clone());
             }
@@ -41,7 +42,11 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
         }
         GatewayError::NoToken(_) => gateway(Code::FailedPrecondition, "NO_TOKEN", err),
         GatewayError::Unavailable(_) => {
-            let mut d = ErrorDetails::with_error_info("UPSTREAM_UNAVAILABLE", GATEWAY_DOMAIN, HashMap::new());
+            let mut d = ErrorDetails::with_error_info(
+                "UPSTREAM_UNAVAILABLE",
+                GATEWAY_DOMAIN,
+                HashMap::new(),
+            );
             d.set_retry_info(Some(Duration::from_secs(1)));
             tonic::Status::with_error_details(Code::Unavailable, err.to_string(), d)
         }
@@ -129,7 +134,12 @@ mod tests {
             (100, None, Code::InvalidArgument, "GRAPH_INVALID_PARAMETER"),
             (100, Some(33), Code::NotFound, "GRAPH_NOT_FOUND"),
             (4, None, Code::ResourceExhausted, "GRAPH_THROTTLED"),
-            (17, Some(2446079), Code::ResourceExhausted, "GRAPH_THROTTLED"),
+            (
+                17,
+                Some(2446079),
+                Code::ResourceExhausted,
+                "GRAPH_THROTTLED",
+            ),
             (32, None, Code::ResourceExhausted, "GRAPH_THROTTLED"),
             (613, None, Code::ResourceExhausted, "GRAPH_THROTTLED"),
             (80004, None, Code::ResourceExhausted, "GRAPH_THROTTLED"),
@@ -151,16 +161,28 @@ mod tests {
         assert_eq!(info.domain, GRAPH_DOMAIN);
         assert_eq!(info.reason, "GRAPH_THROTTLED");
         assert_eq!(info.metadata.get("code").map(String::as_str), Some("17"));
-        assert_eq!(info.metadata.get("subcode").map(String::as_str), Some("2446079"));
-        assert_eq!(info.metadata.get("fbtrace_id").map(String::as_str), Some("Abc"));
+        assert_eq!(
+            info.metadata.get("subcode").map(String::as_str),
+            Some("2446079")
+        );
+        assert_eq!(
+            info.metadata.get("fbtrace_id").map(String::as_str),
+            Some("Abc")
+        );
         assert!(d.retry_info().unwrap().retry_delay.is_some());
     }
 
     #[test]
     fn invalid_argument_has_field_violations() {
         let s = to_status(&GatewayError::InvalidArgument(vec![
-            crate::error::FieldViolation { field: "business_id".into(), description: "is required".into() },
-            crate::error::FieldViolation { field: "tasks[0]".into(), description: "must not be UNSPECIFIED".into() },
+            crate::error::FieldViolation {
+                field: "business_id".into(),
+                description: "is required".into(),
+            },
+            crate::error::FieldViolation {
+                field: "tasks[0]".into(),
+                description: "must not be UNSPECIFIED".into(),
+            },
         ]));
         assert_eq!(s.code(), Code::InvalidArgument);
         let d = s.get_error_details();

@@ -2,7 +2,14 @@ use super::*;
 use std::time::Duration;
 
 fn keys<'a>(token: &'a str, business: Option<&'a str>) -> QuotaKeys<'a> {
-    QuotaKeys { token, business, ad_account: None, class: QuotaClass::BusinessUseCase, write: false, caller: None }
+    QuotaKeys {
+        token,
+        business,
+        ad_account: None,
+        class: QuotaClass::BusinessUseCase,
+        write: false,
+        caller: None,
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -15,7 +22,10 @@ async fn burst_then_paced() {
     q.acquire(&k, None).await.unwrap();
     // The third permit waits one emission interval (100 ms at 10/s).
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(90) && waited <= Duration::from_millis(110), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(90) && waited <= Duration::from_millis(110),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -38,6 +48,12 @@ async fn business_limit_is_shared_across_tokens() {
     let q = LocalQuota::new(1000, 1, 1);
     q.acquire(&keys("a", Some("b1")), None).await.unwrap();
     let deadline = Instant::now() + Duration::from_millis(10);
-    assert!(q.acquire(&keys("other", Some("b1")), Some(deadline)).await.is_err());
-    assert!(q.acquire(&keys("other", Some("b2")), Some(deadline)).await.is_ok());
+    assert!(q
+        .acquire(&keys("other", Some("b1")), Some(deadline))
+        .await
+        .is_err());
+    assert!(q
+        .acquire(&keys("other", Some("b2")), Some(deadline))
+        .await
+        .is_ok());
 }

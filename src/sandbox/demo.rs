@@ -84,12 +84,30 @@
 //! | 9000000001 | Acme Brand Team | Acme | page 3000000001, act_2000000002, app 4000000001, pixel 5000000001, IG 6000000001, catalog 7000000001, offline 8000000001, custom conversion 8100000001 | Carol: page_roles/adaccount_roles [ADVERTISE, ANALYZE], pixel_roles [ANALYZE], offline_conversion_data_set_roles [UPLOAD] |
 //! | 9000000002 | Acme Regional Team | Acme | act_2000000001 | — |
 //! | 9000000003 | Globex Client Services | Globex | act_2000000001, page 3000000002 | Frank: adaccount_roles [ANALYZE] |
+//!
+//! # Requests between businesses (BB, OB, AS)
+//!
+//! | id | what |
+//! |---|---|
+//! | 8400000001 | on-behalf-of request Globex -> Acme for act_2000000007, IN_PROGRESS |
+//! | 8200000001 | custom audience "Acme Loyal Customers" of act_2000000001 |
+//! | 8200000002 | custom audience "Initech Subscribers" of act_2000000006 |
+//! | 8300000001 | audience sharing relationship Initech -> Globex ("Agency"), IN_PROGRESS, waiting to share 8200000002 with act_2000000007 |
+//!
+//! Agency relationships come from the tables above: Globex is an agency of
+//! Acme (act_2000000001, page 3000000002, IG 6000000001, catalog 7000000001)
+//! and of Initech (pending act_2000000006 and page 3000000005, pixel,
+//! IG, catalog); Acme is an agency of Globex's and Initech's apps.
+//! BB03 with MANAGE answers `requires_admin_approval: true` (PENDING);
+//! BB04 needs a page token (`GET /{page_id}?fields=access_token`).
+//! OB01 creates 8400000002, ...; AS01 creates relationships 8300000002, ...
 
 use serde_json::json;
 
 use super::world::{
-    Access, AccessStatus, AccessType, Asset, AssetGroup, AssetKind, Business, GroupRoles, Role,
-    TaskGrant, TokenRecord, User, UserKind, World, DAY,
+    Access, AccessStatus, AccessType, Asset, AssetGroup, AssetKind, Business, CustomAudience,
+    GroupRoles, OboRequest, OboStatus, Role, SharingRelationship, SharingStatus, TaskGrant,
+    TokenRecord, User, UserKind, World, DAY,
 };
 use crate::vault::TokenKind;
 
@@ -114,7 +132,13 @@ const INITECH_SU: &str = "10301";
 
 const AD_ALL: &[&str] = &["MANAGE", "ADVERTISE", "ANALYZE"];
 const AD_GENERAL: &[&str] = &["ADVERTISE", "ANALYZE"];
-const PAGE_ALL: &[&str] = &["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"];
+const PAGE_ALL: &[&str] = &[
+    "MANAGE",
+    "CREATE_CONTENT",
+    "MODERATE",
+    "ADVERTISE",
+    "ANALYZE",
+];
 
 /// Builds the demo world.
 pub(crate) fn world() -> World {
@@ -141,6 +165,7 @@ impl Builder {
         self.pages();
         self.other_assets();
         self.groups();
+        self.requests();
     }
 
     fn people(&mut self) {
@@ -153,9 +178,17 @@ impl Builder {
             (FRANK, "Frank Planner", UserKind::Person),
             (GRACE, "Grace Initech", UserKind::Person),
             (ACME_SU, "Acme Admin System User", UserKind::SystemUser),
-            (ACME_EMPLOYEE_SU, "Acme Employee System User", UserKind::SystemUser),
+            (
+                ACME_EMPLOYEE_SU,
+                "Acme Employee System User",
+                UserKind::SystemUser,
+            ),
             (GLOBEX_SU, "Globex Admin System User", UserKind::SystemUser),
-            (INITECH_SU, "Initech Admin System User", UserKind::SystemUser),
+            (
+                INITECH_SU,
+                "Initech Admin System User",
+                UserKind::SystemUser,
+            ),
         ] {
             self.world.users.insert(
                 id.to_string(),
@@ -166,58 +199,102 @@ impl Builder {
                 },
             );
         }
-        let businesses: [(&str, &str, &[(&str, Role)]); 3] = [
-            (
-                ACME,
-                "Acme Retail",
-                &[
-                    (ALICE, Role::Admin),
-                    (ACME_SU, Role::Admin),
-                    (BOB, Role::Employee),
-                    (CAROL, Role::Employee),
-                    (ACME_EMPLOYEE_SU, Role::Employee),
-                ],
-            ),
-            (
-                GLOBEX,
-                "Globex Agency",
-                &[
-                    (DAN, Role::Admin),
-                    (GLOBEX_SU, Role::Admin),
-                    (FRANK, Role::Employee),
-                ],
-            ),
-            (
-                INITECH,
-                "Initech Holdings",
-                &[(GRACE, Role::Admin), (INITECH_SU, Role::Admin)],
-            ),
-        ];
-        for (id, name, members) in businesses {
-            self.world.businesses.insert(
-                id.to_string(),
-                Business {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    members: members
-                        .iter()
-                        .map(|(u, r)| (u.to_string(), *r))
-                        .collect(),
-                },
-            );
-        }
+        self.business(
+            ACME,
+            "Acme Retail",
+            &[
+                (ALICE, Role::Admin),
+                (ACME_SU, Role::Admin),
+                (BOB, Role::Employee),
+                (CAROL, Role::Employee),
+                (ACME_EMPLOYEE_SU, Role::Employee),
+            ],
+        );
+        self.business(
+            GLOBEX,
+            "Globex Agency",
+            &[
+                (DAN, Role::Admin),
+                (GLOBEX_SU, Role::Admin),
+                (FRANK, Role::Employee),
+            ],
+        );
+        self.business(
+            INITECH,
+            "Initech Holdings",
+            &[(GRACE, Role::Admin), (INITECH_SU, Role::Admin)],
+        );
+    }
+
+    fn business(&mut self, id: &str, name: &str, members: &[(&str, Role)]) {
+        self.world.businesses.insert(
+            id.to_string(),
+            Business {
+                id: id.to_string(),
+                name: name.to_string(),
+                members: members.iter().map(|(u, r)| (u.to_string(), *r)).collect(),
+            },
+        );
     }
 
     fn tokens(&mut self) {
         let list: [(&str, &str, TokenKind, &str, &[&str]); 8] = [
-            ("sandbox-acme-admin", "sandbox-token-acme-admin", TokenKind::SystemUser, ACME_SU, &[ACME]),
-            ("sandbox-globex-admin", "sandbox-token-globex-admin", TokenKind::SystemUser, GLOBEX_SU, &[GLOBEX]),
-            ("sandbox-initech-admin", "sandbox-token-initech-admin", TokenKind::SystemUser, INITECH_SU, &[INITECH]),
-            ("sandbox-acme-employee", "sandbox-token-acme-employee", TokenKind::SystemUser, ACME_EMPLOYEE_SU, &[]),
-            ("sandbox-alice", "sandbox-token-alice", TokenKind::User, ALICE, &[]),
-            ("sandbox-bob", "sandbox-token-bob", TokenKind::User, BOB, &[]),
-            ("sandbox-carol", "sandbox-token-carol", TokenKind::User, CAROL, &[]),
-            ("sandbox-erin", "sandbox-token-erin", TokenKind::User, ERIN, &[]),
+            (
+                "sandbox-acme-admin",
+                "sandbox-token-acme-admin",
+                TokenKind::SystemUser,
+                ACME_SU,
+                &[ACME],
+            ),
+            (
+                "sandbox-globex-admin",
+                "sandbox-token-globex-admin",
+                TokenKind::SystemUser,
+                GLOBEX_SU,
+                &[GLOBEX],
+            ),
+            (
+                "sandbox-initech-admin",
+                "sandbox-token-initech-admin",
+                TokenKind::SystemUser,
+                INITECH_SU,
+                &[INITECH],
+            ),
+            (
+                "sandbox-acme-employee",
+                "sandbox-token-acme-employee",
+                TokenKind::SystemUser,
+                ACME_EMPLOYEE_SU,
+                &[],
+            ),
+            (
+                "sandbox-alice",
+                "sandbox-token-alice",
+                TokenKind::User,
+                ALICE,
+                &[],
+            ),
+            (
+                "sandbox-bob",
+                "sandbox-token-bob",
+                TokenKind::User,
+                BOB,
+                &[],
+            ),
+            (
+                "sandbox-carol",
+                "sandbox-token-carol",
+                TokenKind::User,
+                CAROL,
+                &[],
+            ),
+            (
+                "sandbox-erin",
+                "sandbox-token-erin",
+                TokenKind::User,
+                ERIN,
+                &[],
+            ),
         ];
         for (pos, (name, value, kind, user, businesses)) in list.into_iter().enumerate() {
             self.world.tokens.insert(
@@ -242,7 +319,14 @@ impl Builder {
             .or_insert_with(|| Asset::new(kind, id, name))
     }
 
-    fn access(&mut self, id: &str, biz: &str, ty: AccessType, status: AccessStatus, tasks: &[&str]) {
+    fn access(
+        &mut self,
+        id: &str,
+        biz: &str,
+        ty: AccessType,
+        status: AccessStatus,
+        tasks: &[&str],
+    ) {
         let at = self.world.now().saturating_sub(90 * DAY);
         if let Some(asset) = self.world.assets.get_mut(id) {
             asset.access.push(Access {
@@ -340,7 +424,13 @@ impl Builder {
         self.asset(Page, "3000000002", "Acme Outlet");
         self.owned("3000000002", ACME);
         self.access("3000000002", GLOBEX, Agency, Confirmed, AD_GENERAL);
-        self.grant("3000000002", BOB, ACME, &["CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"], 120);
+        self.grant(
+            "3000000002",
+            BOB,
+            ACME,
+            &["CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"],
+            120,
+        );
         self.grant("3000000002", FRANK, GLOBEX, &["ANALYZE"], 60);
 
         self.asset(Page, "3000000003", "Acme Seasonal Deals");
@@ -373,13 +463,35 @@ impl Builder {
     fn other_assets(&mut self) {
         use AccessStatus::{Confirmed, Pending};
         use AccessType::Agency;
-        use AssetKind::{App, Catalog, CustomConversion, InstagramAccount, OfflineConversionDataSet, Pixel};
+        use AssetKind::{
+            App, Catalog, CustomConversion, InstagramAccount, OfflineConversionDataSet, Pixel,
+        };
 
         for (id, name, category, link) in [
-            ("4000000001", "Acme Shop", "Shopping", "https://www.facebook.com/games/?app_id=4000000001"),
-            ("4000000002", "Globex Insights", "Business", "https://www.facebook.com/games/?app_id=4000000002"),
-            ("4000000003", "Initech Loyalty", "Lifestyle", "https://www.facebook.com/games/?app_id=4000000003"),
-            ("4000000004", "Acme Scratch Game", "Games", "/instantgames/4000000004/"),
+            (
+                "4000000001",
+                "Acme Shop",
+                "Shopping",
+                "https://www.facebook.com/games/?app_id=4000000001",
+            ),
+            (
+                "4000000002",
+                "Globex Insights",
+                "Business",
+                "https://www.facebook.com/games/?app_id=4000000002",
+            ),
+            (
+                "4000000003",
+                "Initech Loyalty",
+                "Lifestyle",
+                "https://www.facebook.com/games/?app_id=4000000003",
+            ),
+            (
+                "4000000004",
+                "Acme Scratch Game",
+                "Games",
+                "/instantgames/4000000004/",
+            ),
         ] {
             let app = self.asset(App, id, name);
             app.attrs.insert("category".into(), json!(category));
@@ -387,7 +499,13 @@ impl Builder {
         }
         self.owned("4000000001", ACME);
         self.owned("4000000002", GLOBEX);
-        self.access("4000000002", ACME, Agency, Confirmed, &["DEVELOP", "ANALYZE"]);
+        self.access(
+            "4000000002",
+            ACME,
+            Agency,
+            Confirmed,
+            &["DEVELOP", "ANALYZE"],
+        );
         self.owned("4000000003", INITECH);
         self.access("4000000003", ACME, Agency, Pending, &["ANALYZE"]);
         self.admin("4000000004", ACME_SU, 50);
@@ -396,7 +514,13 @@ impl Builder {
         self.owned("5000000001", ACME);
         self.asset(Pixel, "5000000002", "Initech Pixel");
         self.owned("5000000002", INITECH);
-        self.access("5000000002", GLOBEX, Agency, Confirmed, &["ANALYZE", "ADVERTISE"]);
+        self.access(
+            "5000000002",
+            GLOBEX,
+            Agency,
+            Confirmed,
+            &["ANALYZE", "ADVERTISE"],
+        );
         self.asset(Pixel, "5000000003", "Globex Pixel");
         self.owned("5000000003", GLOBEX);
 
@@ -411,10 +535,11 @@ impl Builder {
         self.owned("6000000001", ACME);
         self.access("6000000001", GLOBEX, Agency, Confirmed, AD_GENERAL);
         if let Some(ig) = self.world.assets.get_mut("6000000001") {
-            ig.authorized_ad_accounts.push(super::world::AuthorizedAdAccount {
-                ad_account: "2000000001".into(),
-                business: ACME.into(),
-            });
+            ig.authorized_ad_accounts
+                .push(super::world::AuthorizedAdAccount {
+                    ad_account: "2000000001".into(),
+                    business: ACME.into(),
+                });
         }
         self.owned("6000000002", INITECH);
         self.access("6000000002", GLOBEX, Agency, Confirmed, &["ADVERTISE"]);
@@ -430,10 +555,16 @@ impl Builder {
 
         for (id, name, biz, auto) in [
             ("8000000001", "Acme Store Sales", ACME, false),
-            ("8000000002", "Default Offline Event Set For Globex", GLOBEX, true),
+            (
+                "8000000002",
+                "Default Offline Event Set For Globex",
+                GLOBEX,
+                true,
+            ),
         ] {
             let set = self.asset(OfflineConversionDataSet, id, name);
-            set.attrs.insert("enable_auto_assign_to_accounts".into(), json!(auto));
+            set.attrs
+                .insert("enable_auto_assign_to_accounts".into(), json!(auto));
             set.attrs.insert("is_restricted_use".into(), json!(false));
             self.owned(id, biz);
         }
@@ -443,60 +574,112 @@ impl Builder {
     }
 
     fn groups(&mut self) {
-        let groups: [(&str, &str, &str, &[&str], Vec<(&str, GroupRoles)>); 3] = [
+        self.group(
+            "9000000001",
+            "Acme Brand Team",
+            ACME,
+            &[
+                "3000000001",
+                "2000000002",
+                "4000000001",
+                "5000000001",
+                "6000000001",
+                "7000000001",
+                "8000000001",
+                "8100000001",
+            ],
+            vec![(
+                CAROL,
+                GroupRoles {
+                    page_roles: strings(AD_GENERAL),
+                    adaccount_roles: strings(AD_GENERAL),
+                    pixel_roles: strings(&["ANALYZE"]),
+                    offline_conversion_data_set_roles: strings(&["UPLOAD"]),
+                },
+            )],
+        );
+        self.group(
+            "9000000002",
+            "Acme Regional Team",
+            ACME,
+            &["2000000001"],
+            vec![],
+        );
+        self.group(
+            "9000000003",
+            "Globex Client Services",
+            GLOBEX,
+            &["2000000001", "3000000002"],
+            vec![(
+                FRANK,
+                GroupRoles {
+                    adaccount_roles: strings(&["ANALYZE"]),
+                    ..GroupRoles::default()
+                },
+            )],
+        );
+    }
+
+    fn group(
+        &mut self,
+        id: &str,
+        name: &str,
+        biz: &str,
+        assets: &[&str],
+        users: Vec<(&str, GroupRoles)>,
+    ) {
+        self.world.groups.insert(
+            id.to_string(),
+            AssetGroup {
+                id: id.to_string(),
+                name: name.to_string(),
+                business: biz.to_string(),
+                assets: assets.iter().map(|a| a.to_string()).collect(),
+                users: users.into_iter().map(|(u, r)| (u.to_string(), r)).collect(),
+            },
+        );
+    }
+
+    fn requests(&mut self) {
+        self.world.obo_requests.insert(
+            "8400000001".into(),
+            OboRequest {
+                id: "8400000001".into(),
+                requesting: GLOBEX.into(),
+                receiving: ACME.into(),
+                ad_account: "2000000007".into(),
+                status: OboStatus::InProgress,
+            },
+        );
+        for (id, name, account, shared) in [
+            ("8200000001", "Acme Loyal Customers", "2000000001", &[][..]),
             (
-                "9000000001",
-                "Acme Brand Team",
-                ACME,
-                &[
-                    "3000000001",
-                    "2000000002",
-                    "4000000001",
-                    "5000000001",
-                    "6000000001",
-                    "7000000001",
-                    "8000000001",
-                    "8100000001",
-                ],
-                vec![(
-                    CAROL,
-                    GroupRoles {
-                        page_roles: strings(AD_GENERAL),
-                        adaccount_roles: strings(AD_GENERAL),
-                        pixel_roles: strings(&["ANALYZE"]),
-                        offline_conversion_data_set_roles: strings(&["UPLOAD"]),
-                    },
-                )],
+                "8200000002",
+                "Initech Subscribers",
+                "2000000006",
+                &["2000000006"][..],
             ),
-            ("9000000002", "Acme Regional Team", ACME, &["2000000001"], vec![]),
-            (
-                "9000000003",
-                "Globex Client Services",
-                GLOBEX,
-                &["2000000001", "3000000002"],
-                vec![(
-                    FRANK,
-                    GroupRoles {
-                        adaccount_roles: strings(&["ANALYZE"]),
-                        ..GroupRoles::default()
-                    },
-                )],
-            ),
-        ];
-        for (id, name, biz, assets, users) in groups {
-            self.world.groups.insert(
-                id.to_string(),
-                AssetGroup {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    business: biz.to_string(),
-                    assets: assets.iter().map(|a| a.to_string()).collect(),
-                    users: users
-                        .into_iter()
-                        .map(|(u, r)| (u.to_string(), r))
-                        .collect(),
+        ] {
+            self.world.audiences.insert(
+                id.into(),
+                CustomAudience {
+                    id: id.into(),
+                    name: name.into(),
+                    ad_account: account.into(),
+                    shared_with: shared.iter().map(|s| s.to_string()).collect(),
                 },
             );
         }
+        self.world.sharing.insert(
+            "8300000001".into(),
+            SharingRelationship {
+                id: "8300000001".into(),
+                initiator: INITECH.into(),
+                recipient: GLOBEX.into(),
+                relationship_type: strings(&["Agency"]),
+                status: SharingStatus::InProgress,
+                audiences: vec![("8200000002".into(), "2000000007".into())],
+            },
+        );
     }
 }

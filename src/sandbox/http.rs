@@ -116,9 +116,7 @@ fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Incomi
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_decode(s)
-        })
+        .map(|s| percent_decode(s))
         .collect();
     let version = match segments.first() {
         Some(first) if is_version(first) => Some(segments.remove(0)),
@@ -219,6 +217,7 @@ fn run(inner: &Inner, incoming: &Incoming, scope: &mut Scope) -> Result<Value, G
         return Err(GraphError::expired_token());
     }
     let actor = record.user.clone();
+    let token_page = record.page.clone();
     check_proof(inner, &token, &params)?;
 
     let fields = params.get("fields").map(wire::parse_fields).transpose()?;
@@ -232,6 +231,7 @@ fn run(inner: &Inner, incoming: &Incoming, scope: &mut Scope) -> Result<Value, G
     let call = Call {
         verb,
         actor,
+        token_page,
         params,
         fields,
         paging,
@@ -281,5 +281,6 @@ fn check_proof(inner: &Inner, token: &str, params: &Params) -> Result<(), GraphE
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
         .map_err(|_| GraphError::bad_proof())?;
     mac.update(token.as_bytes());
-    mac.verify_slice(&proof).map_err(|_| GraphError::bad_proof())
+    mac.verify_slice(&proof)
+        .map_err(|_| GraphError::bad_proof())
 }

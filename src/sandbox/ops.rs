@@ -8,9 +8,14 @@
 
 mod agencies;
 mod asset_groups;
+mod audiences;
+mod b2b;
 mod business_assets;
 mod nodes;
+mod obo;
 mod people;
+
+pub(crate) use audiences::answer_sharing;
 
 use serde_json::{json, Map, Value};
 
@@ -43,6 +48,8 @@ pub(crate) struct Call {
     pub(crate) verb: Verb,
     /// The token's user (or system user).
     pub(crate) actor: String,
+    /// The page of a page token.
+    pub(crate) token_page: Option<String>,
     pub(crate) params: Params,
     /// The parsed `fields=`, when given.
     pub(crate) fields: Option<Vec<FieldSel>>,
@@ -67,6 +74,9 @@ enum Node {
     Business(String),
     Group(String),
     Asset(String, AssetKind),
+    Obo(String),
+    Audience(String),
+    Sharing(String),
 }
 
 /// What the call addressed to `segments` is accounted against (best effort:
@@ -86,7 +96,11 @@ pub(crate) fn scope(world: &World, call: &Call, segments: &[String]) -> Scope {
 }
 
 /// Runs the call addressed to `segments` (the path after the version).
-pub(crate) fn dispatch(world: &mut World, call: &Call, segments: &[String]) -> Result<Value, GraphError> {
+pub(crate) fn dispatch(
+    world: &mut World,
+    call: &Call,
+    segments: &[String],
+) -> Result<Value, GraphError> {
     let Some((id, rest)) = segments.split_first() else {
         return Err(GraphError::unknown_path(""));
     };
@@ -102,6 +116,24 @@ pub(crate) fn dispatch(world: &mut World, call: &Call, segments: &[String]) -> R
         Node::Business(biz) => route_business(world, call, &biz, edge, unsupported),
         Node::Group(group) => route_group(world, call, &group, edge, unsupported),
         Node::Asset(key, kind) => route_asset(world, call, &key, kind, edge, unsupported),
+        Node::Obo(id) => match (edge, call.verb) {
+            (None, Verb::Get) => obo::read(world, call, &id),
+            (None, Verb::Delete) => obo::cancel(world, call, &id),
+            (None, _) => Err(unsupported()),
+            (Some(e), _) => Err(GraphError::unknown_path(e)),
+        },
+        Node::Audience(id) => match (edge, call.verb) {
+            (None, Verb::Get) => audiences::read(world, call, &id),
+            (Some("adaccounts"), Verb::Post) => audiences::share(world, call, &id),
+            (None, _) | (Some("adaccounts"), _) => Err(unsupported()),
+            (Some(e), _) => Err(GraphError::unknown_path(e)),
+        },
+        Node::Sharing(id) => match (edge, call.verb) {
+            (None, Verb::Get) => audiences::read_request(world, call, &id),
+            (None, Verb::Post) => audiences::respond(world, call, &id),
+            (None, _) => Err(unsupported()),
+            (Some(e), _) => Err(GraphError::unknown_path(e)),
+        },
     }
 }
 
@@ -130,6 +162,15 @@ fn resolve(world: &World, id: &str, call: &Call) -> Result<Node, GraphError> {
     if world.users.contains_key(id) {
         return Ok(Node::User(id.to_string()));
     }
+    if world.obo_requests.contains_key(id) {
+        return Ok(Node::Obo(id.to_string()));
+    }
+    if world.audiences.contains_key(id) {
+        return Ok(Node::Audience(id.to_string()));
+    }
+    if world.sharing.contains_key(id) {
+        return Ok(Node::Sharing(id.to_string()));
+    }
     match world.assets.get(id) {
         // Ad accounts are only addressable as act_N.
         Some(a) if a.kind != AssetKind::AdAccount => Ok(Node::Asset(id.to_string(), a.kind)),
@@ -151,6 +192,8 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
             "instagram"
         } else if edge_name.contains("catalog") {
             "catalog_management"
+        } else if edge_name.contains("audience") {
+            "custom_audience"
         } else {
             default
         }
@@ -185,6 +228,22 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
                 scope.ad_account = Some(key.clone());
             }
         }
+        Node::Obo(id) => {
+            scope.business = world.obo_requests.get(id).map(|r| r.requesting.clone());
+        }
+        Node::Audience(id) => {
+            scope.use_case = "custom_audience";
+            scope.business = world
+                .audiences
+                .get(id)
+                .and_then(|a| world.assets.get(&a.ad_account))
+                .and_then(|a| a.owner())
+                .map(|o| o.business.clone());
+        }
+        Node::Sharing(id) => {
+            scope.use_case = "custom_audience";
+            scope.business = world.sharing.get(id).map(|r| r.recipient.clone());
+        }
     }
 }
 
@@ -199,7 +258,9 @@ fn route_user(
     match (edge, call.verb) {
         (None, Get) => nodes::user(world, call, user),
         (Some("assigned_business_asset_groups"), Get) => asset_groups::for_user(world, call, user),
-        (Some("assigned_ad_accounts"), Get) => people::user_assets(world, call, user, AssetKind::AdAccount),
+        (Some("assigned_ad_accounts"), Get) => {
+            people::user_assets(world, call, user, AssetKind::AdAccount)
+        }
         (Some("assigned_pages"), Get) => people::user_assets(world, call, user, AssetKind::Page),
         (Some("assigned_product_catalogs"), Get) => {
             people::user_assets(world, call, user, AssetKind::Catalog)
@@ -232,7 +293,9 @@ fn route_business(
         (Some("business_asset_groups"), Get) => asset_groups::for_business(world, call, biz),
         // Ad accounts.
         (Some("owned_ad_accounts"), Get) => list(world, AdAccount, Owned),
-        (Some("owned_ad_accounts"), Post) => business_assets::claim_owner(world, call, biz, AdAccount),
+        (Some("owned_ad_accounts"), Post) => {
+            business_assets::claim_owner(world, call, biz, AdAccount)
+        }
         (Some("pending_owned_ad_accounts"), Get) => list(world, AdAccount, OwnedPending),
         (Some("client_ad_accounts"), Get) => list(world, AdAccount, Client),
         (Some("pending_client_ad_accounts"), Get) => list(world, AdAccount, ClientPending),
@@ -265,6 +328,23 @@ fn route_business(
         // Catalogs.
         (Some("owned_product_catalogs"), Get) => list(world, Catalog, Owned),
         (Some("client_product_catalogs"), Get) => list(world, Catalog, Client),
+        // Business to business.
+        (Some("client_ad_accounts"), Post) => {
+            business_assets::claim_agency(world, call, biz, AdAccount)
+        }
+        (Some("clients"), Get) => b2b::clients(world, call, biz),
+        (Some("clients"), Delete) => b2b::remove_client(world, call, biz),
+        (Some("agencies"), Get) => b2b::agencies(world, call, biz),
+        (Some("agencies"), Delete) => b2b::remove_agency(world, call, biz),
+        // On behalf of.
+        (Some("sent_inprogress_onbehalf_requests"), Get) => obo::sent(world, call, biz),
+        (Some("sent_inprogress_onbehalf_requests"), Post) => obo::create(world, call, biz),
+        (Some("received_inprogress_onbehalf_requests"), Get) => obo::received(world, call, biz),
+        // Audience sharing.
+        (Some("received_audience_sharing_requests"), Get) => audiences::received(world, call, biz),
+        (Some("initiated_audience_sharing_requests"), Get) => {
+            audiences::initiated(world, call, biz)
+        }
         (None, _) => Err(unsupported()),
         (Some(e), _) => Err(edge_error(e, BUSINESS_EDGES, unsupported)),
     }
@@ -293,6 +373,12 @@ const BUSINESS_EDGES: &[&str] = &[
     "instagram_accounts",
     "owned_product_catalogs",
     "client_product_catalogs",
+    "clients",
+    "agencies",
+    "sent_inprogress_onbehalf_requests",
+    "received_inprogress_onbehalf_requests",
+    "received_audience_sharing_requests",
+    "initiated_audience_sharing_requests",
 ];
 
 fn route_group(
@@ -342,9 +428,14 @@ fn route_asset(
         (AdAccount | Page | Catalog, Some("assigned_users"), Delete) => {
             people::unassign(world, call, key)
         }
-        (InstagramAccount | Catalog, Some("agencies"), Get) => agencies::list_agencies(world, call, key),
-        (InstagramAccount | Catalog, Some("agencies"), Post) => agencies::grant(world, call, key),
-        (InstagramAccount, Some("agencies"), Delete) => agencies::revoke(world, call, key),
+        (_, Some("agencies"), Get) => agencies::list_agencies(world, call, key),
+        (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Post) => {
+            agencies::grant(world, call, key)
+        }
+        (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Delete) => {
+            agencies::revoke(world, call, key)
+        }
+        (AdAccount, Some("onbehalf_requests"), Get) => obo::for_ad_account(world, call, key),
         (InstagramAccount, Some("authorized_adaccounts"), Get) => {
             agencies::authorized_ad_accounts(world, call, key)
         }
@@ -352,14 +443,26 @@ fn route_asset(
             agencies::authorize_ad_account(world, call, key)
         }
         (_, None, _) => Err(unsupported()),
-        (_, Some(e), _) => Err(edge_error(e, &["assigned_users", "agencies", "authorized_adaccounts"], unsupported)),
+        (_, Some(e), _) => Err(edge_error(
+            e,
+            &[
+                "assigned_users",
+                "agencies",
+                "authorized_adaccounts",
+                "onbehalf_requests",
+            ],
+            unsupported,
+        )),
     }
 }
 
 /// A known edge with the wrong method is "unsupported request"; an unknown
 /// one is "unknown path components".
 fn edge_error(edge: &str, known: &[&str], unsupported: impl Fn() -> GraphError) -> GraphError {
-    if known.contains(&edge) || edge == "assigned_users" || asset_groups::contained_kind(edge).is_some() {
+    if known.contains(&edge)
+        || edge == "assigned_users"
+        || asset_groups::contained_kind(edge).is_some()
+    {
         unsupported()
     } else {
         GraphError::unknown_path(edge)
@@ -392,7 +495,11 @@ pub(crate) fn list(
 }
 
 /// A node answer: checks `fields=` and selects.
-pub(crate) fn node(call: &Call, ty: &NodeType, full: &Map<String, Value>) -> Result<Value, GraphError> {
+pub(crate) fn node(
+    call: &Call,
+    ty: &NodeType,
+    full: &Map<String, Value>,
+) -> Result<Value, GraphError> {
     if let Some(fields) = &call.fields {
         ty.validate(fields)?;
     }
@@ -443,7 +550,11 @@ pub(crate) fn param_asset(
 }
 
 /// The business named by a parameter.
-pub(crate) fn param_business<'a>(world: &World, call: &'a Call, name: &str) -> Result<&'a str, GraphError> {
+pub(crate) fn param_business<'a>(
+    world: &World,
+    call: &'a Call,
+    name: &str,
+) -> Result<&'a str, GraphError> {
     let raw = call.params.require(name)?;
     if world.businesses.contains_key(raw) {
         Ok(raw)
@@ -455,7 +566,11 @@ pub(crate) fn param_business<'a>(world: &World, call: &'a Call, name: &str) -> R
 }
 
 /// The user named by a parameter.
-pub(crate) fn param_user<'a>(world: &World, call: &'a Call, name: &str) -> Result<&'a str, GraphError> {
+pub(crate) fn param_user<'a>(
+    world: &World,
+    call: &'a Call,
+    name: &str,
+) -> Result<&'a str, GraphError> {
     let raw = call.params.require(name)?;
     if world.users.contains_key(raw) {
         Ok(raw)
@@ -556,7 +671,10 @@ pub(crate) fn check_tasks(
             valid.join(", ")
         )));
     }
-    Ok(super::world::order_tasks(kind, upper.iter().map(String::as_str)))
+    Ok(super::world::order_tasks(
+        kind,
+        upper.iter().map(String::as_str),
+    ))
 }
 
 /// Which businesses' grants the caller may see for a target user: all of

@@ -5,11 +5,20 @@
 use serde_json::{json, Map, Value};
 
 use super::wire::NodeType;
-use super::world::{AccessStatus, Asset, AssetGroup, AssetKind, GroupRoles, User, UserKind, World};
+use super::world::{
+    AccessStatus, AccessType, Asset, AssetGroup, AssetKind, CustomAudience, GroupRoles, OboRequest,
+    SharingRelationship, User, UserKind, World,
+};
 
 pub(crate) static BUSINESS: NodeType = NodeType {
     name: "Business",
-    fields: &["id", "name", "permitted_tasks", "access_status", "access_type"],
+    fields: &[
+        "id",
+        "name",
+        "permitted_tasks",
+        "access_status",
+        "access_type",
+    ],
     defaults: &["id", "name"],
     nested: &[],
 };
@@ -88,7 +97,14 @@ pub(crate) static PAGE: NodeType = NodeType {
 
 pub(crate) static APP: NodeType = NodeType {
     name: "Application",
-    fields: &["id", "name", "category", "link", "access_status", "permitted_tasks"],
+    fields: &[
+        "id",
+        "name",
+        "category",
+        "link",
+        "access_status",
+        "permitted_tasks",
+    ],
     defaults: &["id", "name"],
     nested: &[],
 };
@@ -132,6 +148,62 @@ pub(crate) static CUSTOM_CONVERSION: NodeType = NodeType {
     fields: &["id", "name"],
     defaults: &["id", "name"],
     nested: &[],
+};
+
+/// A business in a client/agency relationship (BB02, BB09), with its
+/// per-asset permissions.
+pub(crate) static RELATED_BUSINESS: NodeType = NodeType {
+    name: "Business",
+    fields: &["id", "name", "page_permissions", "adaccount_permissions"],
+    defaults: &["id", "name", "page_permissions", "adaccount_permissions"],
+    nested: &[],
+};
+
+/// An on-behalf-of request (OB02, OB04–OB06).
+pub(crate) static OBO_REQUEST: NodeType = NodeType {
+    name: "BusinessOwnedObjectOnBehalfOfRequest",
+    fields: &[
+        "id",
+        "status",
+        "receiving_business",
+        "requesting_business",
+        "business_owned_object",
+    ],
+    defaults: &["id"],
+    nested: &[
+        ("receiving_business", &BUSINESS),
+        ("requesting_business", &BUSINESS),
+    ],
+};
+
+/// A custom audience.
+pub(crate) static CUSTOM_AUDIENCE: NodeType = NodeType {
+    name: "CustomAudience",
+    fields: &["id", "name", "account_id"],
+    defaults: &["id"],
+    nested: &[],
+};
+
+/// An audience sharing relationship request (AS03, AS04).
+pub(crate) static SHARING_REQUEST: NodeType = NodeType {
+    name: "BusinessAudienceSharingRequest",
+    fields: &[
+        "id",
+        "initiator",
+        "recipient",
+        "request_status",
+        "relationship_type",
+        "custom_audiences",
+    ],
+    defaults: &[
+        "id",
+        "initiator",
+        "recipient",
+        "request_status",
+        "relationship_type",
+        "custom_audiences",
+    ],
+    nested: &[("initiator", &BUSINESS), ("recipient", &BUSINESS)],
 };
 
 /// The node type of an asset kind.
@@ -265,6 +337,135 @@ fn insert_roles(out: &mut Map<String, Value>, roles: &GroupRoles) {
         "offline_conversion_data_set_roles".into(),
         json!(roles.offline_conversion_data_set_roles),
     );
+}
+
+/// A related business with the permissions it has on `owner`'s assets (or
+/// `owner` has on its assets): `page_permissions` and
+/// `adaccount_permissions`, as BB02 shows them. `agency_view` renders a
+/// pending agency request as CLIENT_RESPONSE_PENDING, as the agency sees it.
+pub(crate) fn related_business(
+    world: &World,
+    business: &str,
+    owner: &str,
+    agency: &str,
+    agency_view: bool,
+) -> Map<String, Value> {
+    let mut out = self::business(world, business, None);
+    for (kind, key) in [
+        (AssetKind::Page, "page_permissions"),
+        (AssetKind::AdAccount, "adaccount_permissions"),
+    ] {
+        let perms: Vec<Value> = world
+            .assets
+            .values()
+            .filter(|a| a.kind == kind)
+            .filter(|a| a.owner().is_some_and(|o| o.business == owner))
+            .filter_map(|a| {
+                let access = a
+                    .access_of(agency)
+                    .filter(|x| x.access_type == AccessType::Agency)?;
+                let status = match access.status {
+                    AccessStatus::Pending if agency_view => AccessStatus::ClientResponsePending,
+                    other => other,
+                };
+                Some(json!({
+                    "id": a.graph_id(),
+                    "permitted_tasks": access.permitted_tasks,
+                    "access_status": status.as_str(),
+                    "access_requested_time": graph_time(access.requested_at),
+                    "access_updated_time": graph_time(access.updated_at),
+                }))
+            })
+            .collect();
+        if !perms.is_empty() {
+            out.insert(key.into(), Value::Array(perms));
+        }
+    }
+    out
+}
+
+/// An on-behalf-of request.
+pub(crate) fn obo_request(world: &World, req: &OboRequest) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(req.id));
+    out.insert("status".into(), json!(req.status.as_str()));
+    out.insert(
+        "receiving_business".into(),
+        world.business_ref(&req.receiving),
+    );
+    out.insert(
+        "requesting_business".into(),
+        world.business_ref(&req.requesting),
+    );
+    out.insert("business_owned_object".into(), json!(req.ad_account));
+    out
+}
+
+/// A custom audience.
+pub(crate) fn custom_audience(audience: &CustomAudience) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(audience.id));
+    out.insert("name".into(), json!(audience.name));
+    out.insert("account_id".into(), json!(audience.ad_account));
+    out
+}
+
+/// An audience sharing relationship request.
+pub(crate) fn sharing_request(world: &World, rel: &SharingRelationship) -> Map<String, Value> {
+    let audiences: Vec<Value> = rel
+        .audiences
+        .iter()
+        .filter_map(|(audience, account)| {
+            let a = world.audiences.get(audience)?;
+            let account_name = world
+                .assets
+                .get(account)
+                .map(|x| x.name.clone())
+                .unwrap_or_default();
+            Some(json!({
+                "id": a.id,
+                "name": a.name,
+                "share_account_name": account_name,
+                "share_account_id": account,
+            }))
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("id".into(), json!(rel.id));
+    out.insert("initiator".into(), world.business_ref(&rel.initiator));
+    out.insert("recipient".into(), world.business_ref(&rel.recipient));
+    out.insert("request_status".into(), json!(rel.status.as_str()));
+    out.insert("relationship_type".into(), json!(rel.relationship_type));
+    out.insert("custom_audiences".into(), Value::Array(audiences));
+    out
+}
+
+/// Graph's time format, e.g. `2014-01-07T23:26:09+0000`.
+pub(crate) fn graph_time(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+0000",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's algorithm, for non-negative days).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
 }
 
 /// `{"access_status": ...}`, the claim result.

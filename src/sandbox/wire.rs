@@ -88,6 +88,14 @@ impl GraphError {
         Self::new(200, format!("(#200) {message}"))
     }
 
+    /// Code 210: the call needs a page access token.
+    pub(crate) fn page_token_required() -> Self {
+        Self::new(
+            210,
+            "(#210) A page access token is required to request this resource.",
+        )
+    }
+
     /// Code 190: missing, unknown or malformed token.
     pub(crate) fn invalid_token() -> Self {
         Self::new(190, "Invalid OAuth access token.")
@@ -104,7 +112,10 @@ impl GraphError {
 
     /// Code 100: `appsecret_proof` missing while the app requires it.
     pub(crate) fn missing_proof() -> Self {
-        Self::new(100, "API calls from the server require an appsecret_proof argument")
+        Self::new(
+            100,
+            "API calls from the server require an appsecret_proof argument",
+        )
     }
 
     /// Code 100: `appsecret_proof` does not match the token.
@@ -205,10 +216,7 @@ impl Params {
 
     /// A non-empty (trimmed) parameter.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
     /// A required parameter.
@@ -264,7 +272,12 @@ pub(crate) fn parse_list(raw: &str) -> Option<Vec<String>> {
     let inner = raw.strip_prefix('[')?.strip_suffix(']')?;
     let items: Vec<String> = inner
         .split(',')
-        .map(|s| s.trim().trim_matches(|c| c == '\'' || c == '"').trim().to_string())
+        .map(|s| {
+            s.trim()
+                .trim_matches(|c| c == '\'' || c == '"')
+                .trim()
+                .to_string()
+        })
         .filter(|s| !s.is_empty())
         .collect();
     if items
@@ -467,7 +480,11 @@ impl PageRequest {
                 .parse::<usize>()
                 .map_err(|_| GraphError::param("Param limit must be a non-negative integer"))?,
         };
-        let limit = if limit == 0 { DEFAULT_LIMIT } else { limit.min(MAX_LIMIT) };
+        let limit = if limit == 0 {
+            DEFAULT_LIMIT
+        } else {
+            limit.min(MAX_LIMIT)
+        };
         let after = params.get("after").map(decode_cursor).transpose()?;
         let before = params.get("before").map(decode_cursor).transpose()?;
         Ok(Self {

@@ -84,7 +84,13 @@ impl AssetKind {
     pub(crate) fn user_tasks(self) -> &'static [&'static str] {
         match self {
             AssetKind::AdAccount => &["MANAGE", "ADVERTISE", "ANALYZE"],
-            AssetKind::Page => &["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"],
+            AssetKind::Page => &[
+                "MANAGE",
+                "CREATE_CONTENT",
+                "MODERATE",
+                "ADVERTISE",
+                "ANALYZE",
+            ],
             AssetKind::Catalog => &["MANAGE", "ADVERTISE"],
             AssetKind::Pixel => &["MANAGE", "EDIT", "UPLOAD", "ADVERTISE", "ANALYZE"],
             AssetKind::OfflineConversionDataSet => {
@@ -324,6 +330,84 @@ pub(crate) struct TokenRecord {
     pub(crate) listed: Option<usize>,
 }
 
+/// The state of an on-behalf-of request (OB01–OB06).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OboStatus {
+    InProgress,
+    Approve,
+    Decline,
+    Canceled,
+}
+
+// === impl OboStatus ===
+
+impl OboStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OboStatus::InProgress => "IN_PROGRESS",
+            OboStatus::Approve => "APPROVE",
+            OboStatus::Decline => "DECLINE",
+            OboStatus::Canceled => "CANCELED",
+        }
+    }
+}
+
+/// A request by an agency to act on behalf of a client business with one of
+/// its ad accounts.
+#[derive(Clone, Debug)]
+pub(crate) struct OboRequest {
+    pub(crate) id: String,
+    pub(crate) requesting: String,
+    pub(crate) receiving: String,
+    /// The ad account (numeric id).
+    pub(crate) ad_account: String,
+    pub(crate) status: OboStatus,
+}
+
+/// A custom audience (AS01), owned through its ad account.
+#[derive(Clone, Debug)]
+pub(crate) struct CustomAudience {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// The ad account it belongs to (numeric id).
+    pub(crate) ad_account: String,
+    /// Ad accounts it is shared with (numeric ids).
+    pub(crate) shared_with: BTreeSet<String>,
+}
+
+/// The state of an audience sharing relationship.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SharingStatus {
+    InProgress,
+    Approved,
+    Declined,
+}
+
+// === impl SharingStatus ===
+
+impl SharingStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SharingStatus::InProgress => "IN_PROGRESS",
+            SharingStatus::Approved => "APPROVED",
+            SharingStatus::Declined => "DECLINED",
+        }
+    }
+}
+
+/// An audience sharing relationship between two businesses (one direction).
+#[derive(Clone, Debug)]
+pub(crate) struct SharingRelationship {
+    pub(crate) id: String,
+    pub(crate) initiator: String,
+    pub(crate) recipient: String,
+    pub(crate) relationship_type: Vec<String>,
+    pub(crate) status: SharingStatus,
+    /// Audiences waiting for (or shared by) the relationship, with the
+    /// recipient ad account each is for.
+    pub(crate) audiences: Vec<(String, String)>,
+}
+
 /// Everything the sandbox knows.
 #[derive(Debug, Default)]
 pub(crate) struct World {
@@ -331,6 +415,9 @@ pub(crate) struct World {
     pub(crate) businesses: BTreeMap<String, Business>,
     pub(crate) assets: BTreeMap<String, Asset>,
     pub(crate) groups: BTreeMap<String, AssetGroup>,
+    pub(crate) obo_requests: BTreeMap<String, OboRequest>,
+    pub(crate) audiences: BTreeMap<String, CustomAudience>,
+    pub(crate) sharing: BTreeMap<String, SharingRelationship>,
     /// Tokens by value.
     pub(crate) tokens: HashMap<String, TokenRecord>,
     /// Seconds added to the wall clock (test hook `advance_clock`).
@@ -482,33 +569,45 @@ impl World {
     /// The next free id in the range that starts at `first` (ids of one
     /// kind share a range of 10-digit ids).
     pub(crate) fn next_id(&self, first: u64) -> String {
-        let taken = |id: &str| {
-            self.assets.contains_key(id)
-                || self.groups.contains_key(id)
-                || self.businesses.contains_key(id)
-                || self.users.contains_key(id)
-        };
         let range_end = first + 99_999_999;
         let max = self
-            .assets
-            .keys()
-            .chain(self.groups.keys())
+            .ids()
             .filter_map(|k| k.parse::<u64>().ok())
             .filter(|n| (first..range_end).contains(n))
             .max();
         let mut next = max.map_or(first, |m| m + 1);
-        while taken(&next.to_string()) {
+        while self.ids().any(|id| *id == next.to_string()) {
             next += 1;
         }
         next.to_string()
     }
+
+    /// Every node id in use.
+    fn ids(&self) -> impl Iterator<Item = &String> {
+        self.assets
+            .keys()
+            .chain(self.groups.keys())
+            .chain(self.businesses.keys())
+            .chain(self.users.keys())
+            .chain(self.obo_requests.keys())
+            .chain(self.audiences.keys())
+            .chain(self.sharing.keys())
+    }
 }
 
 /// Sorts and dedups tasks in the kind's canonical order (unknown last).
-pub(crate) fn order_tasks<'a>(kind: AssetKind, tasks: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn order_tasks<'a>(
+    kind: AssetKind,
+    tasks: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
     let canonical = kind.business_tasks();
     let mut list: Vec<&str> = tasks.collect();
-    list.sort_by_key(|t| (canonical.iter().position(|c| c == t).unwrap_or(usize::MAX), *t));
+    list.sort_by_key(|t| {
+        (
+            canonical.iter().position(|c| c == t).unwrap_or(usize::MAX),
+            *t,
+        )
+    });
     list.dedup();
     list.into_iter().map(str::to_string).collect()
 }

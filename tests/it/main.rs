@@ -1,6 +1,6 @@
 //! Integration tests: one binary, one module per concern. Every test binds
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! 127.0.0.1:0 and stops its servers when it ends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
 

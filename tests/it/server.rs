@@ -66,8 +66,8 @@ async fn tokens_never_appear_in_logs() {
     let gw = TestGateway::sandbox().await;
     let mut c = IdentityServiceClient::new(gw.channel().await);
     // A success and a failure, both logged at trace level.
-    let _ = c.get_me(GetMeRequest { business_id: "1000000001".into() }).await;
-    let _ = c.get_me(GetMeRequest { business_id: "424242".into() }).await;
+    let _ = c.get_me(GetMeRequest { business_id: "1000000001".into(), read_mask: None }).await;
+    let _ = c.get_me(GetMeRequest { business_id: "424242".into(), read_mask: None }).await;
     let secrets: Vec<String> =
         gw.sb().demo_tokens().into_iter().map(|t| t.secret.expose().to_string()).collect();
     assert!(!secrets.is_empty());

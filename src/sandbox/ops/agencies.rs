@@ -1,11 +1,14 @@
 //! Agencies of an asset and Instagram ad-account authorizations:
-//! IG03–IG05, IG07, IG08, CT07 (and GET /{catalog_id}/agencies).
+//! BB03–BB08 (ad accounts and pages), IG03–IG05, IG07, IG08, CT07.
 //!
 //! Only the business that OWNS an asset can grant another business access
 //! to it (the seed: "You cannot grant access to assets of which you are just
-//! an AGENCY"); a grant by the owner is CONFIRMED at once.
+//! an AGENCY"); a grant by the owner is CONFIRMED at once, except that an ad
+//! account grant including MANAGE needs an admin review (answered with
+//! `requires_admin_approval: true`, and PENDING until approved). Granting a
+//! page needs a page access token of that page (BB04).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::business_assets::{capitalized, upsert_access};
 use super::{
@@ -14,13 +17,16 @@ use super::{
 };
 use crate::sandbox::render::{self, View, AD_ACCOUNT, BUSINESS};
 use crate::sandbox::wire::{subcode, GraphError};
-use crate::sandbox::world::{
-    AccessStatus, AccessType, AssetKind, AuthorizedAdAccount, World,
-};
+use crate::sandbox::world::{AccessStatus, AccessType, AssetKind, AuthorizedAdAccount, World};
 
-/// IG03 GET /{instagram_account_id}/agencies (and catalogs): agency
+/// BB07 GET /act_{id}/agencies, BB08 GET /{page_id}/agencies,
+/// IG03 GET /{instagram_account_id}/agencies (and any asset): agency
 /// businesses with their permitted tasks and access status.
-pub(super) fn list_agencies(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
+pub(super) fn list_agencies(
+    world: &mut World,
+    call: &Call,
+    key: &str,
+) -> Result<Value, GraphError> {
     let asset = super::asset(world, key)?;
     require_visible(world, &call.actor, asset)?;
     let items = asset
@@ -35,6 +41,12 @@ pub(super) fn list_agencies(world: &mut World, call: &Call, key: &str) -> Result
 /// The owner business of an asset; the caller must be its admin.
 fn owner_for_grant(world: &World, call: &Call, key: &str) -> Result<String, GraphError> {
     let asset = super::asset(world, key)?;
+    if asset.kind == AssetKind::Page && asset.admins.contains_key(&call.actor) {
+        // A page admin's own page token (BB04) acts for the page itself.
+        if let Some(owner) = asset.owner() {
+            return Ok(owner.business.clone());
+        }
+    }
     let Some(owner) = asset.owner() else {
         return Err(GraphError::rule(
             subcode::NOT_BUSINESS_OWNED,
@@ -54,26 +66,59 @@ fn owner_for_grant(world: &World, call: &Call, key: &str) -> Result<String, Grap
     Ok(owner.business.clone())
 }
 
-/// IG04 POST /{instagram_account_id}/agencies business=, permitted_tasks=;
-/// CT07 POST /{catalog_id}/agencies business=, permitted_tasks=.
+/// BB03 POST /act_{id}/agencies, BB04 POST /{page_id}/agencies,
+/// IG04 POST /{instagram_account_id}/agencies, CT07 POST /{catalog_id}/agencies:
+/// business=, permitted_tasks= (optional for Instagram accounts).
 pub(super) fn grant(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
+    let kind = super::asset(world, key)?.kind;
+    if kind == AssetKind::Page && call.token_page.as_deref() != Some(key) {
+        return Err(GraphError::page_token_required());
+    }
     let owner = owner_for_grant(world, call, key)?;
     let agency = param_business(world, call, "business")?.to_string();
-    let asset = super::asset(world, key)?;
-    let kind = asset.kind;
     if agency == owner {
         return Err(GraphError::param(format!(
             "Business {agency} already owns {} {key}",
             kind.label()
         )));
     }
-    let tasks = call.params.require_list("permitted_tasks")?;
-    let tasks = check_tasks(kind, kind.business_tasks(), "permitted_tasks", &tasks)?;
-    upsert_access(world, key, &agency, AccessType::Agency, AccessStatus::Confirmed, tasks);
-    Ok(success())
+    let tasks = match (kind, call.params.list("permitted_tasks")?) {
+        (AssetKind::InstagramAccount, tasks) => check_free_tasks(tasks.unwrap_or_default())?,
+        (_, Some(tasks)) if !tasks.is_empty() => {
+            check_tasks(kind, kind.business_tasks(), "permitted_tasks", &tasks)?
+        }
+        _ => return Err(GraphError::required("permitted_tasks")),
+    };
+    let review = kind == AssetKind::AdAccount && tasks.iter().any(|t| t == "MANAGE");
+    let status = if review {
+        AccessStatus::Pending
+    } else {
+        AccessStatus::Confirmed
+    };
+    upsert_access(world, key, &agency, AccessType::Agency, status, tasks);
+    if review {
+        Ok(json!({ "success": true, "requires_admin_approval": true }))
+    } else {
+        Ok(success())
+    }
 }
 
-/// IG05 DELETE /{instagram_account_id}/agencies business=: by the owner's
+/// Instagram account tasks: the guides name no set, so any upper-case name.
+fn check_free_tasks(tasks: Vec<String>) -> Result<Vec<String>, GraphError> {
+    let tasks: Vec<String> = tasks.iter().map(|t| t.to_ascii_uppercase()).collect();
+    match tasks
+        .iter()
+        .find(|t| !t.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+    {
+        Some(bad) => Err(GraphError::param(format!(
+            "Param permitted_tasks contains an invalid task: {bad}"
+        ))),
+        None => Ok(tasks),
+    }
+}
+
+/// BB05 DELETE /act_{id}/agencies, BB06 DELETE /{page_id}/agencies,
+/// IG05 DELETE /{instagram_account_id}/agencies: business=. By the owner's
 /// admin, or by the agency's own admin.
 pub(super) fn revoke(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
     let agency = param_business(world, call, "business")?.to_string();
@@ -88,8 +133,9 @@ pub(super) fn revoke(world: &mut World, call: &Call, key: &str) -> Result<Value,
         return Err(GraphError::rule(
             subcode::NOT_IN_BUSINESS,
             format!(
-                "Business {agency} is not an agency of {} {key}",
-                asset.kind.label()
+                "Business {agency} is not an agency of {} {}",
+                asset.kind.label(),
+                asset.graph_id()
             ),
         ));
     }

@@ -30,7 +30,9 @@ pub(crate) fn contained_kind(edge: &str) -> Option<AssetKind> {
 fn contained_defaults(kind: AssetKind) -> Option<&'static [&'static str]> {
     match kind {
         AssetKind::AdAccount => Some(&["account_id", "id"]),
-        AssetKind::InstagramAccount | AssetKind::Pixel | AssetKind::CustomConversion => Some(&["id"]),
+        AssetKind::InstagramAccount | AssetKind::Pixel | AssetKind::CustomConversion => {
+            Some(&["id"])
+        }
         AssetKind::OfflineConversionDataSet => Some(&[
             "id",
             "name",
@@ -161,7 +163,9 @@ pub(super) fn assign_user(world: &mut World, call: &Call, id: &str) -> Result<Va
     if world.role(&user, &biz).is_none() {
         return Err(GraphError::rule(
             subcode::USER_NOT_IN_BUSINESS,
-            format!("User {user} is not a member of business {biz}; add them to the business first"),
+            format!(
+                "User {user} is not a member of business {biz}; add them to the business first"
+            ),
         ));
     }
     let mut given = Vec::new();
@@ -214,7 +218,12 @@ pub(super) fn contained(
             render::asset(world, a, view)
         })
         .collect();
-    list(call, render::node_type(kind), items, contained_defaults(kind))
+    list(
+        call,
+        render::node_type(kind),
+        items,
+        contained_defaults(kind),
+    )
 }
 
 /// AG10/13/16/19/22/25/28/31 POST /{asset_group_id}/contained_* asset_id=:

@@ -7,9 +7,7 @@ use serde_json::{json, Value};
 use super::{param_asset, require_admin, require_member, success, Call};
 use crate::sandbox::render::{self, View};
 use crate::sandbox::wire::{subcode, GraphError};
-use crate::sandbox::world::{
-    Access, AccessStatus, AccessType, Asset, AssetKind, World, DAY,
-};
+use crate::sandbox::world::{Access, AccessStatus, AccessType, Asset, AssetKind, World, DAY};
 
 /// Which of a business's access entries a list edge shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,7 +143,8 @@ pub(super) fn upsert_access(
     if access_type == AccessType::Owner && status == AccessStatus::Confirmed {
         // Other businesses' ownership claims are moot now.
         asset.access.retain(|a| {
-            a.business == biz || a.access_type != AccessType::Owner
+            a.business == biz
+                || a.access_type != AccessType::Owner
                 || a.status == AccessStatus::Confirmed
         });
     }
@@ -281,15 +280,17 @@ pub(super) fn create_ad_account(
             "Param currency must be a valid ISO 4217 currency code",
         ));
     }
-    let timezone_id: u64 = p("timezone_id")
-        .parse()
-        .map_err(|_| GraphError::param("Param timezone_id must be a valid timezone id (an integer)"))?;
+    let timezone_id: u64 = p("timezone_id").parse().map_err(|_| {
+        GraphError::param("Param timezone_id must be a valid timezone id (an integer)")
+    })?;
     let (end_advertiser, media_agency, partner) =
         (p("end_advertiser"), p("media_agency"), p("partner"));
     let id = world.next_id(CREATED_AD_ACCOUNT_IDS);
     let now = world.now();
     let mut asset = Asset::new(AssetKind::AdAccount, id.clone(), p("name"));
-    asset.attrs.insert("currency".into(), json!(currency.to_ascii_uppercase()));
+    asset
+        .attrs
+        .insert("currency".into(), json!(currency.to_ascii_uppercase()));
     asset.attrs.insert("timezone_id".into(), json!(timezone_id));
     asset.access.push(Access {
         business: biz.to_string(),

@@ -43,7 +43,11 @@ pub(super) fn asset(world: &mut World, call: &Call, key: &str) -> Result<Value, 
             .fields
             .as_ref()
             .is_some_and(|f| f.iter().any(|s| s.name == "access_token"));
-    if wants_token && PAGE.validate(call.fields.as_deref().unwrap_or_default()).is_ok() {
+    if wants_token
+        && PAGE
+            .validate(call.fields.as_deref().unwrap_or_default())
+            .is_ok()
+    {
         let entitled = asset.admins.contains_key(&call.actor)
             || !world.effective_tasks(asset, &call.actor, None).is_empty();
         if entitled {
@@ -57,14 +61,17 @@ pub(super) fn asset(world: &mut World, call: &Call, key: &str) -> Result<Value, 
 /// Issues (or re-issues) the page token of a user for a page.
 fn page_token(world: &mut World, page: &str, user: &str) -> String {
     let value = format!("sandbox-page-token-{page}-{user}");
-    world.tokens.entry(value.clone()).or_insert_with(|| TokenRecord {
-        name: format!("page-{page}-user-{user}"),
-        user: user.to_string(),
-        kind: TokenKind::Page,
-        businesses: Vec::new(),
-        page: Some(page.to_string()),
-        expired: false,
-        listed: None,
-    });
+    world
+        .tokens
+        .entry(value.clone())
+        .or_insert_with(|| TokenRecord {
+            name: format!("page-{page}-user-{user}"),
+            user: user.to_string(),
+            kind: TokenKind::Page,
+            businesses: Vec::new(),
+            page: Some(page.to_string()),
+            expired: false,
+            listed: None,
+        });
     value
 }

@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{
-    check_tasks, context_business, list, param_user, require_visible, success,
-    visible_businesses, Call,
+    check_tasks, context_business, list, param_user, require_visible, success, visible_businesses,
+    Call,
 };
 use crate::sandbox::render::{self, View, ASSIGNED_USER};
 use crate::sandbox::wire::{subcode, GraphError};
@@ -94,7 +94,9 @@ pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value,
     if world.role(&user, &biz).is_none() {
         return Err(GraphError::rule(
             subcode::USER_NOT_IN_BUSINESS,
-            format!("User {user} is not a member of business {biz}; add them to the business first"),
+            format!(
+                "User {user} is not a member of business {biz}; add them to the business first"
+            ),
         ));
     }
     let permitted = permitted_user_tasks(asset, &biz);

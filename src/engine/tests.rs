@@ -1,0 +1,252 @@
+use prost::Message as _;
+
+use super::request::plan;
+use super::routes::RouteTable;
+use super::*;
+use crate::proto;
+
+fn table() -> RouteTable {
+    RouteTable::embedded().unwrap()
+}
+
+fn planned<M: prost::Message>(t: &RouteTable, method: &str, m: &M) -> Result<Plan, GatewayError> {
+    let route = t.get(method).unwrap().clone();
+    let msg = request::to_dynamic(&route, m).unwrap();
+    plan(t, &route, &msg)
+}
+
+fn param<'a>(p: &'a Plan, name: &str) -> Option<&'a str> {
+    p.graph
+        .params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn violations(e: GatewayError) -> Vec<String> {
+    match e {
+        GatewayError::InvalidArgument(v) => v.into_iter().map(|f| f.field).collect(),
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_catalogue_id_has_exactly_one_route() {
+    let t = table();
+    let mut ids: Vec<String> = t.iter().map(|r| r.operation_id.clone()).collect();
+    ids.sort();
+    let mut want = Vec::new();
+    for (prefix, n) in [
+        ("AG", 32),
+        ("AA", 11),
+        ("PG", 11),
+        ("AP", 6),
+        ("PX", 2),
+        ("IG", 8),
+        ("CT", 7),
+        ("ME", 1),
+    ] {
+        want.extend((1..=n).map(|i| format!("{prefix}{i:02}")));
+    }
+    want.sort();
+    assert_eq!(ids, want);
+}
+
+#[test]
+fn ad_account_ids_are_accepted_both_ways_and_sent_as_graph_expects() {
+    let t = table();
+    for id in ["act_2000000001", "2000000001"] {
+        let p = planned(
+            &t,
+            "/graphgateway.v1.AdAccountService/AssignAdAccountUser",
+            &proto::AssignAdAccountUserRequest {
+                ad_account_id: id.into(),
+                user: "10002".into(),
+                tasks: vec![proto::AdAccountTask::Analyze as i32],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.graph.path, "/act_2000000001/assigned_users");
+        assert_eq!(param(&p, "tasks"), Some(r#"["ANALYZE"]"#));
+        assert_eq!(p.ad_account.as_deref(), Some("2000000001"));
+        // The mutation invalidates its own path and the user's ad accounts.
+        assert!(p
+            .invalidates
+            .contains(&"/act_2000000001/assigned_users".to_string()));
+        assert!(
+            p.invalidates
+                .contains(&"/10002/assigned_ad_accounts".to_string()),
+            "{:?}",
+            p.invalidates
+        );
+
+        let p = planned(
+            &t,
+            "/graphgateway.v1.AdAccountService/ClaimAdAccount",
+            &proto::ClaimAdAccountRequest {
+                business_id: "1000000001".into(),
+                ad_account_id: id.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(param(&p, "adaccount_id"), Some("act_2000000001"));
+        assert_eq!(p.business.as_deref(), Some("1000000001"));
+    }
+}
+
+#[test]
+fn presets_expand_to_tasks_and_conflict_with_tasks() {
+    let t = table();
+    let m = "/graphgateway.v1.PageService/AssignPageUser";
+    let p = planned(
+        &t,
+        m,
+        &proto::AssignPageUserRequest {
+            page_id: "3000000001".into(),
+            business: "1000000001".into(),
+            user: "10002".into(),
+            preset: proto::PageRolePreset::Editor as i32,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        param(&p, "tasks"),
+        Some(r#"["CREATE_CONTENT","MODERATE","ADVERTISE","ANALYZE"]"#)
+    );
+    assert_eq!(param(&p, "preset"), None, "presets are not sent");
+
+    let both = proto::AssignPageUserRequest {
+        page_id: "3000000001".into(),
+        business: "1000000001".into(),
+        user: "10002".into(),
+        tasks: vec![proto::PageTask::Analyze as i32],
+        preset: proto::PageRolePreset::Editor as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        violations(planned(&t, m, &both).unwrap_err()),
+        vec!["preset"]
+    );
+
+    let neither = proto::AssignPageUserRequest {
+        page_id: "3000000001".into(),
+        business: "1000000001".into(),
+        user: "10002".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        violations(planned(&t, m, &neither).unwrap_err()),
+        vec!["tasks"]
+    );
+}
+
+#[test]
+fn ids_are_validated_and_path_values_cannot_escape() {
+    let t = table();
+    let e = planned(
+        &t,
+        "/graphgateway.v1.PageService/ListOwnedPages",
+        &proto::ListOwnedPagesRequest {
+            business_id: "1/../me".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(violations(e), vec!["business_id"]);
+    let e = planned(
+        &t,
+        "/graphgateway.v1.AdAccountService/AssignAdAccountUser",
+        &proto::AssignAdAccountUserRequest {
+            ad_account_id: "act_x1".into(),
+            user: "10002".into(),
+            tasks: vec![proto::AdAccountTask::Analyze as i32],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(violations(e), vec!["ad_account_id"]);
+}
+
+#[test]
+fn reads_ask_graph_for_every_field_of_the_node() {
+    let t = table();
+    let p = planned(
+        &t,
+        "/graphgateway.v1.AdAccountService/ListOwnedAdAccounts",
+        &proto::ListOwnedAdAccountsRequest {
+            business_id: "1000000001".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let fields = param(&p, "fields").unwrap();
+    for f in [
+        "id",
+        "account_id",
+        "permitted_tasks",
+        "access_type",
+        "business{id,name}",
+    ] {
+        assert!(
+            fields.split(',').any(|x| x == f) || fields.contains(f),
+            "{f} missing from {fields}"
+        );
+    }
+    assert!(p.invalidates.is_empty(), "reads invalidate nothing");
+}
+
+#[test]
+fn responses_decode_lists_objects_and_booleans() {
+    let t = table();
+    let route = t
+        .get("/graphgateway.v1.AdAccountService/ListOwnedAdAccounts")
+        .unwrap();
+    let body = br#"{"data":[{"id":"act_1","account_id":"1","name":"A","access_type":"OWNER","access_status":"SOMETHING_NEW","permitted_tasks":["MANAGE","ANALYZE"],"business":{"id":"9","name":"B"},"unknown":1}],"paging":{"cursors":{"after":"C"},"next":"https://x"}}"#;
+    let msg = response::decode(&t, route, body).unwrap();
+    let resp = proto::ListOwnedAdAccountsResponse::decode(msg.encode_to_vec().as_slice()).unwrap();
+    let a = &resp.ad_accounts[0];
+    assert_eq!(a.id, "act_1");
+    assert_eq!(a.access_type, proto::AccessType::Owner as i32);
+    assert_eq!(
+        a.access_status, 0,
+        "unknown upstream enum values become UNSPECIFIED"
+    );
+    assert_eq!(
+        a.permitted_tasks,
+        vec![
+            proto::AdAccountTask::Manage as i32,
+            proto::AdAccountTask::Analyze as i32
+        ]
+    );
+    assert_eq!(a.business.as_ref().unwrap().name, "B");
+    assert_eq!(
+        page_token::decode("AA03", &resp.next_page_token).unwrap(),
+        "C"
+    );
+
+    let route = t
+        .get("/graphgateway.v1.BusinessAssetGroupService/RenameBusinessAssetGroup")
+        .unwrap();
+    for body in [&b"true"[..], br#"{"success":true}"#] {
+        let msg = response::decode(&t, route, body).unwrap();
+        assert!(
+            proto::MutationResult::decode(msg.encode_to_vec().as_slice())
+                .unwrap()
+                .success
+        );
+    }
+    assert!(matches!(
+        response::decode(&t, route, b"[1,2]"),
+        Err(GatewayError::Malformed(_))
+    ));
+    let list = t
+        .get("/graphgateway.v1.PageService/ListOwnedPages")
+        .unwrap();
+    assert!(matches!(
+        response::decode(&t, list, br#"{"id":"1"}"#),
+        Err(GatewayError::Malformed(_))
+    ));
+}
