@@ -2,7 +2,8 @@
 //! generation). Concurrent identical misses share ONE upstream call; errors
 //! are not cached. A mutation bumps the generation of the paths it changes,
 //! so every older entry for them becomes unreachable at once, including one a
-//! read still in flight would insert. Behind a trait, so a later release can
+//! read still in flight would insert. A path `/*/edge` invalidates that edge
+//! under every node. Behind a trait, so a later release can
 //! broadcast invalidations across replicas.
 
 use std::collections::HashMap;
@@ -116,7 +117,14 @@ impl LocalCache {
 #[async_trait::async_trait]
 impl ReadCache for LocalCache {
     fn generation(&self, path: &str) -> u64 {
-        self.generations.read().get(path).copied().unwrap_or(0)
+        let g = self.generations.read();
+        let own = g.get(path).copied().unwrap_or(0);
+        // Generations come from one increasing clock, so the larger of the
+        // path's own and its edge's wildcard generation is the current one.
+        let edge = edge_wildcard(path)
+            .and_then(|w| g.get(&w).copied())
+            .unwrap_or(0);
+        own.max(edge)
     }
 
     async fn get_or_fetch(
@@ -170,6 +178,16 @@ impl ReadCache for LocalCache {
             invalidations: self.invalidations.load(Ordering::Relaxed),
         }
     }
+}
+
+/// "/123/assigned_users" -> "/*/assigned_users": invalidating the wildcard
+/// makes every read of that edge stale, whatever node it hangs off. Used where
+/// what changes is data-dependent (a group's members gain or lose tasks on
+/// every asset in the group).
+fn edge_wildcard(path: &str) -> Option<String> {
+    let rest = path.strip_prefix('/')?;
+    let (_, edge) = rest.split_once('/')?;
+    Some(format!("/*/{edge}"))
 }
 
 #[cfg(test)]

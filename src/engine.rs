@@ -5,6 +5,7 @@
 //! The engine knows nothing of tonic: it takes request messages and a
 //! [`CallContext`] and returns response messages or a [`GatewayError`].
 
+mod args;
 pub mod page_token;
 pub mod request;
 pub mod response;
@@ -23,6 +24,7 @@ use crate::error::GatewayError;
 use crate::graph::GraphClient;
 use crate::quota::{Quota, QuotaKeys};
 use crate::vault::{TokenEntry, TokenQuery, Vault};
+pub use args::Arg;
 use request::Plan;
 use routes::{Route, RouteTable};
 
@@ -108,20 +110,115 @@ impl Engine {
             .ok_or_else(|| GatewayError::Internal(format!("{full_method} has no Graph route")))?
             .clone();
         let msg = request::to_dynamic(&route, req)?;
-        let mut plan = request::plan(&self.table, &route, &msg)?;
+        let bytes = self.execute_dynamic(&route, ctx, &msg, None).await?;
+        Resp::decode(bytes)
+            .map_err(|e| GatewayError::Internal(format!("re-decoding response: {e}")))
+    }
+
+    /// Runs a route on a dynamic request message, with the vault's token or
+    /// the one given (workflows pass page tokens). Returns the encoded
+    /// response message.
+    pub async fn execute_dynamic(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        msg: &prost_reflect::DynamicMessage,
+        token: Option<Arc<TokenEntry>>,
+    ) -> Result<Bytes, GatewayError> {
+        let mut plan = request::plan(&self.table, route, msg)?;
         if plan.business.is_none() {
             if let Some(asset) = &plan.asset {
                 plan.business = self.owners.get(asset).await.map(|b| b.to_string());
             }
         }
-        let token = self.vault.select(&TokenQuery {
-            business: plan.business.as_deref(),
-            asset: plan.asset.as_deref(),
-            kind: None,
-        })?;
-        let bytes = self.run(&route, ctx, &plan, &token).await?;
-        Resp::decode(bytes)
-            .map_err(|e| GatewayError::Internal(format!("re-decoding response: {e}")))
+        let token = match token {
+            Some(t) => t,
+            None => self.vault.select(&TokenQuery {
+                business: plan.business.as_deref(),
+                asset: plan.asset.as_deref(),
+                kind: None,
+            })?,
+        };
+        self.run(route, ctx, &plan, &token).await
+    }
+
+    /// Runs one catalogue operation (e.g. "PG10") with fields set by name:
+    /// strings, lists of strings, and enums by their Graph spelling. The
+    /// workflows' way into the pipeline.
+    pub async fn operation(
+        &self,
+        operation_id: &str,
+        ctx: &CallContext,
+        args: &[(&str, Arg)],
+        token: Option<Arc<TokenEntry>>,
+    ) -> Result<prost_reflect::DynamicMessage, GatewayError> {
+        let route = self
+            .table
+            .by_operation(operation_id)
+            .ok_or_else(|| {
+                GatewayError::Internal(format!("no route for operation {operation_id}"))
+            })?
+            .clone();
+        let msg = args::build(&self.table, &route, args)?;
+        let bytes = self.execute_dynamic(&route, ctx, &msg, token).await?;
+        prost_reflect::DynamicMessage::decode(route.output.clone(), bytes.as_ref()).map_err(|e| {
+            GatewayError::Internal(format!("re-decoding {operation_id} response: {e}"))
+        })
+    }
+
+    /// Reads one secret-bearing field of a node (e.g. a page's
+    /// `access_token`) with `token`: through the quota, never through the
+    /// cache, never logged; the value comes back wrapped as a [`Secret`].
+    pub async fn fetch_secret_field(
+        &self,
+        ctx: &CallContext,
+        token: &Arc<TokenEntry>,
+        node_id: &str,
+        field: &str,
+    ) -> Result<crate::secret::Secret, GatewayError> {
+        if node_id.is_empty() || !node_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(GatewayError::invalid(
+                "page_id",
+                "must be a Graph id (digits)",
+            ));
+        }
+        let keys = QuotaKeys {
+            token: &token.name,
+            business: None,
+            ad_account: None,
+            class: routes::QuotaClass::App,
+            write: false,
+            caller: ctx.caller.as_deref(),
+        };
+        let deadline = ctx
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.max_upstream);
+        self.quota.acquire(&keys, Some(deadline)).await?;
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .min(self.max_upstream);
+        let req = crate::graph::GraphRequest {
+            method: crate::graph::HttpMethod::Get,
+            path: format!("/{node_id}"),
+            params: vec![("fields".to_string(), field.to_string())],
+        };
+        let (result, usage) = self.graph.call(&req, &token.secret, timeout).await;
+        self.quota.observe(
+            &keys,
+            &usage,
+            match &result {
+                Err(GatewayError::Graph(g)) => Some(g),
+                _ => None,
+            },
+        );
+        let body = result?;
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| GatewayError::Malformed(format!("/{node_id} answered invalid JSON")))?;
+        json.get(field)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(crate::secret::Secret::new)
+            .ok_or_else(|| GatewayError::Malformed(format!("/{node_id} answered without {field}")))
     }
 
     /// Runs a planned call with a chosen token: reads through the cache,

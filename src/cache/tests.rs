@@ -97,3 +97,21 @@ async fn zero_ttl_keeps_nothing() {
         .unwrap();
     assert_eq!(s, Served::Miss);
 }
+
+#[tokio::test]
+async fn edge_wildcards_invalidate_the_edge_under_every_node() {
+    let c = LocalCache::new(Duration::from_secs(60), 100);
+    let before = (
+        c.generation("/1/assigned_users"),
+        c.generation("/2/assigned_users"),
+        c.generation("/1/owned_pages"),
+    );
+    c.invalidate(&["/*/assigned_users".to_string()]).await;
+    assert_ne!(c.generation("/1/assigned_users"), before.0);
+    assert_ne!(c.generation("/2/assigned_users"), before.1);
+    assert_eq!(c.generation("/1/owned_pages"), before.2);
+    // A later bump of one path still moves it forward.
+    let g = c.generation("/1/assigned_users");
+    c.invalidate(&["/1/assigned_users".to_string()]).await;
+    assert!(c.generation("/1/assigned_users") > g);
+}

@@ -313,6 +313,11 @@ impl RouteTable {
         self.routes.get(full_method)
     }
 
+    /// The route of a catalogue operation id, e.g. "PG10".
+    pub fn by_operation(&self, operation_id: &str) -> Option<&Arc<Route>> {
+        self.ordered.iter().find(|r| r.operation_id == operation_id)
+    }
+
     /// Every route, in proto order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Route>> {
         self.ordered.iter()
@@ -477,19 +482,24 @@ fn list_shape(output: &MessageDescriptor) -> Option<ResponseShape> {
 /// The `fields=` value for a node message: every field, nested messages as
 /// `name{a,b}`. Depth-limited against recursive messages.
 pub fn fields_param(node: &MessageDescriptor, depth: usize) -> String {
-    node.fields()
-        .map(|f| match f.kind() {
+    // Two fields may read the same Graph key (an enum and its raw string
+    // sibling, which keeps values this version does not know): ask once.
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for f in node.fields() {
+        let name = graph_field_name(&f);
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name.clone());
+        out.push(match f.kind() {
             Kind::Message(md) if depth < 3 && !md.full_name().starts_with("google.protobuf.") => {
-                format!(
-                    "{}{{{}}}",
-                    graph_field_name(&f),
-                    fields_param(&md, depth + 1)
-                )
+                format!("{name}{{{}}}", fields_param(&md, depth + 1))
             }
-            _ => graph_field_name(&f),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+            _ => name,
+        });
+    }
+    out.join(",")
 }
 
 /// A response field's Graph key: `(field).name` or the field name.

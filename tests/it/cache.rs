@@ -2,7 +2,9 @@
 //! a mutation invalidates what it changes; different tokens never share.
 
 use graph_gateway::proto::business_asset_group_service_client::BusinessAssetGroupServiceClient;
-use graph_gateway::proto::{AddContainedPageRequest, ListBusinessAssetGroupsRequest, ListContainedPagesRequest};
+use graph_gateway::proto::{
+    AddContainedPageRequest, ListBusinessAssetGroupsRequest, ListContainedPagesRequest,
+};
 
 use crate::harness::TestGateway;
 
@@ -31,9 +33,12 @@ async fn concurrent_identical_reads_make_one_upstream_call() {
     for _ in 0..N {
         let mut c = BusinessAssetGroupServiceClient::new(channel.clone());
         tasks.push(tokio::spawn(async move {
-            c.list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: ACME.into(), ..Default::default() })
-                .await
-                .map(|r| r.into_inner())
+            c.list_business_asset_groups(ListBusinessAssetGroupsRequest {
+                business_id: ACME.into(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner())
         }));
     }
     // Every call has reached the cache and the one upstream call is held.
@@ -44,7 +49,11 @@ async fn concurrent_identical_reads_make_one_upstream_call() {
     for t in tasks {
         answers.push(t.await.unwrap().unwrap());
     }
-    assert_eq!(gw.sb().requests_to(&path), 1, "{N} concurrent identical reads -> 1 upstream call");
+    assert_eq!(
+        gw.sb().requests_to(&path),
+        1,
+        "{N} concurrent identical reads -> 1 upstream call"
+    );
     assert!(answers.iter().all(|a| a == &answers[0]));
     assert!(!answers[0].business_asset_groups.is_empty());
     let s = gw.engine.cache().stats();
@@ -56,13 +65,29 @@ async fn concurrent_identical_reads_make_one_upstream_call() {
 async fn reads_are_cached_and_mutations_invalidate_them() {
     let gw = TestGateway::sandbox().await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
-    let list = ListContainedPagesRequest { asset_group_id: GROUP.into(), business_id: ACME.into(), ..Default::default() };
+    let list = ListContainedPagesRequest {
+        asset_group_id: GROUP.into(),
+        business_id: ACME.into(),
+        ..Default::default()
+    };
     let path = format!("/{GROUP}/contained_pages");
 
-    let before = c.list_contained_pages(list.clone()).await.unwrap().into_inner();
-    let again = c.list_contained_pages(list.clone()).await.unwrap().into_inner();
+    let before = c
+        .list_contained_pages(list.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = c
+        .list_contained_pages(list.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(before, again);
-    assert_eq!(gw.sb().requests_to(&path), 1, "second read served from the cache");
+    assert_eq!(
+        gw.sb().requests_to(&path),
+        1,
+        "second read served from the cache"
+    );
     assert!(!before.pages.iter().any(|p| p.id == "3000000002"));
 
     let added = c
@@ -79,8 +104,15 @@ async fn reads_are_cached_and_mutations_invalidate_them() {
 
     let after = c.list_contained_pages(list).await.unwrap().into_inner();
     // GET, POST (same path), and the GET the invalidation forced.
-    assert_eq!(gw.sb().requests_to(&path), 3, "the mutation invalidated the read");
-    assert!(after.pages.iter().any(|p| p.id == "3000000002"), "{after:?}");
+    assert_eq!(
+        gw.sb().requests_to(&path),
+        3,
+        "the mutation invalidated the read"
+    );
+    assert!(
+        after.pages.iter().any(|p| p.id == "3000000002"),
+        "{after:?}"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +120,11 @@ async fn errors_are_not_cached() {
     let gw = TestGateway::sandbox().await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
     // Acme's token cannot see a group that does not exist: an error, twice upstream.
-    let req = ListContainedPagesRequest { asset_group_id: "9999999999".into(), business_id: ACME.into(), ..Default::default() };
+    let req = ListContainedPagesRequest {
+        asset_group_id: "9999999999".into(),
+        business_id: ACME.into(),
+        ..Default::default()
+    };
     assert!(c.list_contained_pages(req.clone()).await.is_err());
     assert!(c.list_contained_pages(req).await.is_err());
     assert_eq!(gw.sb().requests_to("/9999999999/contained_pages"), 2);

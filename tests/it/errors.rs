@@ -15,11 +15,18 @@ use crate::harness::{graph_error, token, Recorder, TestGateway};
 
 async fn call_with_upstream(status: u16, body: String) -> (tonic::Status, Recorder) {
     let rec = Recorder::start(vec![(status, vec![], body)]).await;
-    let vault = Arc::new(MemoryVault::new(vec![token("acme", "1000000001", "tok-errors")]));
+    let vault = Arc::new(MemoryVault::new(vec![token(
+        "acme",
+        "1000000001",
+        "tok-errors",
+    )]));
     let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
     let err = c
-        .list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: "1000000001".into(), ..Default::default() })
+        .list_business_asset_groups(ListBusinessAssetGroupsRequest {
+            business_id: "1000000001".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     (err, rec)
@@ -28,12 +35,42 @@ async fn call_with_upstream(status: u16, body: String) -> (tonic::Status, Record
 #[tokio::test]
 async fn graph_errors_map_to_grpc_codes_with_error_info() {
     let cases = [
-        (400, 190, None, Code::FailedPrecondition, "GRAPH_TOKEN_INVALID"),
-        (403, 200, None, Code::PermissionDenied, "GRAPH_PERMISSION_DENIED"),
-        (403, 10, None, Code::PermissionDenied, "GRAPH_PERMISSION_DENIED"),
+        (
+            400,
+            190,
+            None,
+            Code::FailedPrecondition,
+            "GRAPH_TOKEN_INVALID",
+        ),
+        (
+            403,
+            200,
+            None,
+            Code::PermissionDenied,
+            "GRAPH_PERMISSION_DENIED",
+        ),
+        (
+            403,
+            10,
+            None,
+            Code::PermissionDenied,
+            "GRAPH_PERMISSION_DENIED",
+        ),
         (400, 100, Some(33), Code::NotFound, "GRAPH_NOT_FOUND"),
-        (400, 100, None, Code::InvalidArgument, "GRAPH_INVALID_PARAMETER"),
-        (400, 17, Some(2446079), Code::ResourceExhausted, "GRAPH_THROTTLED"),
+        (
+            400,
+            100,
+            None,
+            Code::InvalidArgument,
+            "GRAPH_INVALID_PARAMETER",
+        ),
+        (
+            400,
+            17,
+            Some(2446079),
+            Code::ResourceExhausted,
+            "GRAPH_THROTTLED",
+        ),
         (400, 80004, None, Code::ResourceExhausted, "GRAPH_THROTTLED"),
         (500, 2, None, Code::Unavailable, "GRAPH_UNAVAILABLE"),
     ];
@@ -50,7 +87,10 @@ async fn graph_errors_map_to_grpc_codes_with_error_info() {
             assert_eq!(info.metadata["subcode"], s.to_string());
         }
         if want == Code::ResourceExhausted {
-            assert!(d.retry_info().and_then(|r| r.retry_delay).is_some(), "throttling carries RetryInfo");
+            assert!(
+                d.retry_info().and_then(|r| r.retry_delay).is_some(),
+                "throttling carries RetryInfo"
+            );
         }
     }
 }
@@ -59,7 +99,10 @@ async fn graph_errors_map_to_grpc_codes_with_error_info() {
 async fn non_graph_bodies_are_unavailable_not_panics() {
     let (st, _) = call_with_upstream(200, "{not json".into()).await;
     assert_eq!(st.code(), Code::Unavailable);
-    assert_eq!(st.get_error_details().error_info().unwrap().reason, "UPSTREAM_MALFORMED");
+    assert_eq!(
+        st.get_error_details().error_info().unwrap().reason,
+        "UPSTREAM_MALFORMED"
+    );
     let (st, _) = call_with_upstream(502, "<html>bad gateway</html>".into()).await;
     assert_eq!(st.code(), Code::Unavailable);
 }
@@ -67,18 +110,36 @@ async fn non_graph_bodies_are_unavailable_not_panics() {
 #[tokio::test]
 async fn invalid_requests_never_reach_graph() {
     let rec = Recorder::start(vec![(200, vec![], "true".into())]).await;
-    let vault = Arc::new(MemoryVault::new(vec![token("acme", "1000000001", "tok-invalid")]));
+    let vault = Arc::new(MemoryVault::new(vec![token(
+        "acme",
+        "1000000001",
+        "tok-invalid",
+    )]));
     let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
 
     let st = c
-        .list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: "12ab".into(), page_size: -3, ..Default::default() })
+        .list_business_asset_groups(ListBusinessAssetGroupsRequest {
+            business_id: "12ab".into(),
+            page_size: -3,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::InvalidArgument);
-    let fields: Vec<String> =
-        st.get_error_details().bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
-    assert_eq!(fields, vec!["business_id", "page_size"], "all violations at once");
+    let fields: Vec<String> = st
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["business_id", "page_size"],
+        "all violations at once"
+    );
 
     let st = c
         .assign_asset_group_user(AssignAssetGroupUserRequest {
@@ -91,8 +152,14 @@ async fn invalid_requests_never_reach_graph() {
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::InvalidArgument);
-    let fields: Vec<String> =
-        st.get_error_details().bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
+    let fields: Vec<String> = st
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
     assert_eq!(fields, vec!["business", "page_roles[1]"]);
 
     let st = c
@@ -104,7 +171,10 @@ async fn invalid_requests_never_reach_graph() {
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::InvalidArgument);
-    assert!(rec.requests().is_empty(), "no Graph call for invalid requests");
+    assert!(
+        rec.requests().is_empty(),
+        "no Graph call for invalid requests"
+    );
 }
 
 #[tokio::test]
@@ -117,10 +187,16 @@ async fn unknown_business_is_failed_precondition_without_graph_call() {
     let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
     let st = c
-        .list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: "999".into(), ..Default::default() })
+        .list_business_asset_groups(ListBusinessAssetGroupsRequest {
+            business_id: "999".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::FailedPrecondition);
-    assert_eq!(st.get_error_details().error_info().unwrap().reason, "NO_TOKEN");
+    assert_eq!(
+        st.get_error_details().error_info().unwrap().reason,
+        "NO_TOKEN"
+    );
     assert!(rec.requests().is_empty());
 }

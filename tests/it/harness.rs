@@ -26,7 +26,10 @@ struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Capture {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(b);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -91,15 +94,28 @@ impl TestGateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(graph_gateway::grpc::server::serve(engine.clone(), listener, async move {
-            let _ = rx.await;
-        }));
-        Self { addr, sandbox: None, engine, stop: vec![tx] }
+        tokio::spawn(graph_gateway::grpc::server::serve(
+            engine.clone(),
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            addr,
+            sandbox: None,
+            engine,
+            stop: vec![tx],
+        }
     }
 
     /// A client channel.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap()
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     /// The sandbox (panics when there is none).
@@ -145,8 +161,11 @@ pub struct Recorder {
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
+/// One canned answer: HTTP status, extra headers, body.
+pub type Answer = (u16, Vec<(&'static str, String)>, String);
+
 impl Recorder {
-    pub async fn start(answers: Vec<(u16, Vec<(&'static str, String)>, String)>) -> Self {
+    pub async fn start(answers: Vec<Answer>) -> Self {
         let seen: Arc<Mutex<Vec<Seen>>> = Default::default();
         let answers = Arc::new(answers);
         let s2 = seen.clone();
@@ -155,7 +174,9 @@ impl Recorder {
             let answers = answers.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 let n = {
                     let mut s = seen.lock().unwrap();
                     s.push(Seen {
@@ -167,7 +188,9 @@ impl Recorder {
                     s.len() - 1
                 };
                 let (status, headers, body) = answers[n.min(answers.len() - 1)].clone();
-                let mut resp = axum::response::Response::builder().status(status).header("content-type", "application/json");
+                let mut resp = axum::response::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json");
                 for (k, v) in headers {
                     resp = resp.header(k, v);
                 }

@@ -24,11 +24,19 @@ async fn gateway(rec: &Recorder, app_secret: Option<&str>) -> TestGateway {
 
 #[tokio::test]
 async fn token_goes_in_authorization_header_with_appsecret_proof() {
-    let rec = Recorder::start(vec![(200, vec![], r#"{"data":[{"id":"55","name":"North"}]}"#.into())]).await;
+    let rec = Recorder::start(vec![(
+        200,
+        vec![],
+        r#"{"data":[{"id":"55","name":"North"}]}"#.into(),
+    )])
+    .await;
     let gw = gateway(&rec, Some(APP_SECRET)).await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
     let resp = c
-        .list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: "1000000001".into(), ..Default::default() })
+        .list_business_asset_groups(ListBusinessAssetGroupsRequest {
+            business_id: "1000000001".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -39,12 +47,28 @@ async fn token_goes_in_authorization_header_with_appsecret_proof() {
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
     assert_eq!(r.method, "GET");
-    assert!(r.uri.starts_with("/v25.0/1000000001/business_asset_groups?"), "{}", r.uri);
-    assert_eq!(r.headers.get("authorization").unwrap(), &format!("Bearer {TOKEN}"));
+    assert!(
+        r.uri
+            .starts_with("/v25.0/1000000001/business_asset_groups?"),
+        "{}",
+        r.uri
+    );
+    assert_eq!(
+        r.headers.get("authorization").unwrap(),
+        &format!("Bearer {TOKEN}")
+    );
     let want = GraphClient::appsecret_proof(&Secret::new(APP_SECRET), &Secret::new(TOKEN));
-    assert!(r.uri.contains(&format!("appsecret_proof={want}")), "{}", r.uri);
+    assert!(
+        r.uri.contains(&format!("appsecret_proof={want}")),
+        "{}",
+        r.uri
+    );
     assert!(r.uri.contains("fields=id%2Cname"), "{}", r.uri);
-    assert!(!r.uri.contains(TOKEN) && !r.uri.contains("access_token"), "{}", r.uri);
+    assert!(
+        !r.uri.contains(TOKEN) && !r.uri.contains("access_token"),
+        "{}",
+        r.uri
+    );
 }
 
 #[tokio::test]
@@ -71,7 +95,10 @@ async fn mutations_send_a_form_body_and_no_token_in_it() {
     // business_id is a local token hint: never sent.
     assert!(!r.body.contains("business_id"), "{}", r.body);
     assert!(!r.body.contains(TOKEN));
-    assert_eq!(r.headers.get("authorization").unwrap(), &format!("Bearer {TOKEN}"));
+    assert_eq!(
+        r.headers.get("authorization").unwrap(),
+        &format!("Bearer {TOKEN}")
+    );
 }
 
 #[tokio::test]
@@ -79,9 +106,12 @@ async fn without_app_secret_no_proof_is_sent() {
     let rec = Recorder::start(vec![(200, vec![], r#"{"data":[]}"#.into())]).await;
     let gw = gateway(&rec, None).await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
-    c.list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: "1000000001".into(), ..Default::default() })
-        .await
-        .unwrap();
+    c.list_business_asset_groups(ListBusinessAssetGroupsRequest {
+        business_id: "1000000001".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert!(!rec.requests()[0].uri.contains("appsecret_proof"));
 }
 
@@ -89,16 +119,27 @@ async fn without_app_secret_no_proof_is_sent() {
 async fn pagination_wraps_the_graph_cursor() {
     let page1 = r#"{"data":[{"id":"1","name":"a"}],"paging":{"cursors":{"before":"b0","after":"CURSOR1"},"next":"https://graph.example/next"}}"#;
     let page2 = r#"{"data":[{"id":"2","name":"b"}],"paging":{"cursors":{"before":"CURSOR1","after":"CURSOR2"}}}"#;
-    let rec = Recorder::start(vec![(200, vec![], page1.into()), (200, vec![], page2.into())]).await;
+    let rec = Recorder::start(vec![
+        (200, vec![], page1.into()),
+        (200, vec![], page2.into()),
+    ])
+    .await;
     let gw = gateway(&rec, None).await;
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
     let r1 = c
-        .list_business_asset_groups(ListBusinessAssetGroupsRequest { business_id: "1000000001".into(), page_size: 1, ..Default::default() })
+        .list_business_asset_groups(ListBusinessAssetGroupsRequest {
+            business_id: "1000000001".into(),
+            page_size: 1,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(!r1.next_page_token.is_empty());
-    assert!(!r1.next_page_token.contains("CURSOR1"), "the token is opaque");
+    assert!(
+        !r1.next_page_token.contains("CURSOR1"),
+        "the token is opaque"
+    );
     let r2 = c
         .list_business_asset_groups(ListBusinessAssetGroupsRequest {
             business_id: "1000000001".into(),
@@ -123,7 +164,9 @@ async fn read_mask_narrows_graph_fields() {
     let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
     c.list_business_asset_groups(ListBusinessAssetGroupsRequest {
         business_id: "1000000001".into(),
-        read_mask: Some(prost_types::FieldMask { paths: vec!["id".into()] }),
+        read_mask: Some(prost_types::FieldMask {
+            paths: vec!["id".into()],
+        }),
         ..Default::default()
     })
     .await
