@@ -109,7 +109,10 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
         }
         let _ = writeln!(out, "}}\n");
     }
-    let _ = writeln!(out, "/// Full names of every gateway service, for health and docs.");
+    let _ = writeln!(
+        out,
+        "/// Full names of every gateway service, for health and docs."
+    );
     let _ = writeln!(out, "pub const SERVICE_NAMES: &[&str] = &[");
     for (name, _) in &services {
         let _ = writeln!(out, "    \"{PACKAGE}.{name}\",");

@@ -133,9 +133,11 @@ impl Engine {
         }
         let token = match token {
             Some(t) => t,
+            // The business's token when the business is known; the asset's
+            // own token (e.g. a page token) only for calls that name none.
             None => self.vault.select(&TokenQuery {
                 business: plan.business.as_deref(),
-                asset: plan.asset.as_deref(),
+                asset: plan.asset.as_deref().filter(|_| plan.business.is_none()),
                 kind: None,
             })?,
         };
@@ -218,7 +220,12 @@ impl Engine {
             .and_then(serde_json::Value::as_str)
             .filter(|s| !s.is_empty())
             .map(crate::secret::Secret::new)
-            .ok_or_else(|| GatewayError::Malformed(format!("/{node_id} answered without {field}")))
+            .ok_or_else(|| {
+                GatewayError::NoToken(format!(
+                    "Graph issued no {field} for {node_id}: vault token {} holds no role on it",
+                    token.name
+                ))
+            })
     }
 
     /// Runs a planned call with a chosen token: reads through the cache,

@@ -15,6 +15,11 @@ use crate::engine::Engine;
 
 pub use adapters::{add_services, SERVICE_NAMES};
 
+/// The engine's view of a call's metadata (deadline, request id, caller).
+pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::engine::CallContext {
+    context::from_metadata(md)
+}
+
 /// Every gateway service; cheap to clone.
 #[derive(Clone)]
 pub struct GatewayService {

@@ -72,7 +72,7 @@
 //! | 6000000002 | instagram | initechnews | Initech OWNER; Globex AGENCY CONFIRMED [ADVERTISE] |
 //! | 6000000003 | instagram | acme.outlet | Acme OWNER |
 //! | 7000000001 | catalog | Acme Products | Acme OWNER; Globex AGENCY CONFIRMED [ADVERTISE]; Bob ADVERTISE |
-//! | 7000000002 | catalog | Initech Catalog | Initech OWNER; Globex AGENCY CONFIRMED [ADMIN] |
+//! | 7000000002 | catalog | Initech Catalog | Initech OWNER; Globex AGENCY CONFIRMED [MANAGE, ADVERTISE] (the ADMIN role) |
 //! | 8000000001 | offline event set | Acme Store Sales | Acme OWNER |
 //! | 8000000002 | offline event set | Default Offline Event Set For Globex | Globex OWNER (auto-assign on) |
 //! | 8100000001 | custom conversion | Acme Purchase Over 100 | Acme OWNER |
@@ -551,7 +551,14 @@ impl Builder {
         self.grant("7000000001", BOB, ACME, &["ADVERTISE"], 80);
         self.asset(Catalog, "7000000002", "Initech Catalog");
         self.owned("7000000002", INITECH);
-        self.access("7000000002", GLOBEX, Agency, Confirmed, &["ADMIN"]);
+        // Granted as the catalog role ADMIN, which Graph reports as its tasks.
+        self.access(
+            "7000000002",
+            GLOBEX,
+            Agency,
+            Confirmed,
+            &["MANAGE", "ADVERTISE"],
+        );
 
         for (id, name, biz, auto) in [
             ("8000000001", "Acme Store Sales", ACME, false),

@@ -116,7 +116,7 @@ fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Incomi
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect();
     let version = match segments.first() {
         Some(first) if is_version(first) => Some(segments.remove(0)),

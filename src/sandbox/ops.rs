@@ -403,7 +403,7 @@ fn route_group(
         (Some("assigned_users"), Get) => asset_groups::users(world, call, group),
         (Some("assigned_users"), Post) => asset_groups::assign_user(world, call, group),
         (Some("assigned_users"), Delete) => asset_groups::remove_user(world, call, group),
-        (Some(e), _) => Err(edge_error(e, &[], unsupported)),
+        (Some(e), _) => Err(edge_error(e, &["assigned_users"], unsupported)),
     }
 }
 
@@ -459,10 +459,7 @@ fn route_asset(
 /// A known edge with the wrong method is "unsupported request"; an unknown
 /// one is "unknown path components".
 fn edge_error(edge: &str, known: &[&str], unsupported: impl Fn() -> GraphError) -> GraphError {
-    if known.contains(&edge)
-        || edge == "assigned_users"
-        || asset_groups::contained_kind(edge).is_some()
-    {
+    if known.contains(&edge) {
         unsupported()
     } else {
         GraphError::unknown_path(edge)
@@ -657,6 +654,8 @@ pub(crate) fn context_business(
 }
 
 /// Validates and normalizes (upper case, canonical order) a task list.
+/// Catalog roles (the seed's `permitted_tasks=['ADMIN']`) become the tasks
+/// they stand for: ADMIN = MANAGE + ADVERTISE, ADVERTISER = ADVERTISE.
 pub(crate) fn check_tasks(
     kind: AssetKind,
     valid: &[&str],
@@ -671,10 +670,12 @@ pub(crate) fn check_tasks(
             valid.join(", ")
         )));
     }
-    Ok(super::world::order_tasks(
-        kind,
-        upper.iter().map(String::as_str),
-    ))
+    let expanded = upper.iter().flat_map(|t| match (kind, t.as_str()) {
+        (AssetKind::Catalog, "ADMIN") => vec!["MANAGE", "ADVERTISE"],
+        (AssetKind::Catalog, "ADVERTISER") => vec!["ADVERTISE"],
+        (_, other) => vec![other],
+    });
+    Ok(super::world::order_tasks(kind, expanded))
 }
 
 /// Which businesses' grants the caller may see for a target user: all of

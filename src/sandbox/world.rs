@@ -110,10 +110,12 @@ impl AssetKind {
         }
     }
 
-    /// Tasks a business may be permitted on the asset (agencies, owners).
+    /// Tasks a business may be permitted on the asset (agencies, owners),
+    /// as accepted in requests.
     pub(crate) fn business_tasks(self) -> &'static [&'static str] {
         match self {
-            // CT07's seed grants catalog agencies the roles ADMIN / ADVERTISER.
+            // CT07's seed grants catalog agencies the role ADMIN (or
+            // ADVERTISER); they are stored as the tasks they stand for.
             AssetKind::Catalog => &["MANAGE", "ADVERTISE", "ADMIN", "ADVERTISER"],
             other => other.user_tasks(),
         }

@@ -9,3 +9,4 @@ mod errors;
 mod server;
 mod services;
 mod wire;
+mod workflows;

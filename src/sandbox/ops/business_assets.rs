@@ -323,6 +323,7 @@ pub(super) fn create_ad_account(
 /// Ad accounts: refused when the business is OWNER with CONFIRMED access.
 /// Pages: refused while people still hold tasks on the page from the
 /// business (remove them first with DELETE /{page_id}/assigned_users).
+/// When the owner lets an asset go, its agencies lose their access too.
 pub(super) fn remove(
     world: &mut World,
     call: &Call,
@@ -371,6 +372,22 @@ pub(super) fn remove(
             ));
         }
     }
+    let was_owner =
+        access.access_type == AccessType::Owner && access.status == AccessStatus::Confirmed;
+    // Agencies hold their access through the owner: they lose it with it.
+    let agencies: Vec<String> = if was_owner {
+        asset
+            .access
+            .iter()
+            .filter(|a| a.access_type == AccessType::Agency)
+            .map(|a| a.business.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
     world.drop_access(&key, biz);
+    for agency in agencies {
+        world.drop_access(&key, &agency);
+    }
     Ok(success())
 }

@@ -64,6 +64,9 @@ fn page_token(world: &mut World, page: &str, user: &str) -> String {
     world
         .tokens
         .entry(value.clone())
+        // Asking again issues a fresh token, as Graph does: an expired one is
+        // replaced.
+        .and_modify(|t| t.expired = false)
         .or_insert_with(|| TokenRecord {
             name: format!("page-{page}-user-{user}"),
             user: user.to_string(),

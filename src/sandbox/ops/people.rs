@@ -99,7 +99,10 @@ pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value,
             ),
         ));
     }
-    let permitted = permitted_user_tasks(asset, &biz);
+    let permitted = asset
+        .access_of(&biz)
+        .map(|a| a.permitted_tasks.clone())
+        .unwrap_or_default();
     if let Some(extra) = tasks.iter().find(|t| !permitted.contains(t)) {
         return Err(GraphError::rule(
             subcode::TASKS_NOT_PERMITTED,
@@ -136,24 +139,6 @@ pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value,
         }),
     }
     Ok(success())
-}
-
-/// The user tasks a business may assign on an asset: its permitted tasks,
-/// with the catalog agency roles ADMIN / ADVERTISER expanded to tasks.
-fn permitted_user_tasks(asset: &Asset, biz: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for task in asset
-        .access_of(biz)
-        .map(|a| a.permitted_tasks.as_slice())
-        .unwrap_or_default()
-    {
-        match task.as_str() {
-            "ADMIN" => out.extend(["MANAGE".to_string(), "ADVERTISE".to_string()]),
-            "ADVERTISER" => out.push("ADVERTISE".to_string()),
-            other => out.push(other.to_string()),
-        }
-    }
-    out
 }
 
 /// AA09 DELETE /act_{id}/assigned_users user=;

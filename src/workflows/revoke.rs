@@ -1,0 +1,246 @@
+//! WF01: revoke (or reduce) a user's access to a page or ad account, even
+//! when it comes through business asset groups. The seeds' procedure:
+//! 1. find the business's asset groups that contain the asset;
+//! 2. remove the user from each of them;
+//! 3. remove the user from the asset, or set the tasks they keep.
+
+use super::run::{string_field, Run};
+use crate::engine::{Arg, CallContext, Engine};
+use crate::error::{FieldViolation, GatewayError};
+use crate::proto::{AssetKind, RevokeUserAccessRequest, WorkflowReport};
+
+const PAGE_TASKS: &[&str] = &[
+    "MANAGE",
+    "CREATE_CONTENT",
+    "MODERATE",
+    "ADVERTISE",
+    "ANALYZE",
+];
+const AD_ACCOUNT_TASKS: &[&str] = &["MANAGE", "ADVERTISE", "ANALYZE"];
+
+struct Asset {
+    kind: AssetKind,
+    /// Page id, or ad account digits.
+    id: String,
+}
+
+/// Runs WF01.
+pub async fn run(
+    engine: &Engine,
+    ctx: CallContext,
+    req: RevokeUserAccessRequest,
+) -> Result<WorkflowReport, GatewayError> {
+    let asset = validate(&req)?;
+    let mut run = Run::new(engine, ctx);
+    let business = req.business_id.as_str();
+    let user = req.user.as_str();
+    let s = |v: &str| Arg::Str(v.to_string());
+    let final_step = final_step_name(&asset, &req);
+
+    // 1. The business's groups, then which of them contain the asset.
+    let Some(groups) = run
+        .list_all(
+            "list the business's asset groups",
+            "AG01",
+            &[("business_id", s(business))],
+            "business_asset_groups",
+        )
+        .await
+    else {
+        return Ok(run.finish(&[(final_step.0, final_step.1)]));
+    };
+    let (contained_op, contained_field) = match asset.kind {
+        AssetKind::Page => ("AG09", "pages"),
+        _ => ("AG12", "ad_accounts"),
+    };
+    let mut containing = Vec::new();
+    for g in &groups {
+        let gid = string_field(g, "id");
+        let items = run
+            .list_all(
+                format!("check whether asset group {gid} contains {}", asset.id),
+                contained_op,
+                &[("asset_group_id", s(&gid)), ("business_id", s(business))],
+                contained_field,
+            )
+            .await;
+        let Some(items) = items else {
+            return Ok(run.finish(&[(final_step.0, final_step.1)]));
+        };
+        if items
+            .iter()
+            .any(|i| string_field(i, "id").trim_start_matches("act_") == asset.id)
+        {
+            run.note(format!("group {gid} contains the asset"));
+            containing.push(gid);
+        } else {
+            run.note(format!("group {gid} does not contain the asset"));
+        }
+    }
+
+    // 2. Remove the user from each group that holds the asset.
+    for (i, gid) in containing.iter().enumerate() {
+        let members = run
+            .list_all(
+                format!("list the users of asset group {gid}"),
+                "AG06",
+                &[("asset_group_id", s(gid)), ("business", s(business))],
+                "users",
+            )
+            .await;
+        let Some(members) = members else {
+            return Ok(run.finish(&not_run_after(&containing[i..], user, &final_step)));
+        };
+        if !members.iter().any(|m| string_field(m, "id") == user) {
+            run.skipped(
+                format!("remove user {user} from asset group {gid}"),
+                "AG08",
+                "the user is not a member",
+            );
+            continue;
+        }
+        let removed = run
+            .step(
+                format!("remove user {user} from asset group {gid}"),
+                "AG08",
+                &[
+                    ("asset_group_id", s(gid)),
+                    ("business", s(business)),
+                    ("user", s(user)),
+                ],
+                None,
+            )
+            .await;
+        if removed.is_none() {
+            return Ok(run.finish(&not_run_after(&containing[i + 1..], user, &final_step)));
+        }
+    }
+
+    // 3. Remove the user from the asset, or set what they keep.
+    let tasks = Arg::List(req.remaining_tasks.clone());
+    let args: Vec<(&str, Arg)> = match (asset.kind, req.remaining_tasks.is_empty()) {
+        (AssetKind::Page, true) => vec![
+            ("page_id", s(&asset.id)),
+            ("business_id", s(business)),
+            ("user", s(user)),
+        ],
+        (AssetKind::Page, false) => {
+            vec![
+                ("page_id", s(&asset.id)),
+                ("business", s(business)),
+                ("user", s(user)),
+                ("tasks", tasks),
+            ]
+        }
+        (_, true) => vec![
+            ("ad_account_id", s(&asset.id)),
+            ("business_id", s(business)),
+            ("user", s(user)),
+        ],
+        (_, false) => {
+            vec![
+                ("ad_account_id", s(&asset.id)),
+                ("business_id", s(business)),
+                ("user", s(user)),
+                ("tasks", tasks),
+            ]
+        }
+    };
+    run.step(final_step.0, final_step.1, &args, None).await;
+    Ok(run.finish(&[]))
+}
+
+fn final_step_name(asset: &Asset, req: &RevokeUserAccessRequest) -> (String, &'static str) {
+    let what = if asset.kind == AssetKind::Page {
+        "page"
+    } else {
+        "ad account"
+    };
+    match (asset.kind, req.remaining_tasks.is_empty()) {
+        (AssetKind::Page, true) => (
+            format!("remove user {} from {what} {}", req.user, asset.id),
+            "PG10",
+        ),
+        (AssetKind::Page, false) => (
+            format!("set user {}'s tasks on {what} {}", req.user, asset.id),
+            "PG07",
+        ),
+        (_, true) => (
+            format!("remove user {} from {what} act_{}", req.user, asset.id),
+            "AA09",
+        ),
+        (_, false) => (
+            format!("set user {}'s tasks on {what} act_{}", req.user, asset.id),
+            "AA08",
+        ),
+    }
+}
+
+fn not_run_after(
+    groups: &[String],
+    user: &str,
+    last: &(String, &'static str),
+) -> Vec<(String, &'static str)> {
+    let mut v: Vec<(String, &'static str)> = groups
+        .iter()
+        .map(|g| (format!("remove user {user} from asset group {g}"), "AG08"))
+        .collect();
+    v.push(last.clone());
+    v
+}
+
+fn validate(req: &RevokeUserAccessRequest) -> Result<Asset, GatewayError> {
+    let mut v = Vec::new();
+    let digits = |s: &str| !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit());
+    let mut bad = |field: &str, why: &str| {
+        v.push(FieldViolation {
+            field: field.into(),
+            description: why.into(),
+        })
+    };
+    if !digits(&req.business_id) {
+        bad("business_id", "is required and must be a Graph id (digits)");
+    }
+    if !digits(&req.user) {
+        bad("user", "is required and must be a Graph id (digits)");
+    }
+    let kind = AssetKind::try_from(req.asset_kind).unwrap_or(AssetKind::Unspecified);
+    let id = match kind {
+        AssetKind::Page if digits(&req.asset_id) => req.asset_id.clone(),
+        AssetKind::AdAccount if digits(req.asset_id.trim_start_matches("act_")) => {
+            req.asset_id.trim_start_matches("act_").to_string()
+        }
+        AssetKind::Unspecified => {
+            bad(
+                "asset_kind",
+                "must be ASSET_KIND_PAGE or ASSET_KIND_AD_ACCOUNT",
+            );
+            String::new()
+        }
+        _ => {
+            bad(
+                "asset_id",
+                "must be a page id (digits) or an ad account id (act_123 or 123)",
+            );
+            String::new()
+        }
+    };
+    let allowed = if kind == AssetKind::Page {
+        PAGE_TASKS
+    } else {
+        AD_ACCOUNT_TASKS
+    };
+    for (i, t) in req.remaining_tasks.iter().enumerate() {
+        if !allowed.contains(&t.as_str()) {
+            bad(
+                &format!("remaining_tasks[{i}]"),
+                &format!("must be one of {}", allowed.join(", ")),
+            );
+        }
+    }
+    if v.is_empty() {
+        Ok(Asset { kind, id })
+    } else {
+        Err(GatewayError::InvalidArgument(v))
+    }
+}
