@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 ///
 /// Graph reports these rule violations as code 100 with a subcode; the seeds
 /// do not give Meta's numbers, so these are the sandbox's own (stable, and
-/// documented in the README table). `UNKNOWN_OBJECT` is Graph's real 33.
+/// documented in docs/sandbox.md). `UNKNOWN_OBJECT` is Graph's real 33.
 pub(crate) mod subcode {
     /// Unknown or unsupported object (Graph's real subcode).
     pub(crate) const UNKNOWN_OBJECT: u32 = 33;
