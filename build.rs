@@ -2,7 +2,9 @@
 //! reflection and for the engine's route table, and generates the thin tonic
 //! adapters: every RPC with a `(graphgateway.v1.graph)` option delegates to the
 //! generic engine, every RPC with a `(graphgateway.v1.workflow)` option to the
-//! hand-written workflow of the same name. No per-RPC code is written by hand.
+//! hand-written workflow of the same name, and every other RPC (served by the
+//! gateway itself, e.g. quota introspection) to `crate::grpc::local`. No
+//! per-RPC glue is written by hand.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -98,9 +100,9 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
                 Some(Kind::Workflow) => {
                     format!("crate::workflows::{fn_name}(self, request).await")
                 }
-                None => format!(
-                    "let _ = request;\n        Err(tonic::Status::unimplemented(\"{full} declares no Graph route\"))"
-                ),
+                // Served by the gateway itself (e.g. quota introspection):
+                // a hand-written handler of the same name must exist.
+                None => format!("crate::grpc::local::{fn_name}(self, request).await"),
             };
             let _ = writeln!(
                 out,

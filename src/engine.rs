@@ -126,6 +126,7 @@ impl Engine {
         token: Option<Arc<TokenEntry>>,
     ) -> Result<Bytes, GatewayError> {
         let mut plan = request::plan(&self.table, route, msg)?;
+        let named_business = plan.business.is_some();
         if plan.business.is_none() {
             if let Some(asset) = &plan.asset {
                 plan.business = self.owners.get(asset).await.map(|b| b.to_string());
@@ -133,11 +134,12 @@ impl Engine {
         }
         let token = match token {
             Some(t) => t,
-            // The business's token when the business is known; the asset's
-            // own token (e.g. a page token) only for calls that name none.
+            // The business's token when the caller names the business; the
+            // asset's own token (e.g. a page token, which BB04 needs) for
+            // calls that name none, before the business learned from lists.
             None => self.vault.select(&TokenQuery {
                 business: plan.business.as_deref(),
-                asset: plan.asset.as_deref().filter(|_| plan.business.is_none()),
+                asset: plan.asset.as_deref().filter(|_| !named_business),
                 kind: None,
             })?,
         };

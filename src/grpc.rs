@@ -4,6 +4,7 @@
 
 mod adapters;
 mod context;
+pub mod local;
 pub mod server;
 pub mod status;
 

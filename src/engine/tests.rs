@@ -45,6 +45,9 @@ fn every_catalogue_id_has_exactly_one_route() {
         ("IG", 8),
         ("CT", 7),
         ("ME", 1),
+        ("BB", 11),
+        ("OB", 6),
+        ("AS", 4),
     ] {
         want.extend((1..=n).map(|i| format!("{prefix}{i:02}")));
     }

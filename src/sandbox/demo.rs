@@ -54,7 +54,7 @@
 //! | 3000000005 | Initech News | Initech OWNER CONFIRMED; Globex AGENCY PENDING | Grace all tasks | in Globex's pending_client_pages |
 //! | 3000000006 | Erin's Bakery | none | page admin Erin | PG01 by Acme fails (code 200); PG02 fails (not business-owned) |
 //! | 3000000007 | Acme Kiosk | Acme OWNER PENDING | page admin Acme Admin System User (1 day) | in Acme's pending_owned_pages |
-//! | 3000000008 | Acme Careers | Acme OWNER CONFIRMED | nobody | PG06 by Acme succeeds |
+//! | 3000000008 | Acme Careers | Acme OWNER CONFIRMED | page admin Acme Admin System User (30 days), no business tasks | PG06 by Acme succeeds; WF02 derives a page token |
 //! | 3000000009 | Initech Careers | Initech OWNER CONFIRMED | page admin Globex Admin System User (100 days) | PG02 by Globex -> CONFIRMED |
 //!
 //! # Other assets
@@ -454,6 +454,9 @@ impl Builder {
 
         self.asset(Page, "3000000008", "Acme Careers");
         self.owned("3000000008", ACME);
+        // A page role without business tasks: the owner's system user can
+        // get a page token (WF02) while PG06 still finds nobody to remove.
+        self.admin("3000000008", ACME_SU, 30);
 
         self.asset(Page, "3000000009", "Initech Careers");
         self.owned("3000000009", INITECH);

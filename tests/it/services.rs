@@ -21,11 +21,14 @@ use tonic_types::StatusExt as _;
 use crate::harness::TestGateway;
 
 mod ad_accounts;
+mod agency;
 mod apps;
 mod asset_groups;
+mod audience_sharing;
 mod catalogs;
 mod identity;
 mod instagram;
+mod obo;
 mod pages;
 mod pixels;
 

@@ -195,7 +195,7 @@ async fn wf02_derives_stores_and_reuses_a_page_token_never_returning_it() {
     let mut c = WorkflowServiceClient::new(gw.channel().await);
     let req = GrantPageAgencyAccessRequest {
         business_id: ACME.into(),
-        page_id: "3000000003".into(),
+        page_id: "3000000008".into(),
         agency_business_id: "1000000003".into(),
         preset: PageRolePreset::Advertiser as i32,
         ..Default::default()
@@ -206,7 +206,7 @@ async fn wf02_derives_stores_and_reuses_a_page_token_never_returning_it() {
         .unwrap()
         .into_inner();
     assert!(r.completed, "{r:#?}");
-    assert_eq!(r.steps[0].graph_call, "GET /3000000003?fields=access_token");
+    assert_eq!(r.steps[0].graph_call, "GET /3000000008?fields=access_token");
     assert_eq!(
         outcomes(&r).last().unwrap(),
         &("BB04".to_string(), StepOutcome::Done)
@@ -215,7 +215,7 @@ async fn wf02_derives_stores_and_reuses_a_page_token_never_returning_it() {
     assert!(grant
         .header("authorization")
         .unwrap()
-        .starts_with("Bearer sandbox-page-token-3000000003-"));
+        .starts_with("Bearer sandbox-page-token-3000000008-"));
     assert_eq!(
         grant.param("permitted_tasks"),
         Some(r#"["ADVERTISE","ANALYZE"]"#)
@@ -229,17 +229,17 @@ async fn wf02_derives_stores_and_reuses_a_page_token_never_returning_it() {
         .vault()
         .select(&TokenQuery {
             business: None,
-            asset: Some("3000000003"),
+            asset: Some("3000000008"),
             kind: Some(TokenKind::Page),
         })
         .unwrap();
-    assert_eq!(stored.name, "page-3000000003");
+    assert_eq!(stored.name, "page-3000000008");
 
     // A second grant reuses the stored token.
     let r = c.grant_page_agency_access(req).await.unwrap().into_inner();
     assert_eq!(outcomes(&r)[0].1, StepOutcome::Skipped);
     assert_eq!(
-        gw.sb().requests_to("/3000000003"),
+        gw.sb().requests_to("/3000000008"),
         1,
         "the page token was derived once"
     );
@@ -251,7 +251,7 @@ async fn wf02_refreshes_a_rejected_page_token_once() {
     let mut c = WorkflowServiceClient::new(gw.channel().await);
     let req = GrantPageAgencyAccessRequest {
         business_id: ACME.into(),
-        page_id: "3000000003".into(),
+        page_id: "3000000008".into(),
         agency_business_id: "1000000003".into(),
         preset: PageRolePreset::Analyst as i32,
         ..Default::default()
@@ -268,7 +268,7 @@ async fn wf02_refreshes_a_rejected_page_token_once() {
         .vault()
         .select(&TokenQuery {
             business: None,
-            asset: Some("3000000003"),
+            asset: Some("3000000008"),
             kind: Some(TokenKind::Page),
         })
         .unwrap();
@@ -281,7 +281,7 @@ async fn wf02_refreshes_a_rejected_page_token_once() {
         .to_string();
     assert!(gw
         .sb()
-        .expire_token(&format!("page-3000000003-user-{user}")));
+        .expire_token(&format!("page-3000000008-user-{user}")));
     let r = c.grant_page_agency_access(req).await.unwrap().into_inner();
     assert!(r.completed, "{r:#?}");
     let o = outcomes(&r);
