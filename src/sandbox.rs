@@ -14,14 +14,16 @@
 //! - `Sandbox::serve(self, listener, shutdown) -> std::io::Result<()>`
 //! - test hooks: `request_count()`, `requests_to(path)`, `pause()`, `resume()`, `arrivals()`
 //!
-//! Also: builders [`Sandbox::with_app_secret`], [`Sandbox::with_usage`];
+//! Also: builders [`Sandbox::with_app_secret`], [`Sandbox::with_scoring`];
 //! test hooks [`Sandbox::last_request`], [`Sandbox::advance_clock`],
-//! [`Sandbox::expire_token`], [`Sandbox::approve_access`], [`Sandbox::respond`].
+//! [`Sandbox::expire_token`], [`Sandbox::approve_access`], [`Sandbox::respond`],
+//! and the rate-limit counters [`Sandbox::throttled_count`],
+//! [`Sandbox::calls_admitted`], [`Sandbox::points_spent`], [`Sandbox::score`].
 //!
 //! Layout: `http` (the axum handler: auth, hooks, headers), `ops` (routing
 //! and one module per area), `world` (the state and its queries), `render`
 //! (node types and fields), `wire` (errors, parameters, `fields=`, paging),
-//! `usage` (rate-limit accounting), `demo` (the demo world and its id table).
+//! `usage` (Meta's rate-limit scoring model), `demo` (the demo world and its id table).
 
 mod demo;
 mod http;
@@ -46,7 +48,7 @@ use tokio::sync::watch;
 use crate::secret::Secret;
 use crate::vault::TokenEntry;
 
-pub use usage::UsageConfig;
+pub use usage::{AccessTier, ScoringConfig, UseCase};
 
 /// A running simulator's shared state. Cheap to clone; clones share state.
 #[derive(Clone)]
@@ -135,7 +137,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 world: Mutex::new(world),
                 app_secret: RwLock::new(None),
-                usage: Mutex::new(usage::UsageMeter::new(UsageConfig::default())),
+                usage: Mutex::new(usage::UsageMeter::new(ScoringConfig::default())),
                 hooks: Hooks {
                     handled: AtomicU64::new(0),
                     arrivals: AtomicU64::new(0),
@@ -160,8 +162,10 @@ impl Sandbox {
         self
     }
 
-    /// Sets the usage model's budgets (see [`UsageConfig`]).
-    pub fn with_usage(self, config: UsageConfig) -> Self {
+    /// Sets the rate-limit scoring model's numbers and forgets all usage so
+    /// far (see [`ScoringConfig`]; the default is Meta's standard tier, e.g.
+    /// `with_scoring(ScoringConfig::development())` for the development tier).
+    pub fn with_scoring(self, config: ScoringConfig) -> Self {
         self.inner.usage.lock().configure(config);
         self
     }
@@ -255,8 +259,33 @@ impl Sandbox {
 
     /// Test hook: moves the sandbox clock forward (e.g. past the 7 days a
     /// page admin needs for an OWNER claim to be confirmed at once).
+    /// The rate-limit windows, decays and blocks move with it.
     pub fn advance_clock(&self, by: Duration) {
         self.inner.world.lock().clock_offset += by.as_secs();
+        self.inner.usage.lock().advance(by);
+    }
+
+    /// Test hook: calls refused for a rate limit (codes 4, 17, 800xx).
+    pub fn throttled_count(&self) -> u64 {
+        self.inner.usage.lock().throttled_count()
+    }
+
+    /// Test hook: calls admitted by the rate limits (and so counted in the
+    /// usage headers); calls failing authentication never reach them.
+    pub fn calls_admitted(&self) -> u64 {
+        self.inner.usage.lock().calls_admitted()
+    }
+
+    /// Test hook: points admitted for the ad account (`act_N` or `N`) since
+    /// the start or the last [`Sandbox::with_scoring`], decayed or not.
+    pub fn points_spent(&self, ad_account: &str) -> u64 {
+        self.inner.usage.lock().points_spent(ad_account)
+    }
+
+    /// Test hook: the ad account's current score in percent of the maximum,
+    /// as `acc_id_util_pct` shows it.
+    pub fn score(&self, ad_account: &str) -> f64 {
+        self.inner.usage.lock().score(ad_account)
     }
 
     /// Test hook: approves a PENDING access request as the asset's admins

@@ -191,6 +191,8 @@ fn violation(field: &str, description: &str) -> FieldViolation {
     }
 }
 
+/// Proto3's "not set" for fields without presence. A `false` that reached
+/// here was set explicitly (`optional bool`), so it is sent.
 fn is_default(v: &Value) -> bool {
     match v {
         Value::String(s) => s.is_empty(),
@@ -198,7 +200,6 @@ fn is_default(v: &Value) -> bool {
         Value::I32(0) | Value::I64(0) | Value::U32(0) | Value::U64(0) | Value::EnumNumber(0) => {
             true
         }
-        Value::Bool(false) => false,
         _ => false,
     }
 }

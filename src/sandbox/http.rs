@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::ops::{self, Call, Scope, Verb};
-use super::usage::UsageHeaders;
+use super::usage::{self, UsageHeaders};
 use super::wire::{self, GraphError, PageRequest, Params};
 use super::{Inner, RecordedRequest, Sandbox};
 
@@ -62,7 +62,7 @@ pub(crate) async fn handle(
     let trace = wire::fbtrace_id();
     let (status, body) = match &outcome.result {
         Ok(value) => (StatusCode::OK, value.clone()),
-        Err(err) => (err.status(), err.body(&trace)),
+        Err(err) => (err.status(), error_body(err, &trace)),
     };
     tracing::debug!(
         method = %incoming.method,
@@ -91,6 +91,17 @@ pub(crate) async fn handle(
         }
     }
     response
+}
+
+/// Graph's error body; throttling errors are transient.
+fn error_body(err: &GraphError, trace: &str) -> Value {
+    let mut body = err.body(trace);
+    if usage::is_throttle(err) {
+        if let Some(error) = body.get_mut("error").and_then(Value::as_object_mut) {
+            error.insert("is_transient".into(), Value::Bool(true));
+        }
+    }
+    body
 }
 
 fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -237,7 +248,8 @@ fn run(inner: &Inner, incoming: &Incoming, scope: &mut Scope) -> Result<Value, G
         paging,
     };
     *scope = ops::scope(&world, &call, &incoming.segments);
-    inner.usage.lock().admit(scope)?;
+    usage::classify(&world, scope, &incoming.segments);
+    inner.usage.lock().admit(scope, call.verb)?;
     ops::dispatch(&mut world, &call, &incoming.segments)
 }
 

@@ -378,11 +378,11 @@ async fn lists_page_with_cursors_and_never_leak_the_token() {
 
 #[tokio::test]
 async fn usage_headers_are_on_every_answer() {
-    let sb = Sandbox::demo().with_usage(UsageConfig {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
         app_calls: 10,
-        business_calls: 4,
-        ad_account_calls: 2,
-        ..UsageConfig::default()
+        buc_calls: 4,
+        max_points: 2,
+        ..ScoringConfig::development()
     });
     let r = get(&sb, ACME_ADMIN, "/me").await;
     let app: Value =
@@ -402,7 +402,8 @@ async fn usage_headers_are_on_every_answer() {
     let acc: Value =
         serde_json::from_str(r.header("x-ad-account-usage").expect("ad account usage"))
             .expect("json");
-    assert_eq!(acc["acc_id_util_pct"], 50);
+    assert_eq!(acc["acc_id_util_pct"], 50.0);
+    assert_eq!(acc["reset_time_duration"], 300);
     assert_eq!(acc["ads_api_access_tier"], "development_access");
     let buc: Value =
         serde_json::from_str(r.header("x-business-use-case-usage").expect("buc")).expect("json");
@@ -2535,4 +2536,394 @@ async fn as01_to_as04_audience_sharing() {
     assert_eq!(r.ok(), &json!({"request_status": "APPROVED"}));
     assert!(sb.respond("8300000001", false));
     assert!(!sb.respond("8300000001", true));
+}
+
+// --- rate limits (Meta's scoring model) ------------------------------------------
+
+const ACCOUNT: &str = "/act_2000000001";
+
+/// A usage header as JSON.
+fn usage(r: &Resp, name: &str) -> Value {
+    serde_json::from_str(r.header(name).unwrap_or_else(|| panic!("no {name}"))).expect("json")
+}
+
+/// Asserts a throttling answer: HTTP 400, `code`/`subcode`, transient.
+fn assert_throttled(r: &Resp, code: u64, subcode: Option<u64>) {
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.err(), (code, subcode));
+    assert_eq!(r.body["error"]["type"], "OAuthException");
+    assert_eq!(r.body["error"]["is_transient"], true);
+    assert!(r.body["error"]["fbtrace_id"].is_string());
+}
+
+fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn demo_scores_on_the_standard_tier() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    r.ok();
+    let acc = usage(&r, "x-ad-account-usage");
+    assert_eq!(
+        acc,
+        json!({"acc_id_util_pct": 0.01, "reset_time_duration": 300, "ads_api_access_tier": "standard_access"})
+    );
+    assert_eq!(sb.points_spent("act_2000000001"), 1);
+    assert_eq!(sb.calls_admitted(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn reads_cost_one_point_and_writes_three() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig::development());
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    r.ok();
+    assert_eq!(sb.points_spent("act_2000000001"), 1);
+    assert_eq!(usage(&r, "x-ad-account-usage")["acc_id_util_pct"], 1.67);
+    // A write, even one Graph refuses, costs 3.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("{ACCOUNT}/assigned_users"),
+        &[("user", "10003"), ("tasks", "['ANALYZE']")],
+    )
+    .await;
+    assert_eq!(sb.points_spent("2000000001"), 4);
+    assert_eq!(usage(&r, "x-ad-account-usage")["acc_id_util_pct"], 6.67);
+    delete(
+        &sb,
+        ACME_ADMIN,
+        &format!("{ACCOUNT}/assigned_users?user=10003"),
+    )
+    .await;
+    assert_eq!(sb.points_spent("act_2000000001"), 7);
+    // `method=delete` on a GET is a write too.
+    get(
+        &sb,
+        ACME_ADMIN,
+        &format!("{ACCOUNT}/assigned_users?user=10003&method=delete"),
+    )
+    .await;
+    assert_eq!(sb.points_spent("act_2000000001"), 10);
+    assert!((sb.score("act_2000000001") - 16.67).abs() < 1e-9);
+    // Other accounts have their own score; non-act_ calls score nothing.
+    get(&sb, ACME_ADMIN, "/act_2000000002").await.ok();
+    get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages"))
+        .await
+        .ok();
+    assert_eq!(sb.points_spent("act_2000000002"), 1);
+    assert_eq!(sb.points_spent("act_2000000001"), 10);
+    assert_eq!(sb.calls_admitted(), 6);
+    assert_eq!(sb.throttled_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_score_decays_after_the_window() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig::development());
+    for _ in 0..10 {
+        get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    }
+    // tokio's clock and the sandbox's advance_clock both move the meter.
+    tokio::time::advance(secs(100)).await;
+    sb.advance_clock(secs(100));
+    for _ in 0..5 {
+        get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    }
+    assert!((sb.score(ACCOUNT.trim_start_matches('/')) - 25.0).abs() < 1e-9);
+    // The first ten points stop counting 300 s after they were spent.
+    tokio::time::advance(secs(99)).await;
+    assert!((sb.score("act_2000000001") - 25.0).abs() < 1e-9);
+    tokio::time::advance(secs(1)).await;
+    assert!((sb.score("act_2000000001") - 8.33).abs() < 1e-9);
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    let acc = usage(&r, "x-ad-account-usage");
+    assert_eq!(acc["acc_id_util_pct"], 10.0);
+    assert_eq!(acc["reset_time_duration"], 300);
+    tokio::time::advance(secs(300)).await;
+    assert_eq!(sb.score("act_2000000001"), 0.0);
+    assert_eq!(sb.points_spent("act_2000000001"), 16);
+}
+
+#[tokio::test(start_paused = true)]
+async fn going_over_the_score_is_code_17_and_blocks_the_account() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        block_duration: secs(60),
+        ..ScoringConfig::development()
+    });
+    for _ in 0..58 {
+        get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    }
+    // 58 + 3 > 60: refused, nothing spent, the account is blocked.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("{ACCOUNT}/assigned_users"),
+        &[("user", "10002"), ("tasks", "['ANALYZE']")],
+    )
+    .await;
+    assert_throttled(&r, 17, Some(2_446_079));
+    assert_eq!(r.message(), "(#17) User request limit reached");
+    let acc = usage(&r, "x-ad-account-usage");
+    assert_eq!(acc["acc_id_util_pct"], 96.67);
+    assert_eq!(acc["reset_time_duration"], 300);
+    assert_eq!(sb.points_spent("act_2000000001"), 58);
+    // Blocked: even a read that would fit is refused.
+    tokio::time::advance(secs(59)).await;
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_throttled(&r, 17, Some(2_446_079));
+    // Other accounts are not blocked.
+    get(&sb, ACME_ADMIN, "/act_2000000002").await.ok();
+    assert_eq!(sb.throttled_count(), 2);
+    // The block ends after block_duration: reads fit again up to the max.
+    tokio::time::advance(secs(1)).await;
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_eq!(usage(&r, "x-ad-account-usage")["acc_id_util_pct"], 100.0);
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_throttled(&r, 17, Some(2_446_079));
+    assert_eq!(sb.points_spent("act_2000000001"), 60);
+    assert_eq!(sb.throttled_count(), 3);
+    // Once the points have decayed and the block is over, all is well.
+    tokio::time::advance(secs(300)).await;
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    r.ok();
+    assert_eq!(usage(&r, "x-ad-account-usage")["acc_id_util_pct"], 1.67);
+}
+
+#[tokio::test(start_paused = true)]
+async fn reset_time_is_the_later_of_decay_and_block() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        max_points: 2,
+        decay_window: secs(30),
+        block_duration: secs(120),
+        ..ScoringConfig::development()
+    });
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    tokio::time::advance(secs(10)).await;
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_eq!(
+        usage(&r, "x-ad-account-usage"),
+        json!({"acc_id_util_pct": 100.0, "reset_time_duration": 30, "ads_api_access_tier": "development_access"})
+    );
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_throttled(&r, 17, Some(2_446_079));
+    assert_eq!(usage(&r, "x-ad-account-usage")["reset_time_duration"], 120);
+    // The score is back to 0 after 30 s, the block lasts 120 s.
+    tokio::time::advance(secs(30)).await;
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_throttled(&r, 17, Some(2_446_079));
+    assert_eq!(
+        usage(&r, "x-ad-account-usage"),
+        json!({"acc_id_util_pct": 0.0, "reset_time_duration": 90, "ads_api_access_tier": "development_access"})
+    );
+    sb.advance_clock(secs(90));
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_three_headers_carry_the_numbers() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        app_calls: 20,
+        buc_calls: 10,
+        ..ScoringConfig::development()
+    });
+    get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_ad_accounts"))
+        .await
+        .ok();
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    r.ok();
+    // Two calls: 10% of the app, 20% of Acme's ads_management budget.
+    assert_eq!(
+        usage(&r, "x-app-usage"),
+        json!({"call_count": 10, "total_cputime": 10, "total_time": 10})
+    );
+    assert_eq!(
+        usage(&r, "x-business-use-case-usage"),
+        json!({ACME: [{
+            "type": "ads_management",
+            "call_count": 20,
+            "total_cputime": 20,
+            "total_time": 20,
+            "estimated_time_to_regain_access": 0,
+        }]})
+    );
+    assert_eq!(
+        usage(&r, "x-ad-account-usage"),
+        json!({"acc_id_util_pct": 1.67, "reset_time_duration": 300, "ads_api_access_tier": "development_access"})
+    );
+    // Each use case of a business has its own budget.
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/business_asset_groups")).await;
+    let buc = usage(&r, "x-business-use-case-usage");
+    assert_eq!(buc[ACME][0]["type"], "business_management");
+    assert_eq!(buc[ACME][0]["call_count"], 10);
+    // An hour later, the windows are empty again.
+    tokio::time::advance(secs(3600)).await;
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages")).await;
+    assert_eq!(usage(&r, "x-app-usage")["call_count"], 5);
+    assert_eq!(
+        usage(&r, "x-business-use-case-usage")[ACME][0]["type"],
+        "pages"
+    );
+    assert_eq!(
+        usage(&r, "x-business-use-case-usage")[ACME][0]["call_count"],
+        10
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn business_use_cases_throttle_with_their_own_code() {
+    let cases = [
+        (
+            format!("/{ACME}/owned_ad_accounts"),
+            "ads_management",
+            80_004,
+        ),
+        (format!("/{ACME}/owned_pages"), "pages", 80_001),
+        (
+            format!("/{ACME}/owned_instagram_accounts"),
+            "instagram",
+            80_002,
+        ),
+        (
+            format!("/{ACME}/owned_product_catalogs"),
+            "catalog_management",
+            80_009,
+        ),
+        ("/8200000001".to_string(), "custom_audience", 80_003),
+        ("/9000000001".to_string(), "business_management", 80_000),
+        (format!("/{ACME}/owned_apps"), "business_management", 80_000),
+    ];
+    for (path, use_case, code) in cases {
+        let sb = Sandbox::demo().with_scoring(ScoringConfig {
+            buc_calls: 2,
+            ..ScoringConfig::development()
+        });
+        get(&sb, ACME_ADMIN, &path).await.ok();
+        get(&sb, ACME_ADMIN, &path).await.ok();
+        let r = get(&sb, ACME_ADMIN, &path).await;
+        assert_throttled(&r, code, None);
+        assert!(
+            r.message()
+                .starts_with(&format!("(#{code}) There have been too many calls")),
+            "{}",
+            r.message()
+        );
+        let buc = usage(&r, "x-business-use-case-usage");
+        assert_eq!(buc[ACME][0]["type"], use_case, "{path}");
+        assert_eq!(buc[ACME][0]["call_count"], 100);
+        assert_eq!(buc[ACME][0]["estimated_time_to_regain_access"], 5);
+        assert_eq!(sb.throttled_count(), 1);
+        assert_eq!(sb.calls_admitted(), 2);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_use_case_is_blocked_then_recovers() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        buc_calls: 2,
+        buc_window: secs(600),
+        ..ScoringConfig::development()
+    });
+    let path = format!("/{ACME}/owned_ad_accounts");
+    get(&sb, ACME_ADMIN, &path).await.ok();
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok(); // Acme's ads_management too.
+    let r = get(&sb, ACME_ADMIN, &path).await;
+    assert_throttled(&r, 80_004, None);
+    assert_eq!(
+        r.message(),
+        "(#80004) There have been too many calls to this ad-account. Wait a bit and try again."
+    );
+    // The same business's other use cases, and other businesses, still run.
+    get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages"))
+        .await
+        .ok();
+    get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/owned_ad_accounts"))
+        .await
+        .ok();
+    // 299 s into the 300 s block: 1 minute to go.
+    tokio::time::advance(secs(299)).await;
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    assert_throttled(&r, 80_004, None);
+    assert_eq!(
+        usage(&r, "x-business-use-case-usage")[ACME][0]["estimated_time_to_regain_access"],
+        1
+    );
+    // The block is over but the window still holds 2 calls: blocked again.
+    tokio::time::advance(secs(1)).await;
+    assert_throttled(&get(&sb, ACME_ADMIN, &path).await, 80_004, None);
+    // Once the calls left the window and the block ended, calls run again.
+    tokio::time::advance(secs(300)).await;
+    let r = get(&sb, ACME_ADMIN, &path).await;
+    r.ok();
+    let buc = usage(&r, "x-business-use-case-usage");
+    assert_eq!(buc[ACME][0]["call_count"], 50);
+    assert_eq!(buc[ACME][0]["estimated_time_to_regain_access"], 0);
+    assert_eq!(sb.throttled_count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_app_limit_is_code_4() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        app_calls: 3,
+        app_window: secs(60),
+        app_block: secs(120),
+        ..ScoringConfig::development()
+    });
+    for _ in 0..3 {
+        get(&sb, ACME_ADMIN, "/me").await.ok();
+    }
+    let r = get(&sb, ACME_ADMIN, "/me").await;
+    assert_throttled(&r, 4, None);
+    assert_eq!(r.message(), "(#4) Application request limit reached");
+    assert_eq!(
+        usage(&r, "x-app-usage"),
+        json!({"call_count": 100, "total_cputime": 100, "total_time": 100})
+    );
+    // Every token and path of the app is refused during the block.
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/owned_pages")).await;
+    assert_throttled(&r, 4, None);
+    tokio::time::advance(secs(119)).await;
+    assert_throttled(&get(&sb, ACME_ADMIN, "/me").await, 4, None);
+    tokio::time::advance(secs(1)).await;
+    let r = get(&sb, ACME_ADMIN, "/me").await;
+    r.ok();
+    assert_eq!(usage(&r, "x-app-usage")["call_count"], 33);
+    assert_eq!(sb.throttled_count(), 3);
+    assert_eq!(sb.calls_admitted(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn headers_only_mode_never_refuses() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        app_calls: 50,
+        buc_calls: 50,
+        ..ScoringConfig::development().headers_only()
+    });
+    let mut last = None;
+    for _ in 0..100 {
+        last = Some(get(&sb, ACME_ADMIN, ACCOUNT).await);
+        last.as_ref().map(Resp::ok);
+    }
+    let r = last.expect("answers");
+    assert_eq!(usage(&r, "x-app-usage")["call_count"], 200);
+    let acc = usage(&r, "x-ad-account-usage");
+    assert_eq!(acc["acc_id_util_pct"], 166.67);
+    assert_eq!(acc["reset_time_duration"], 300);
+    let buc = usage(&r, "x-business-use-case-usage");
+    assert_eq!(buc[ACME][0]["call_count"], 200);
+    assert_eq!(buc[ACME][0]["estimated_time_to_regain_access"], 0);
+    assert_eq!(sb.throttled_count(), 0);
+    assert_eq!(sb.calls_admitted(), 100);
+    assert_eq!(sb.points_spent("act_2000000001"), 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_failing_authentication_spend_nothing() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig::development());
+    let r = get(&sb, "bad", ACCOUNT).await;
+    assert_eq!(r.err(), (190, None));
+    assert_eq!(usage(&r, "x-app-usage")["call_count"], 0);
+    assert_eq!(sb.calls_admitted(), 0);
+    assert_eq!(sb.points_spent("act_2000000001"), 0);
 }
