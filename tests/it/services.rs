@@ -13,12 +13,109 @@
 //! | IG01–IG08 | `instagram` |
 //! | CT01–CT07 | `catalogs` |
 //! | ME01 | `identity` |
+//! | BB01–BB11 | `agency` |
+//! | OB01–OB06 | `obo` |
+//! | AS01–AS04 | `audience_sharing` |
 
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use graph_gateway::config::Config;
+use graph_gateway::proto::{AccessStatus, AccessType, AdAccount, NodeRef, Page};
+use graph_gateway::sandbox::RecordedRequest;
+use graph_gateway::vault::MemoryVault;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
-use crate::harness::TestGateway;
+use crate::harness::{token, Recorder, TestGateway};
+
+/// Defines an async helper around one RPC of the invoking module's `Client`.
+///
+/// `rpc!(fn name(field: Type, ..; fixed = value, ..) -> Out = method(Request).answer)`
+/// takes `c: &mut Client<Channel>` and the fields, sends
+/// `Request { field, .., fixed: value, .., ..Default::default() }` (each
+/// converted by [`IntoField`]) and returns the answer's `answer`, panicking
+/// with the status when the call fails. Without `.answer` it returns the
+/// call's `Result<Out, Status>` instead, with the whole answer.
+macro_rules! rpc {
+    ($vis:vis fn $name:ident($($field:ident: $T:ty),* $(; $($fixed:ident = $value:expr),+)?)
+        -> $Out:ty = $method:ident($Req:ident).$answer:ident) => {
+        $vis async fn $name(c: &mut Client<tonic::transport::Channel>, $($field: $T),*) -> $Out {
+            let req = $Req {
+                $($field: crate::services::IntoField::into_field($field),)*
+                $($($fixed: crate::services::IntoField::into_field($value),)+)?
+                ..Default::default()
+            };
+            c.$method(req)
+                .await
+                .unwrap_or_else(|st| panic!("{}: {st:?}", stringify!($method)))
+                .into_inner()
+                .$answer
+        }
+    };
+    ($vis:vis fn $name:ident($($field:ident: $T:ty),* $(; $($fixed:ident = $value:expr),+)?)
+        -> $Out:ty = $method:ident($Req:ident)) => {
+        $vis async fn $name(
+            c: &mut Client<tonic::transport::Channel>,
+            $($field: $T),*
+        ) -> Result<$Out, tonic::Status> {
+            let req = $Req {
+                $($field: crate::services::IntoField::into_field($field),)*
+                $($($fixed: crate::services::IntoField::into_field($value),)+)?
+                ..Default::default()
+            };
+            c.$method(req).await.map(tonic::Response::into_inner)
+        }
+    };
+}
+
+/// Defines `fn name(id: &str, field: &str) -> T` for each `name -> T { field }`:
+/// an answer made of an id and one more string.
+macro_rules! id_and {
+    ($($name:ident -> $T:ident { $field:ident }),* $(,)?) => {$(
+        fn $name(id: &str, $field: &str) -> $T {
+            $T {
+                id: id.into(),
+                $field: $field.into(),
+            }
+        }
+    )*};
+}
+
+/// How an [`rpc!`] helper's argument becomes a request field.
+trait IntoField<F> {
+    fn into_field(self) -> F;
+}
+
+/// An id or a name.
+impl IntoField<String> for &str {
+    fn into_field(self) -> String {
+        self.into()
+    }
+}
+
+/// Ids.
+impl IntoField<Vec<String>> for &[&str] {
+    fn into_field(self) -> Vec<String> {
+        self.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+/// An enum value (or a raw number).
+impl<E: Into<i32>> IntoField<i32> for E {
+    fn into_field(self) -> i32 {
+        self.into()
+    }
+}
+
+/// Enum values.
+impl<E: Copy + Into<i32>> IntoField<Vec<i32>> for &[E] {
+    fn into_field(self) -> Vec<i32> {
+        nums(self)
+    }
+}
 
 mod ad_accounts;
 mod agency;
@@ -62,11 +159,108 @@ mod subcode {
     pub const NOT_BUSINESS_OWNED: i64 = 1_690_008;
 }
 
-/// A fresh demo sandbox behind a fresh gateway, and a channel to it.
-async fn start() -> (TestGateway, Channel) {
-    let gw = TestGateway::sandbox().await;
-    let ch = gw.channel().await;
-    (gw, ch)
+/// A fresh demo sandbox behind a fresh gateway with `cfg`, and a client of
+/// it made by `new` (a generated client's `new`).
+async fn start_with<C>(cfg: Config, new: impl FnOnce(Channel) -> C) -> (TestGateway, C) {
+    let gw = TestGateway::sandbox_with(cfg).await;
+    let c = new(gw.channel().await);
+    (gw, c)
+}
+
+/// A fresh demo sandbox behind a fresh gateway, and a client of it.
+async fn start<C>(new: impl FnOnce(Channel) -> C) -> (TestGateway, C) {
+    start_with(Config::default(), new).await
+}
+
+/// As [`start`], with a gateway that keeps nothing in its cache: for reads
+/// after a sandbox hook (an answer given in Business Manager), which the
+/// gateway cannot see.
+async fn start_uncached<C>(new: impl FnOnce(Channel) -> C) -> (TestGateway, C) {
+    let mut cfg = Config::default();
+    cfg.cache.ttl_secs = 0;
+    start_with(cfg, new).await
+}
+
+/// A gateway in front of a recording upstream that answers every request
+/// with `body`, one token serving `business`, and a client of it.
+async fn start_recorded<C>(
+    body: serde_json::Value,
+    business: &str,
+    new: impl FnOnce(Channel) -> C,
+) -> (Recorder, TestGateway, C) {
+    let rec = Recorder::start(vec![(200, vec![], body.to_string())]).await;
+    let vault = Arc::new(MemoryVault::new(vec![token(business, business, "tok-1")]));
+    let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
+    let c = new(gw.channel().await);
+    (rec, gw, c)
+}
+
+/// The last request the sandbox behind `gw` answered.
+#[track_caller]
+fn last_sent(gw: &TestGateway) -> RecordedRequest {
+    gw.sb().last_request().expect("the sandbox saw a request")
+}
+
+/// The last request the sandbox behind `gw` answered, after asserting it was
+/// a `method` to a path ending with `path`.
+#[track_caller]
+fn last_sent_to(gw: &TestGateway, method: &str, path: &str) -> RecordedRequest {
+    let sent = last_sent(gw);
+    assert_eq!(sent.method, method, "{sent:?}");
+    assert!(sent.path.ends_with(path), "not to …{path}: {sent:?}");
+    sent
+}
+
+/// What a Graph error status says: its code, and its ErrorInfo's domain,
+/// reason and Graph code / subcode.
+#[derive(Debug, PartialEq)]
+struct GraphError {
+    code: Code,
+    domain: String,
+    reason: String,
+    graph_code: Option<String>,
+    graph_subcode: Option<String>,
+}
+
+impl GraphError {
+    /// What `st` says (panics when it has no ErrorInfo).
+    #[track_caller]
+    fn of(st: &Status) -> Self {
+        let details = st.get_error_details();
+        let info = details
+            .error_info()
+            .unwrap_or_else(|| panic!("no ErrorInfo in {st:?}"));
+        Self {
+            code: st.code(),
+            domain: info.domain.clone(),
+            reason: info.reason.clone(),
+            graph_code: info.metadata.get("code").cloned(),
+            graph_subcode: info.metadata.get("subcode").cloned(),
+        }
+    }
+
+    /// Graph's `graph_code` / `graph_subcode`, as `code` with `reason`.
+    fn new(code: Code, reason: &str, graph_code: i64, graph_subcode: Option<i64>) -> Self {
+        Self {
+            code,
+            domain: "graph.facebook.com".into(),
+            reason: reason.into(),
+            graph_code: Some(graph_code.to_string()),
+            graph_subcode: graph_subcode.map(|s| s.to_string()),
+        }
+    }
+
+    /// A sandbox rule violation: Graph code 100 with one of the rule
+    /// subcodes, which the README maps to INVALID_ARGUMENT /
+    /// GRAPH_INVALID_PARAMETER.
+    fn rule(rule: i64) -> Self {
+        Self::new(
+            Code::InvalidArgument,
+            "GRAPH_INVALID_PARAMETER",
+            100,
+            Some(rule),
+        )
+    }
 }
 
 /// Asserts a Graph error came back as `code` with ErrorInfo `reason` and
@@ -79,36 +273,32 @@ fn assert_graph_error(
     graph_code: i64,
     graph_subcode: Option<i64>,
 ) {
-    assert_eq!(st.code(), code, "{st:?}");
-    let details = st.get_error_details();
-    let info = details
-        .error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {st:?}"));
-    assert_eq!(info.reason, reason, "{st:?}");
-    assert_eq!(info.domain, "graph.facebook.com", "{st:?}");
-    assert_eq!(
-        info.metadata.get("code").map(String::as_str),
-        Some(graph_code.to_string().as_str()),
-        "{st:?}"
-    );
-    assert_eq!(
-        info.metadata.get("subcode").cloned(),
-        graph_subcode.map(|s| s.to_string()),
-        "{st:?}"
-    );
+    let expected = GraphError::new(code, reason, graph_code, graph_subcode);
+    assert_eq!(GraphError::of(st), expected, "{st:?}");
 }
 
-/// A sandbox rule violation: Graph code 100 with one of the rule subcodes,
-/// which the README maps to INVALID_ARGUMENT / GRAPH_INVALID_PARAMETER.
+/// Asserts `st` is the sandbox rule violation `rule` ([`GraphError::rule`]).
 #[track_caller]
 fn assert_rule(st: &Status, rule: i64) {
+    assert_eq!(GraphError::of(st), GraphError::rule(rule), "{st:?}");
+}
+
+/// Graph code 100 with no subcode: INVALID_ARGUMENT.
+#[track_caller]
+fn assert_invalid_parameter(st: &Status) {
     assert_graph_error(
         st,
         Code::InvalidArgument,
         "GRAPH_INVALID_PARAMETER",
         100,
-        Some(rule),
+        None,
     );
+}
+
+/// Graph code 100 / subcode 33 (no such object): NOT_FOUND.
+#[track_caller]
+fn assert_not_found(st: &Status) {
+    assert_graph_error(st, Code::NotFound, "GRAPH_NOT_FOUND", 100, Some(33));
 }
 
 /// Graph code 200 (no permission): PERMISSION_DENIED.
@@ -143,6 +333,45 @@ fn violations(st: &Status) -> Vec<String> {
         .collect()
 }
 
+/// Asserts the gateway refuses `call` itself, with violations on `fields`,
+/// and that no request for it reached the sandbox behind `gw`.
+async fn assert_refused_before_graph<T: Debug>(
+    gw: &TestGateway,
+    call: impl Future<Output = Result<T, Status>>,
+    fields: &[&str],
+) {
+    let before = gw.sb().request_count();
+    let st = match call.await {
+        Ok(answer) => panic!("a call invalid in {fields:?} was served: {answer:?}"),
+        Err(st) => st,
+    };
+    assert_eq!(violations(&st), fields);
+    assert_eq!(
+        gw.sb().request_count(),
+        before,
+        "a call invalid in {fields:?} reached Graph"
+    );
+}
+
+/// Walks a list one item a page: `page(token)` fetches the page at `token`
+/// with page_size=1 and answers its items' ids and the next token. Returns
+/// every id, in order, after asserting each page held one item and the walk
+/// ended within ten pages.
+async fn walk_pages(mut page: impl AsyncFnMut(String) -> (Vec<String>, String)) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    for _ in 0..10 {
+        let (items, next) = page(token).await;
+        assert_eq!(items.len(), 1, "page_size=1 gives one item per page");
+        seen.extend(items);
+        token = next;
+        if token.is_empty() {
+            return seen;
+        }
+    }
+    panic!("the walk did not end after ten pages: {seen:?}");
+}
+
 /// The ids of a list's items.
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
     items.iter().map(|i| id(i).to_string()).collect()
@@ -151,4 +380,35 @@ fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
 /// Enum values as their numbers, for comparing with repeated enum fields.
 fn nums<E: Copy + Into<i32>>(values: &[E]) -> Vec<i32> {
     values.iter().map(|v| (*v).into()).collect()
+}
+
+/// A reference to another node, as answers carry them.
+fn node(id: &str, name: &str) -> Option<NodeRef> {
+    Some(NodeRef {
+        id: id.into(),
+        name: name.into(),
+    })
+}
+
+/// An asset listed with the business's access to it.
+trait Accessed {
+    /// (id, name, access status, access type).
+    fn access(&self) -> (&str, &str, AccessStatus, AccessType);
+}
+
+macro_rules! accessed {
+    ($($T:ty),*) => {$(
+        impl Accessed for $T {
+            fn access(&self) -> (&str, &str, AccessStatus, AccessType) {
+                (&self.id, &self.name, self.access_status(), self.access_type())
+            }
+        }
+    )*};
+}
+
+accessed!(AdAccount, Page);
+
+/// (id, name, access status, access type) of each asset of a list.
+fn access<T: Accessed>(list: &[T]) -> Vec<(&str, &str, AccessStatus, AccessType)> {
+    list.iter().map(Accessed::access).collect()
 }

@@ -2,115 +2,60 @@
 
 use graph_gateway::proto::ad_account_service_client::AdAccountServiceClient as Client;
 use graph_gateway::proto::*;
-use tonic::transport::Channel;
+use AdAccountRolePreset as Preset;
 
 use super::*;
 
-fn client(ch: &Channel) -> Client<Channel> {
-    Client::new(ch.clone())
-}
+/// Tasks given explicitly.
+const NO_PRESET: Preset = Preset::Unspecified;
 
-async fn owned(c: &mut Client<Channel>, business: &str) -> Vec<AdAccount> {
-    c.list_owned_ad_accounts(ListOwnedAdAccountsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .ad_accounts
-}
-
-async fn pending_owned(c: &mut Client<Channel>, business: &str) -> Vec<AdAccount> {
-    c.list_pending_owned_ad_accounts(ListPendingOwnedAdAccountsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .ad_accounts
-}
-
-async fn users(c: &mut Client<Channel>, account: &str, business: &str) -> Vec<AdAccountUser> {
-    c.list_ad_account_users(ListAdAccountUsersRequest {
-        ad_account_id: account.into(),
-        business: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .users
-}
-
-async fn user_accounts(c: &mut Client<Channel>, user: &str, business: &str) -> Vec<AdAccount> {
-    c.list_user_ad_accounts(ListUserAdAccountsRequest {
-        business_scoped_user_id: user.into(),
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .ad_accounts
-}
-
-async fn claim(c: &mut Client<Channel>, account: &str) -> Result<ClaimResult, tonic::Status> {
-    c.claim_ad_account(ClaimAdAccountRequest {
-        business_id: ACME.into(),
-        ad_account_id: account.into(),
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn remove(c: &mut Client<Channel>, account: &str) -> Result<MutationResult, tonic::Status> {
-    c.remove_ad_account(RemoveAdAccountRequest {
-        business_id: ACME.into(),
-        ad_account_id: account.into(),
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-fn acme_ref() -> Option<NodeRef> {
-    Some(NodeRef {
-        id: ACME.into(),
-        name: "Acme Retail".into(),
-    })
-}
+rpc!(fn owned(business_id: &str) -> Vec<AdAccount>
+    = list_owned_ad_accounts(ListOwnedAdAccountsRequest).ad_accounts);
+rpc!(fn pending_owned(business_id: &str) -> Vec<AdAccount>
+    = list_pending_owned_ad_accounts(ListPendingOwnedAdAccountsRequest).ad_accounts);
+rpc!(pub(super) fn client_accounts(business_id: &str) -> Vec<AdAccount>
+    = list_client_ad_accounts(ListClientAdAccountsRequest).ad_accounts);
+rpc!(pub(super) fn pending_client_accounts(business_id: &str) -> Vec<AdAccount>
+    = list_pending_client_ad_accounts(ListPendingClientAdAccountsRequest).ad_accounts);
+rpc!(fn users(ad_account_id: &str, business: &str) -> Vec<AdAccountUser>
+    = list_ad_account_users(ListAdAccountUsersRequest).users);
+rpc!(fn user_accounts(business_scoped_user_id: &str, business_id: &str) -> Vec<AdAccount>
+    = list_user_ad_accounts(ListUserAdAccountsRequest).ad_accounts);
+rpc!(fn claim(ad_account_id: &str; business_id = ACME) -> ClaimResult
+    = claim_ad_account(ClaimAdAccountRequest));
+rpc!(fn remove(ad_account_id: &str; business_id = ACME) -> MutationResult
+    = remove_ad_account(RemoveAdAccountRequest));
+rpc!(fn assign(ad_account_id: &str, user: &str, tasks: &[AdAccountTask], preset: Preset;
+    business_id = ACME) -> MutationResult = assign_ad_account_user(AssignAdAccountUserRequest));
+rpc!(fn remove_user(ad_account_id: &str, user: &str; business_id = ACME) -> MutationResult
+    = remove_ad_account_user(RemoveAdAccountUserRequest));
 
 #[tokio::test]
 async fn aa01_claim_confirmed_when_the_token_administers_the_account() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert!(!ids(&owned(&mut c, ACME).await, |a| &a.id).contains(&"act_2000000005".to_string()));
 
     let r = claim(&mut c, "act_2000000005").await.unwrap();
     assert_eq!(r.access_status(), AccessStatus::Confirmed);
-    let sent = gw.sb().last_request().unwrap();
+    let sent = last_sent(&gw);
     assert_eq!(sent.path, format!("/v25.0/{ACME}/owned_ad_accounts"));
     assert_eq!(sent.form_param("adaccount_id"), Some("act_2000000005"));
 
     // The claim invalidated the owned list: the account is now there.
-    let list = owned(&mut c, ACME).await;
+    use {AccessStatus::Confirmed, AccessType::Owner};
     assert_eq!(
-        ids(&list, |a| &a.id),
-        vec!["act_2000000001", "act_2000000002", "act_2000000005"]
+        access(&owned(&mut c, ACME).await),
+        vec![
+            ("act_2000000001", "Acme US Prospecting", Confirmed, Owner),
+            ("act_2000000002", "Acme EU Retargeting", Confirmed, Owner),
+            ("act_2000000005", "Acme Unclaimed Account", Confirmed, Owner),
+        ]
     );
-    let a = &list[2];
-    assert_eq!(a.name, "Acme Unclaimed Account");
-    assert_eq!(a.access_status(), AccessStatus::Confirmed);
-    assert_eq!(a.access_type(), AccessType::Owner);
 }
 
 #[tokio::test]
 async fn aa01_claim_pending_then_listed_by_aa04() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     // Warm the pending list: the claim must invalidate it.
     assert_eq!(
         ids(&pending_owned(&mut c, ACME).await, |a| &a.id),
@@ -121,15 +66,14 @@ async fn aa01_claim_pending_then_listed_by_aa04() {
     let r = claim(&mut c, "2000000004").await.unwrap();
     assert_eq!(r.access_status(), AccessStatus::Pending);
 
-    let pending = pending_owned(&mut c, ACME).await;
+    use {AccessStatus::Pending, AccessType::Owner};
     assert_eq!(
-        ids(&pending, |a| &a.id),
-        vec!["act_2000000003", "act_2000000004"]
+        access(&pending_owned(&mut c, ACME).await),
+        vec![
+            ("act_2000000003", "Acme Legacy Account", Pending, Owner),
+            ("act_2000000004", "Erin Freelance Account", Pending, Owner),
+        ]
     );
-    let erin = &pending[1];
-    assert_eq!(erin.name, "Erin Freelance Account");
-    assert_eq!(erin.access_status(), AccessStatus::Pending);
-    assert_eq!(erin.access_type(), AccessType::Owner);
     // Not owned yet.
     assert_eq!(
         ids(&owned(&mut c, ACME).await, |a| &a.id),
@@ -139,8 +83,7 @@ async fn aa01_claim_pending_then_listed_by_aa04() {
 
 #[tokio::test]
 async fn aa01_claim_of_an_account_owned_elsewhere_is_refused() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let st = claim(&mut c, "act_2000000006").await.unwrap_err();
     assert_rule(&st, subcode::OWNED_ELSEWHERE);
     let st = claim(&mut c, "act_abc").await.unwrap_err();
@@ -149,8 +92,7 @@ async fn aa01_claim_of_an_account_owned_elsewhere_is_refused() {
 
 #[tokio::test]
 async fn aa02_creates_an_account_listed_by_aa03() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     // Warm the owned list: creation must invalidate it.
     assert_eq!(owned(&mut c, ACME).await.len(), 2);
 
@@ -180,7 +122,7 @@ async fn aa02_creates_an_account_listed_by_aa03() {
             partner_id: "NONE".into(),
         }
     );
-    let sent = gw.sb().last_request().unwrap();
+    let sent = last_sent(&gw);
     assert_eq!(sent.path, format!("/v25.0/{ACME}/adaccount"));
     assert_eq!(sent.form_param("timezone_id"), Some("7"));
     assert_eq!(sent.form_param("invoice"), Some("false"));
@@ -195,7 +137,7 @@ async fn aa02_creates_an_account_listed_by_aa03() {
     assert_eq!(new.name, "Acme Holiday Push");
     assert_eq!(new.currency, "GBP");
     assert_eq!(new.timezone_id, 7);
-    assert_eq!(new.business, acme_ref());
+    assert_eq!(new.business, node(ACME, "Acme Retail"));
 
     // Each call creates another account.
     let second = c
@@ -217,34 +159,25 @@ async fn aa02_creates_an_account_listed_by_aa03() {
 
 #[tokio::test]
 async fn aa02_missing_required_fields_never_reach_graph() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
-    let before = gw.sb().request_count();
-    let st = c
-        .create_ad_account(CreateAdAccountRequest {
-            business_id: ACME.into(),
-            name: "No currency".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        violations(&st),
-        vec![
-            "currency",
-            "timezone_id",
-            "end_advertiser",
-            "media_agency",
-            "partner"
-        ]
-    );
-    assert_eq!(gw.sb().request_count(), before);
+    let (gw, mut c) = start(Client::new).await;
+    let no_currency = c.create_ad_account(CreateAdAccountRequest {
+        business_id: ACME.into(),
+        name: "No currency".into(),
+        ..Default::default()
+    });
+    let missing = [
+        "currency",
+        "timezone_id",
+        "end_advertiser",
+        "media_agency",
+        "partner",
+    ];
+    assert_refused_before_graph(&gw, no_currency, &missing).await;
 }
 
 #[tokio::test]
 async fn aa03_lists_owned_accounts_with_demo_fields() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let list = owned(&mut c, ACME).await;
     let owner_tasks = nums(&[
         AdAccountTask::Manage,
@@ -264,7 +197,7 @@ async fn aa03_lists_owned_accounts_with_demo_fields() {
                 access_type: AccessType::Owner as i32,
                 permitted_tasks: owner_tasks.clone(),
                 tasks: vec![],
-                business: acme_ref(),
+                business: node(ACME, "Acme Retail"),
             },
             AdAccount {
                 id: "act_2000000002".into(),
@@ -276,7 +209,7 @@ async fn aa03_lists_owned_accounts_with_demo_fields() {
                 access_type: AccessType::Owner as i32,
                 permitted_tasks: owner_tasks,
                 tasks: vec![],
-                business: acme_ref(),
+                business: node(ACME, "Acme Retail"),
             },
         ]
     );
@@ -287,8 +220,7 @@ async fn aa03_lists_owned_accounts_with_demo_fields() {
 
 #[tokio::test]
 async fn aa03_pagination_with_read_mask() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     let req = |token: String| ListOwnedAdAccountsRequest {
         business_id: ACME.into(),
         page_size: 1,
@@ -311,12 +243,7 @@ async fn aa03_pagination_with_read_mask() {
         }]
     );
     assert!(!first.next_page_token.is_empty());
-    let fields = gw
-        .sb()
-        .last_request()
-        .unwrap()
-        .query_param("fields")
-        .map(str::to_string);
+    let fields = last_sent(&gw).query_param("fields").map(str::to_string);
     assert_eq!(fields.as_deref(), Some("id,name"));
     let second = c
         .list_owned_ad_accounts(req(first.next_page_token))
@@ -329,20 +256,22 @@ async fn aa03_pagination_with_read_mask() {
 
 #[tokio::test]
 async fn aa04_lists_pending_owned_accounts() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
-    let pending = pending_owned(&mut c, ACME).await;
-    assert_eq!(ids(&pending, |a| &a.id), vec!["act_2000000003"]);
-    assert_eq!(pending[0].name, "Acme Legacy Account");
-    assert_eq!(pending[0].access_status(), AccessStatus::Pending);
-    assert_eq!(pending[0].access_type(), AccessType::Owner);
+    let (_gw, mut c) = start(Client::new).await;
+    assert_eq!(
+        access(&pending_owned(&mut c, ACME).await),
+        vec![(
+            "act_2000000003",
+            "Acme Legacy Account",
+            AccessStatus::Pending,
+            AccessType::Owner
+        )]
+    );
     assert!(pending_owned(&mut c, GLOBEX).await.is_empty());
 }
 
 #[tokio::test]
 async fn aa05_owner_confirmed_removal_is_refused() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     for account in ["act_2000000001", "2000000002"] {
         let st = remove(&mut c, account).await.unwrap_err();
         assert_rule(&st, subcode::OWNED_AND_CONFIRMED);
@@ -355,8 +284,7 @@ async fn aa05_owner_confirmed_removal_is_refused() {
 
 #[tokio::test]
 async fn aa05_pending_account_can_be_removed() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(pending_owned(&mut c, ACME).await.len(), 1);
     let r = remove(&mut c, "act_2000000003").await.unwrap();
     assert!(r.success);
@@ -371,8 +299,7 @@ async fn aa05_pending_account_can_be_removed() {
 
 #[tokio::test]
 async fn aa06_lists_a_users_ad_accounts_direct_and_through_groups() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let bob = user_accounts(&mut c, BOB, ACME).await;
     assert_eq!(
         ids(&bob, |a| &a.id),
@@ -399,8 +326,7 @@ async fn aa06_lists_a_users_ad_accounts_direct_and_through_groups() {
 
 #[tokio::test]
 async fn aa07_lists_account_users_per_business() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let acme = users(&mut c, "act_2000000001", ACME).await;
     assert_eq!(
         acme,
@@ -442,8 +368,7 @@ async fn aa07_lists_account_users_per_business() {
 
 #[tokio::test]
 async fn aa08_assigns_a_direct_user_with_act_prefix_and_bare_id() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     // Warm the reads the assignment must invalidate.
     assert_eq!(
         ids(&users(&mut c, "act_2000000002", ACME).await, |u| &u.id),
@@ -454,36 +379,17 @@ async fn aa08_assigns_a_direct_user_with_act_prefix_and_bare_id() {
         vec!["act_2000000001"]
     );
 
-    let ok = c
-        .assign_ad_account_user(AssignAdAccountUserRequest {
-            ad_account_id: "act_2000000002".into(),
-            business_id: ACME.into(),
-            user: ALICE.into(),
-            tasks: nums(&[AdAccountTask::Advertise, AdAccountTask::Analyze]),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(ok.success);
-    let sent = gw.sb().last_request().unwrap();
+    let tasks = [AdAccountTask::Advertise, AdAccountTask::Analyze];
+    let ok = assign(&mut c, "act_2000000002", ALICE, &tasks, NO_PRESET).await;
+    assert!(ok.unwrap().success);
+    let sent = last_sent(&gw);
     assert_eq!(sent.path, "/v25.0/act_2000000002/assigned_users");
     assert_eq!(sent.form_param("tasks"), Some(r#"["ADVERTISE","ANALYZE"]"#));
 
     // Bare digits and a preset: Bob becomes admin.
-    let ok = c
-        .assign_ad_account_user(AssignAdAccountUserRequest {
-            ad_account_id: "2000000002".into(),
-            business_id: ACME.into(),
-            user: BOB.into(),
-            preset: AdAccountRolePreset::Admin as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(ok.success);
-    let sent = gw.sb().last_request().unwrap();
+    let ok = assign(&mut c, "2000000002", BOB, &[], Preset::Admin).await;
+    assert!(ok.unwrap().success);
+    let sent = last_sent(&gw);
     assert_eq!(sent.path, "/v25.0/act_2000000002/assigned_users");
     assert_eq!(
         sent.form_param("tasks"),
@@ -513,17 +419,10 @@ async fn aa08_assigns_a_direct_user_with_act_prefix_and_bare_id() {
 
 #[tokio::test]
 async fn aa08_refused_for_a_group_derived_user_with_both_id_forms() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     for account in ["act_2000000002", "2000000002"] {
-        let st = c
-            .assign_ad_account_user(AssignAdAccountUserRequest {
-                ad_account_id: account.into(),
-                business_id: ACME.into(),
-                user: CAROL.into(),
-                tasks: nums(&[AdAccountTask::Analyze]),
-                ..Default::default()
-            })
+        let analyze = [AdAccountTask::Analyze];
+        let st = assign(&mut c, account, CAROL, &analyze, NO_PRESET)
             .await
             .unwrap_err();
         assert_rule(&st, subcode::FROM_ASSET_GROUP);
@@ -538,55 +437,31 @@ async fn aa08_refused_for_a_group_derived_user_with_both_id_forms() {
 
 #[tokio::test]
 async fn aa08_preset_and_tasks_together_are_refused_before_graph() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
-    let before = gw.sb().request_count();
-    let st = c
-        .assign_ad_account_user(AssignAdAccountUserRequest {
-            ad_account_id: "act_2000000002".into(),
-            business_id: ACME.into(),
-            user: ALICE.into(),
-            tasks: nums(&[AdAccountTask::Analyze]),
-            preset: AdAccountRolePreset::ReportingOnly as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["preset"]);
+    let (gw, mut c) = start(Client::new).await;
+    let analyze = [AdAccountTask::Analyze];
+    let both = assign(
+        &mut c,
+        "act_2000000002",
+        ALICE,
+        &analyze,
+        Preset::ReportingOnly,
+    );
+    assert_refused_before_graph(&gw, both, &["preset"]).await;
     // Neither tasks nor preset: tasks is required.
-    let st = c
-        .assign_ad_account_user(AssignAdAccountUserRequest {
-            ad_account_id: "act_2000000002".into(),
-            business_id: ACME.into(),
-            user: ALICE.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["tasks"]);
-    assert_eq!(gw.sb().request_count(), before, "no Graph call");
+    let neither = assign(&mut c, "act_2000000002", ALICE, &[], NO_PRESET);
+    assert_refused_before_graph(&gw, neither, &["tasks"]).await;
 }
 
 #[tokio::test]
 async fn aa09_removes_a_direct_user_with_bare_id_and_act_prefix() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&users(&mut c, "act_2000000001", ACME).await, |u| &u.id),
         vec![ALICE, BOB]
     );
     assert_eq!(user_accounts(&mut c, BOB, ACME).await.len(), 2);
 
-    let ok = c
-        .remove_ad_account_user(RemoveAdAccountUserRequest {
-            ad_account_id: "2000000001".into(),
-            business_id: ACME.into(),
-            user: BOB.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ok = remove_user(&mut c, "2000000001", BOB).await.unwrap();
     assert!(ok.success);
     assert_eq!(
         ids(&users(&mut c, "act_2000000001", ACME).await, |u| &u.id),
@@ -597,16 +472,7 @@ async fn aa09_removes_a_direct_user_with_bare_id_and_act_prefix() {
         vec!["act_2000000002"]
     );
 
-    let ok = c
-        .remove_ad_account_user(RemoveAdAccountUserRequest {
-            ad_account_id: "act_2000000002".into(),
-            business_id: ACME.into(),
-            user: BOB.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ok = remove_user(&mut c, "act_2000000002", BOB).await.unwrap();
     assert!(ok.success);
     assert!(user_accounts(&mut c, BOB, ACME).await.is_empty());
     assert_eq!(
@@ -617,18 +483,9 @@ async fn aa09_removes_a_direct_user_with_bare_id_and_act_prefix() {
 
 #[tokio::test]
 async fn aa09_refused_for_a_group_derived_user_with_both_id_forms() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     for account in ["act_2000000002", "2000000002"] {
-        let st = c
-            .remove_ad_account_user(RemoveAdAccountUserRequest {
-                ad_account_id: account.into(),
-                business_id: ACME.into(),
-                user: CAROL.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
+        let st = remove_user(&mut c, account, CAROL).await.unwrap_err();
         assert_rule(&st, subcode::FROM_ASSET_GROUP);
     }
     assert_eq!(
@@ -639,58 +496,44 @@ async fn aa09_refused_for_a_group_derived_user_with_both_id_forms() {
 
 #[tokio::test]
 async fn aa10_lists_client_accounts() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
-    let list = c
-        .list_client_ad_accounts(ListClientAdAccountsRequest {
-            business_id: GLOBEX.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ad_accounts;
-    assert_eq!(ids(&list, |a| &a.id), vec!["act_2000000001"]);
-    let a = &list[0];
-    assert_eq!(a.name, "Acme US Prospecting");
-    assert_eq!(a.access_status(), AccessStatus::Confirmed);
-    assert_eq!(a.access_type(), AccessType::Agency);
+    let (_gw, mut c) = start(Client::new).await;
+    let list = client_accounts(&mut c, GLOBEX).await;
     assert_eq!(
-        a.permitted_tasks,
+        access(&list),
+        vec![(
+            "act_2000000001",
+            "Acme US Prospecting",
+            AccessStatus::Confirmed,
+            AccessType::Agency
+        )]
+    );
+    assert_eq!(
+        list[0].permitted_tasks,
         nums(&[AdAccountTask::Advertise, AdAccountTask::Analyze])
     );
-    assert_eq!(a.business, acme_ref(), "business is the owner");
-    let acme = c
-        .list_client_ad_accounts(ListClientAdAccountsRequest {
-            business_id: ACME.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(acme.ad_accounts.is_empty());
+    assert_eq!(
+        list[0].business,
+        node(ACME, "Acme Retail"),
+        "business is the owner"
+    );
+    assert!(client_accounts(&mut c, ACME).await.is_empty());
 }
 
 #[tokio::test]
 async fn aa11_lists_pending_client_accounts() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
-    let list = c
-        .list_pending_client_ad_accounts(ListPendingClientAdAccountsRequest {
-            business_id: GLOBEX.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ad_accounts;
-    assert_eq!(ids(&list, |a| &a.id), vec!["act_2000000006"]);
-    let a = &list[0];
-    assert_eq!(a.name, "Initech Main Account");
-    assert_eq!(a.access_status(), AccessStatus::Pending);
-    assert_eq!(a.access_type(), AccessType::Agency);
+    let (_gw, mut c) = start(Client::new).await;
+    let list = pending_client_accounts(&mut c, GLOBEX).await;
     assert_eq!(
-        a.permitted_tasks,
+        access(&list),
+        vec![(
+            "act_2000000006",
+            "Initech Main Account",
+            AccessStatus::Pending,
+            AccessType::Agency
+        )]
+    );
+    assert_eq!(
+        list[0].permitted_tasks,
         nums(&[AdAccountTask::Advertise, AdAccountTask::Analyze])
     );
 }

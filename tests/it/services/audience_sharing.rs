@@ -1,16 +1,12 @@
 //! AudienceSharingService: AS01–AS04.
 
-use std::sync::Arc;
-
-use graph_gateway::config::Config;
 use graph_gateway::proto::audience_sharing_service_client::AudienceSharingServiceClient as Client;
 use graph_gateway::proto::*;
-use graph_gateway::vault::MemoryVault;
 use tonic::transport::Channel;
-use tonic::Code;
+use AudienceRelationshipType as Rel;
+use AudienceSharingDecision as Decision;
 
 use super::*;
-use crate::harness::{token, Recorder};
 
 /// Acme's custom audience "Acme Loyal Customers" (of act_2000000001).
 const ACME_AUDIENCE: &str = "8200000001";
@@ -22,81 +18,28 @@ const DEMO_RELATIONSHIP: &str = "8300000001";
 /// The id AS01 gives the first new relationship.
 const NEW_RELATIONSHIP: &str = "8300000002";
 
-fn client(ch: &Channel) -> Client<Channel> {
-    Client::new(ch.clone())
-}
+rpc!(fn share(custom_audience_id: &str, business_id: &str, ad_account_ids: &[&str],
+    relationship_type: &[Rel]) -> ShareCustomAudienceResponse
+    = share_custom_audience(ShareCustomAudienceRequest));
+rpc!(fn respond(sharing_relationship_id: &str, business_id: &str, request_response: Decision)
+    -> MutationResult
+    = respond_to_audience_sharing_request(RespondToAudienceSharingRequestRequest));
+rpc!(fn received(business_id: &str) -> Vec<AudienceSharingRequest>
+    = list_received_audience_sharing_requests(ListReceivedAudienceSharingRequestsRequest).requests);
+rpc!(fn initiated(business_id: &str) -> Vec<AudienceSharingRequest>
+    = list_initiated_audience_sharing_requests(ListInitiatedAudienceSharingRequestsRequest)
+    .requests);
 
-/// A gateway that keeps nothing in its cache: for reads after a sandbox hook
-/// (an answer given in Business Manager), which the gateway cannot see.
-async fn start_uncached() -> (TestGateway, Channel) {
-    let mut cfg = Config::default();
-    cfg.cache.ttl_secs = 0;
-    let gw = TestGateway::sandbox_with(cfg).await;
-    let ch = gw.channel().await;
-    (gw, ch)
-}
-
-async fn share(
+/// Shares `audience` with Globex's ad account alone, as `business`.
+async fn share_with_globex(
     c: &mut Client<Channel>,
     audience: &str,
     business: &str,
-    accounts: &[&str],
-    types: &[AudienceRelationshipType],
-) -> Result<ShareCustomAudienceResponse, tonic::Status> {
-    c.share_custom_audience(ShareCustomAudienceRequest {
-        custom_audience_id: audience.into(),
-        business_id: business.into(),
-        ad_account_ids: accounts.iter().map(|a| a.to_string()).collect(),
-        relationship_type: nums(types),
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn respond(
-    c: &mut Client<Channel>,
-    relationship: &str,
-    business: &str,
-    decision: AudienceSharingDecision,
-) -> Result<MutationResult, tonic::Status> {
-    c.respond_to_audience_sharing_request(RespondToAudienceSharingRequestRequest {
-        sharing_relationship_id: relationship.into(),
-        business_id: business.into(),
-        request_response: decision as i32,
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn received(c: &mut Client<Channel>, business: &str) -> Vec<AudienceSharingRequest> {
-    c.list_received_audience_sharing_requests(ListReceivedAudienceSharingRequestsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .requests
-}
-
-async fn initiated(c: &mut Client<Channel>, business: &str) -> Vec<AudienceSharingRequest> {
-    c.list_initiated_audience_sharing_requests(ListInitiatedAudienceSharingRequestsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .requests
-}
-
-fn node(id: &str, name: &str) -> Option<NodeRef> {
-    Some(NodeRef {
-        id: id.into(),
-        name: name.into(),
-    })
+    relationship: Rel,
+) -> ShareCustomAudienceResponse {
+    share(c, audience, business, &["2000000007"], &[relationship])
+        .await
+        .unwrap()
 }
 
 /// (ad account, business, status, raw status, errors) of each result.
@@ -120,8 +63,7 @@ fn results(r: &ShareCustomAudienceResponse) -> Vec<(&str, &str, AudienceShareSta
 
 #[tokio::test]
 async fn as01_answers_one_result_per_ad_account_and_partial_failure_is_normal() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     // Cache the request lists the share changes.
     assert!(initiated(&mut c, ACME).await.is_empty());
     assert_eq!(
@@ -135,10 +77,7 @@ async fn as01_answers_one_result_per_ad_account_and_partial_failure_is_normal() 
         ACME,
         // Acme's own, Globex's, and one no business owns.
         &["2000000002", "2000000007", "2000000004"],
-        &[
-            AudienceRelationshipType::Agency,
-            AudienceRelationshipType::AdOptimizer,
-        ],
+        &[Rel::Agency, Rel::AdOptimizer],
     )
     .await
     .unwrap();
@@ -168,9 +107,7 @@ async fn as01_answers_one_result_per_ad_account_and_partial_failure_is_normal() 
         "{:?}",
         r.sharing_data[2]
     );
-    let req = gw.sb().last_request().unwrap();
-    assert_eq!(req.method, "POST");
-    assert!(req.path.ends_with("/8200000001/adaccounts"), "{}", req.path);
+    let req = last_sent_to(&gw, "POST", "/8200000001/adaccounts");
     assert_eq!(
         req.form_param("adaccounts"),
         Some(r#"["2000000002","2000000007","2000000004"]"#)
@@ -191,10 +128,7 @@ async fn as01_answers_one_result_per_ad_account_and_partial_failure_is_normal() 
             recipient: node(GLOBEX, "Globex Agency"),
             request_status: AudienceSharingRequestStatus::InProgress as i32,
             request_status_raw: "IN_PROGRESS".into(),
-            relationship_type: nums(&[
-                AudienceRelationshipType::Agency,
-                AudienceRelationshipType::AdOptimizer
-            ]),
+            relationship_type: nums(&[Rel::Agency, Rel::AdOptimizer]),
             relationship_type_raw: vec!["Agency".into(), "Ad Optimizer".into()],
             custom_audiences: vec![SharedCustomAudience {
                 id: ACME_AUDIENCE.into(),
@@ -212,18 +146,9 @@ async fn as01_answers_one_result_per_ad_account_and_partial_failure_is_normal() 
 
 #[tokio::test]
 async fn as01_by_a_business_that_is_not_the_audiences_admin_shares_nothing() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     // Globex's token: not an admin of Acme, which owns the audience.
-    let r = share(
-        &mut c,
-        ACME_AUDIENCE,
-        GLOBEX,
-        &["2000000007"],
-        &[AudienceRelationshipType::InformationManager],
-    )
-    .await
-    .unwrap();
+    let r = share_with_globex(&mut c, ACME_AUDIENCE, GLOBEX, Rel::InformationManager).await;
     assert_eq!(
         results(&r),
         vec![(
@@ -243,17 +168,8 @@ async fn as01_by_a_business_that_is_not_the_audiences_admin_shares_nothing() {
 
 #[tokio::test]
 async fn as01_joins_a_pending_relationship_and_shares_once_it_is_approved() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
-    let r = share(
-        &mut c,
-        INITECH_AUDIENCE,
-        INITECH,
-        &["2000000007"],
-        &[AudienceRelationshipType::AudienceInfoProvider],
-    )
-    .await
-    .unwrap();
+    let (_gw, mut c) = start(Client::new).await;
+    let r = share_with_globex(&mut c, INITECH_AUDIENCE, INITECH, Rel::AudienceInfoProvider).await;
     assert_eq!(
         results(&r),
         vec![(
@@ -272,25 +188,12 @@ async fn as01_joins_a_pending_relationship_and_shares_once_it_is_approved() {
 
     // Globex approves (AS02); sharing again is immediate.
     assert!(
-        respond(
-            &mut c,
-            DEMO_RELATIONSHIP,
-            GLOBEX,
-            AudienceSharingDecision::Approve
-        )
-        .await
-        .unwrap()
-        .success
+        respond(&mut c, DEMO_RELATIONSHIP, GLOBEX, Decision::Approve)
+            .await
+            .unwrap()
+            .success
     );
-    let r = share(
-        &mut c,
-        INITECH_AUDIENCE,
-        INITECH,
-        &["2000000007"],
-        &[AudienceRelationshipType::AudienceInfoProvider],
-    )
-    .await
-    .unwrap();
+    let r = share_with_globex(&mut c, INITECH_AUDIENCE, INITECH, Rel::AudienceInfoProvider).await;
     assert_eq!(
         r.sharing_data[0].audience_share_status(),
         AudienceShareStatus::Shared
@@ -303,42 +206,23 @@ async fn as01_joins_a_pending_relationship_and_shares_once_it_is_approved() {
 
 #[tokio::test]
 async fn as01_invalid_requests_never_reach_graph() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
-    let before = gw.sb().request_count();
+    let (gw, mut c) = start(Client::new).await;
     // relationship_type is required.
-    let st = share(&mut c, ACME_AUDIENCE, ACME, &["2000000007"], &[])
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["relationship_type"]);
+    let no_type = share(&mut c, ACME_AUDIENCE, ACME, &["2000000007"], &[]);
+    assert_refused_before_graph(&gw, no_type, &["relationship_type"]).await;
     // Ad accounts are numeric strings; UNSPECIFIED is no relationship type.
-    let st = share(
+    let bad = share(
         &mut c,
         ACME_AUDIENCE,
         ACME,
         &["2000000002", "act_2000000007"],
-        &[AudienceRelationshipType::Unspecified],
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        violations(&st),
-        vec!["ad_account_ids[1]", "relationship_type[0]"]
+        &[Rel::Unspecified],
     );
-    let st = share(
-        &mut c,
-        "audience",
-        ACME,
-        &[],
-        &[AudienceRelationshipType::Agency],
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(
-        violations(&st),
-        vec!["custom_audience_id", "ad_account_ids"]
-    );
-    assert_eq!(gw.sb().request_count(), before);
+    let fields = ["ad_account_ids[1]", "relationship_type[0]"];
+    assert_refused_before_graph(&gw, bad, &fields).await;
+    let bad = share(&mut c, "audience", ACME, &[], &[Rel::Agency]);
+    let fields = ["custom_audience_id", "ad_account_ids"];
+    assert_refused_before_graph(&gw, bad, &fields).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -346,8 +230,7 @@ async fn as01_invalid_requests_never_reach_graph() {
 
 #[tokio::test]
 async fn as02_declines_a_request_and_the_cached_lists_follow() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     // Cache both sides.
     let inbox = received(&mut c, GLOBEX).await;
     assert_eq!(ids(&inbox, |r| &r.id), vec![DEMO_RELATIONSHIP]);
@@ -361,28 +244,16 @@ async fn as02_declines_a_request_and_the_cached_lists_follow() {
     );
 
     // Only the recipient answers.
-    let st = respond(
-        &mut c,
-        DEMO_RELATIONSHIP,
-        INITECH,
-        AudienceSharingDecision::Approve,
-    )
-    .await
-    .unwrap_err();
+    let st = respond(&mut c, DEMO_RELATIONSHIP, INITECH, Decision::Approve)
+        .await
+        .unwrap_err();
     assert_permission_denied(&st);
 
-    let r = respond(
-        &mut c,
-        DEMO_RELATIONSHIP,
-        GLOBEX,
-        AudienceSharingDecision::Decline,
-    )
-    .await
-    .unwrap();
+    let r = respond(&mut c, DEMO_RELATIONSHIP, GLOBEX, Decision::Decline)
+        .await
+        .unwrap();
     assert!(r.success);
-    let req = gw.sb().last_request().unwrap();
-    assert_eq!(req.method, "POST");
-    assert!(req.path.ends_with("/8300000001"), "{}", req.path);
+    let req = last_sent_to(&gw, "POST", "/8300000001");
     assert_eq!(req.form_param("request_response"), Some("decline"));
 
     let inbox = received(&mut c, GLOBEX).await;
@@ -397,53 +268,25 @@ async fn as02_declines_a_request_and_the_cached_lists_follow() {
     );
 
     // Answered already.
-    let st = respond(
-        &mut c,
-        DEMO_RELATIONSHIP,
-        GLOBEX,
-        AudienceSharingDecision::Approve,
-    )
-    .await
-    .unwrap_err();
-    assert_graph_error(
-        &st,
-        Code::InvalidArgument,
-        "GRAPH_INVALID_PARAMETER",
-        100,
-        None,
-    );
-    // No answer, or no id: refused before Graph.
-    let before = gw.sb().request_count();
-    let st = respond(
-        &mut c,
-        DEMO_RELATIONSHIP,
-        GLOBEX,
-        AudienceSharingDecision::Unspecified,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(violations(&st), vec!["request_response"]);
-    let st = respond(&mut c, "x", GLOBEX, AudienceSharingDecision::Approve)
+    let st = respond(&mut c, DEMO_RELATIONSHIP, GLOBEX, Decision::Approve)
         .await
         .unwrap_err();
-    assert_eq!(violations(&st), vec!["sharing_relationship_id"]);
-    assert_eq!(gw.sb().request_count(), before);
+    assert_invalid_parameter(&st);
+    // No answer, or no id: refused before Graph.
+    let no_answer = respond(&mut c, DEMO_RELATIONSHIP, GLOBEX, Decision::Unspecified);
+    assert_refused_before_graph(&gw, no_answer, &["request_response"]).await;
+    let no_id = respond(&mut c, "x", GLOBEX, Decision::Approve);
+    assert_refused_before_graph(&gw, no_id, &["sharing_relationship_id"]).await;
 }
 
 #[tokio::test]
 async fn as02_approve_is_sent_as_graph_spells_it() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert!(
-        respond(
-            &mut c,
-            DEMO_RELATIONSHIP,
-            GLOBEX,
-            AudienceSharingDecision::Approve
-        )
-        .await
-        .unwrap()
-        .success
+        respond(&mut c, DEMO_RELATIONSHIP, GLOBEX, Decision::Approve)
+            .await
+            .unwrap()
+            .success
     );
     assert_eq!(
         gw.sb()
@@ -465,8 +308,7 @@ async fn as02_approve_is_sent_as_graph_spells_it() {
 
 #[tokio::test]
 async fn as03_lists_received_requests() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     let inbox = received(&mut c, GLOBEX).await;
     assert_eq!(
         inbox,
@@ -476,7 +318,7 @@ async fn as03_lists_received_requests() {
             recipient: node(GLOBEX, "Globex Agency"),
             request_status: AudienceSharingRequestStatus::InProgress as i32,
             request_status_raw: "IN_PROGRESS".into(),
-            relationship_type: nums(&[AudienceRelationshipType::Agency]),
+            relationship_type: nums(&[Rel::Agency]),
             relationship_type_raw: vec!["Agency".into()],
             custom_audiences: vec![SharedCustomAudience {
                 id: INITECH_AUDIENCE.into(),
@@ -486,13 +328,7 @@ async fn as03_lists_received_requests() {
             }],
         }]
     );
-    let req = gw.sb().last_request().unwrap();
-    assert!(
-        req.path
-            .ends_with("/1000000002/received_audience_sharing_requests"),
-        "{}",
-        req.path
-    );
+    let req = last_sent_to(&gw, "GET", "/1000000002/received_audience_sharing_requests");
     let fields = req.query_param("fields").unwrap();
     assert_eq!(fields.matches("request_status").count(), 1, "{fields}");
     assert_eq!(fields.matches("relationship_type").count(), 1, "{fields}");
@@ -501,25 +337,22 @@ async fn as03_lists_received_requests() {
 
 #[tokio::test]
 async fn as04_lists_initiated_requests() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     let sent = initiated(&mut c, INITECH).await;
     assert_eq!(ids(&sent, |r| &r.id), vec![DEMO_RELATIONSHIP]);
     assert_eq!(sent[0].recipient, node(GLOBEX, "Globex Agency"));
     assert_eq!(sent[0].relationship_type_raw, vec!["Agency"]);
-    assert!(gw
-        .sb()
-        .last_request()
-        .unwrap()
-        .path
-        .ends_with("/1000000003/initiated_audience_sharing_requests"));
+    last_sent_to(
+        &gw,
+        "GET",
+        "/1000000003/initiated_audience_sharing_requests",
+    );
     assert!(initiated(&mut c, GLOBEX).await.is_empty());
 }
 
 #[tokio::test]
 async fn as03_as04_show_an_answer_given_in_business_manager() {
-    let (gw, ch) = start_uncached().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start_uncached(Client::new).await;
     assert_eq!(
         received(&mut c, GLOBEX).await[0].request_status(),
         AudienceSharingRequestStatus::InProgress
@@ -535,15 +368,7 @@ async fn as03_as04_show_an_answer_given_in_business_manager() {
         "APPROVED"
     );
     // The waiting audience is now shared.
-    let r = share(
-        &mut c,
-        INITECH_AUDIENCE,
-        INITECH,
-        &["2000000007"],
-        &[AudienceRelationshipType::Agency],
-    )
-    .await
-    .unwrap();
+    let r = share_with_globex(&mut c, INITECH_AUDIENCE, INITECH, Rel::Agency).await;
     assert_eq!(
         r.sharing_data[0].audience_share_status(),
         AudienceShareStatus::Shared
@@ -559,12 +384,8 @@ async fn as03_keeps_values_this_version_does_not_know() {
         "request_status": "EXPIRED",
         "relationship_type": ["Agency", "Data Partner"],
         "custom_audiences": [],
-    }]})
-    .to_string();
-    let rec = Recorder::start(vec![(200, vec![], body)]).await;
-    let vault = Arc::new(MemoryVault::new(vec![token("globex", GLOBEX, "tok-1")]));
-    let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
-    let mut c = client(&gw.channel().await);
+    }]});
+    let (_rec, _gw, mut c) = start_recorded(body, GLOBEX, Client::new).await;
     let inbox = received(&mut c, GLOBEX).await;
     assert_eq!(
         inbox[0].request_status(),
@@ -573,10 +394,7 @@ async fn as03_keeps_values_this_version_does_not_know() {
     assert_eq!(inbox[0].request_status_raw, "EXPIRED");
     assert_eq!(
         inbox[0].relationship_type,
-        vec![
-            AudienceRelationshipType::Agency as i32,
-            AudienceRelationshipType::Unspecified as i32
-        ]
+        vec![Rel::Agency as i32, Rel::Unspecified as i32]
     );
     assert_eq!(
         inbox[0].relationship_type_raw,
@@ -594,21 +412,9 @@ async fn as01_keeps_share_statuses_this_version_does_not_know() {
             "audience_share_status": "PENDING_TOS",
             "errors": [],
         }],
-    })
-    .to_string();
-    let rec = Recorder::start(vec![(200, vec![], body)]).await;
-    let vault = Arc::new(MemoryVault::new(vec![token("acme", ACME, "tok-1")]));
-    let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
-    let mut c = client(&gw.channel().await);
-    let r = share(
-        &mut c,
-        ACME_AUDIENCE,
-        ACME,
-        &["2000000007"],
-        &[AudienceRelationshipType::Agency],
-    )
-    .await
-    .unwrap();
+    });
+    let (_rec, _gw, mut c) = start_recorded(body, ACME, Client::new).await;
+    let r = share_with_globex(&mut c, ACME_AUDIENCE, ACME, Rel::Agency).await;
     assert_eq!(
         results(&r),
         vec![(

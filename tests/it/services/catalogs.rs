@@ -2,69 +2,38 @@
 
 use graph_gateway::proto::product_catalog_service_client::ProductCatalogServiceClient as Client;
 use graph_gateway::proto::*;
-use tonic::transport::Channel;
+use CatalogRolePreset as Preset;
 
 use super::*;
+
+/// Tasks given explicitly.
+const NO_PRESET: Preset = Preset::Unspecified;
 
 /// Acme Products (Acme OWNER; Globex AGENCY [ADVERTISE]; Bob ADVERTISE).
 const PRODUCTS: &str = "7000000001";
 /// Initech Catalog (Initech OWNER; Globex AGENCY [ADMIN]).
 const INITECH_CATALOG: &str = "7000000002";
 
-fn client(ch: &Channel) -> Client<Channel> {
-    Client::new(ch.clone())
-}
-
-async fn owned(c: &mut Client<Channel>, business: &str) -> Vec<ProductCatalog> {
-    c.list_owned_product_catalogs(ListOwnedProductCatalogsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .product_catalogs
-}
-
-async fn client_catalogs(c: &mut Client<Channel>, business: &str) -> Vec<ProductCatalog> {
-    c.list_client_product_catalogs(ListClientProductCatalogsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .product_catalogs
-}
-
-async fn users(c: &mut Client<Channel>, catalog: &str, business: &str) -> Vec<ProductCatalogUser> {
-    c.list_product_catalog_users(ListProductCatalogUsersRequest {
-        catalog_id: catalog.into(),
-        business: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .users
-}
-
-async fn user_catalogs(c: &mut Client<Channel>, user: &str, business: &str) -> Vec<ProductCatalog> {
-    c.list_user_product_catalogs(ListUserProductCatalogsRequest {
-        business_scoped_user_id: user.into(),
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .product_catalogs
-}
+rpc!(fn owned(business_id: &str) -> Vec<ProductCatalog>
+    = list_owned_product_catalogs(ListOwnedProductCatalogsRequest).product_catalogs);
+rpc!(fn client_catalogs(business_id: &str) -> Vec<ProductCatalog>
+    = list_client_product_catalogs(ListClientProductCatalogsRequest).product_catalogs);
+rpc!(fn users(catalog_id: &str, business: &str) -> Vec<ProductCatalogUser>
+    = list_product_catalog_users(ListProductCatalogUsersRequest).users);
+rpc!(fn user_catalogs(business_scoped_user_id: &str, business_id: &str) -> Vec<ProductCatalog>
+    = list_user_product_catalogs(ListUserProductCatalogsRequest).product_catalogs);
+rpc!(fn assign(business: &str, user: &str, tasks: &[CatalogTask], preset: Preset;
+    catalog_id = PRODUCTS) -> MutationResult
+    = assign_product_catalog_user(AssignProductCatalogUserRequest));
+rpc!(fn add_agency(catalog_id: &str, business_id: &str, agency_business_id: &str,
+    permitted_tasks: &[CatalogTask], preset: Preset) -> MutationResult
+    = add_product_catalog_agency(AddProductCatalogAgencyRequest));
+rpc!(fn remove_user(catalog_id: &str, user: &str; business = ACME) -> MutationResult
+    = remove_product_catalog_user(RemoveProductCatalogUserRequest));
 
 #[tokio::test]
 async fn ct01_lists_owned_catalogs() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         owned(&mut c, ACME).await,
         vec![ProductCatalog {
@@ -83,8 +52,7 @@ async fn ct01_lists_owned_catalogs() {
 
 #[tokio::test]
 async fn ct02_lists_client_catalogs() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let list = client_catalogs(&mut c, GLOBEX).await;
     assert_eq!(ids(&list, |c| &c.id), vec![PRODUCTS, INITECH_CATALOG]);
     assert_eq!(list[0].name, "Acme Products");
@@ -100,8 +68,7 @@ async fn ct02_lists_client_catalogs() {
 /// CATALOG_TASK_UNSPECIFIED (the proto's ADMIN preset is MANAGE + ADVERTISE).
 #[tokio::test]
 async fn ct02_agency_role_admin_is_not_lost() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let list = client_catalogs(&mut c, GLOBEX).await;
     let initech = list
         .iter()
@@ -116,28 +83,19 @@ async fn ct02_agency_role_admin_is_not_lost() {
 
 #[tokio::test]
 async fn ct03_assigns_a_user_with_a_preset_visible_in_ct06_and_ct05() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&users(&mut c, PRODUCTS, ACME).await, |u| &u.id),
         vec![BOB]
     );
     assert!(user_catalogs(&mut c, ALICE, ACME).await.is_empty());
 
-    let ok = c
-        .assign_product_catalog_user(AssignProductCatalogUserRequest {
-            catalog_id: PRODUCTS.into(),
-            business: ACME.into(),
-            user: ALICE.into(),
-            preset: CatalogRolePreset::Admin as i32,
-            ..Default::default()
-        })
+    let ok = assign(&mut c, ACME, ALICE, &[], Preset::Admin)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(ok.success);
     assert_eq!(
-        gw.sb().last_request().unwrap().form_param("tasks"),
+        last_sent(&gw).form_param("tasks"),
         Some(r#"["MANAGE","ADVERTISE"]"#)
     );
 
@@ -166,30 +124,16 @@ async fn ct03_assigns_a_user_with_a_preset_visible_in_ct06_and_ct05() {
 
 #[tokio::test]
 async fn ct03_rules_and_validation() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     // Globex is only permitted ADVERTISE on Acme Products.
-    let st = c
-        .assign_product_catalog_user(AssignProductCatalogUserRequest {
-            catalog_id: PRODUCTS.into(),
-            business: GLOBEX.into(),
-            user: FRANK.into(),
-            tasks: nums(&[CatalogTask::Manage]),
-            ..Default::default()
-        })
+    let st = assign(&mut c, GLOBEX, FRANK, &[CatalogTask::Manage], NO_PRESET)
         .await
         .unwrap_err();
     assert_rule(&st, subcode::TASKS_NOT_PERMITTED);
     // ADVERTISE is fine, and shows in Globex's view only.
-    c.assign_product_catalog_user(AssignProductCatalogUserRequest {
-        catalog_id: PRODUCTS.into(),
-        business: GLOBEX.into(),
-        user: FRANK.into(),
-        preset: CatalogRolePreset::Advertiser as i32,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    assign(&mut c, GLOBEX, FRANK, &[], Preset::Advertiser)
+        .await
+        .unwrap();
     assert_eq!(
         users(&mut c, PRODUCTS, GLOBEX).await,
         vec![ProductCatalogUser {
@@ -203,62 +147,37 @@ async fn ct03_rules_and_validation() {
         vec![BOB]
     );
     // Erin is in no business.
-    let st = c
-        .assign_product_catalog_user(AssignProductCatalogUserRequest {
-            catalog_id: PRODUCTS.into(),
-            business: ACME.into(),
-            user: ERIN.into(),
-            tasks: nums(&[CatalogTask::Advertise]),
-            ..Default::default()
-        })
+    let st = assign(&mut c, ACME, ERIN, &[CatalogTask::Advertise], NO_PRESET)
         .await
         .unwrap_err();
     assert_rule(&st, subcode::USER_NOT_IN_BUSINESS);
     // Preset and tasks together: refused before Graph.
-    let before = gw.sb().request_count();
-    let st = c
-        .assign_product_catalog_user(AssignProductCatalogUserRequest {
-            catalog_id: PRODUCTS.into(),
-            business: ACME.into(),
-            user: ALICE.into(),
-            tasks: nums(&[CatalogTask::Advertise]),
-            preset: CatalogRolePreset::Admin as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["preset"]);
-    assert_eq!(gw.sb().request_count(), before);
+    let both = assign(
+        &mut c,
+        ACME,
+        ALICE,
+        &[CatalogTask::Advertise],
+        Preset::Admin,
+    );
+    assert_refused_before_graph(&gw, both, &["preset"]).await;
 }
 
 #[tokio::test]
 async fn ct04_removes_a_user_visible_in_ct06_and_ct05() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&users(&mut c, PRODUCTS, ACME).await, |u| &u.id),
         vec![BOB]
     );
     assert_eq!(user_catalogs(&mut c, BOB, ACME).await.len(), 1);
-    let ok = c
-        .remove_product_catalog_user(RemoveProductCatalogUserRequest {
-            catalog_id: PRODUCTS.into(),
-            business: ACME.into(),
-            user: BOB.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(ok.success);
+    assert!(remove_user(&mut c, PRODUCTS, BOB).await.unwrap().success);
     assert!(users(&mut c, PRODUCTS, ACME).await.is_empty());
     assert!(user_catalogs(&mut c, BOB, ACME).await.is_empty());
 }
 
 #[tokio::test]
 async fn ct05_lists_a_users_catalogs() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let bob = user_catalogs(&mut c, BOB, ACME).await;
     assert_eq!(ids(&bob, |c| &c.id), vec![PRODUCTS]);
     assert_eq!(bob[0].name, "Acme Products");
@@ -271,8 +190,7 @@ async fn ct05_lists_a_users_catalogs() {
 
 #[tokio::test]
 async fn ct06_lists_catalog_users() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         users(&mut c, PRODUCTS, ACME).await,
         vec![ProductCatalogUser {
@@ -286,22 +204,13 @@ async fn ct06_lists_catalog_users() {
 
 #[tokio::test]
 async fn ct07_adds_an_agency_listed_by_its_ct02() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert!(client_catalogs(&mut c, INITECH).await.is_empty());
-    let ok = c
-        .add_product_catalog_agency(AddProductCatalogAgencyRequest {
-            catalog_id: PRODUCTS.into(),
-            business_id: ACME.into(),
-            agency_business_id: INITECH.into(),
-            preset: CatalogRolePreset::Advertiser as i32,
-            ..Default::default()
-        })
+    let ok = add_agency(&mut c, PRODUCTS, ACME, INITECH, &[], Preset::Advertiser)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(ok.success);
-    let sent = gw.sb().last_request().unwrap();
+    let sent = last_sent(&gw);
     assert_eq!(sent.path, format!("/v25.0/{PRODUCTS}/agencies"));
     assert_eq!(sent.form_param("business"), Some(INITECH));
     assert_eq!(sent.form_param("permitted_tasks"), Some(r#"["ADVERTISE"]"#));
@@ -312,13 +221,14 @@ async fn ct07_adds_an_agency_listed_by_its_ct02() {
     assert_eq!(list[0].permitted_tasks, nums(&[CatalogTask::Advertise]));
 
     // Explicit tasks change the agency's permissions.
-    c.add_product_catalog_agency(AddProductCatalogAgencyRequest {
-        catalog_id: PRODUCTS.into(),
-        business_id: ACME.into(),
-        agency_business_id: INITECH.into(),
-        permitted_tasks: nums(&[CatalogTask::Manage, CatalogTask::Advertise]),
-        ..Default::default()
-    })
+    add_agency(
+        &mut c,
+        PRODUCTS,
+        ACME,
+        INITECH,
+        &[CatalogTask::Manage, CatalogTask::Advertise],
+        NO_PRESET,
+    )
     .await
     .unwrap();
     let list = client_catalogs(&mut c, INITECH).await;
@@ -328,15 +238,15 @@ async fn ct07_adds_an_agency_listed_by_its_ct02() {
     );
 
     // Only the owner can grant: Globex is just an agency of Initech Catalog.
-    let st = c
-        .add_product_catalog_agency(AddProductCatalogAgencyRequest {
-            catalog_id: INITECH_CATALOG.into(),
-            business_id: GLOBEX.into(),
-            agency_business_id: ACME.into(),
-            permitted_tasks: nums(&[CatalogTask::Advertise]),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let st = add_agency(
+        &mut c,
+        INITECH_CATALOG,
+        GLOBEX,
+        ACME,
+        &[CatalogTask::Advertise],
+        NO_PRESET,
+    )
+    .await
+    .unwrap_err();
     assert_permission_denied(&st);
 }

@@ -5,62 +5,35 @@ use graph_gateway::proto::*;
 
 use super::*;
 
+rpc!(fn get_me(business_id: &str) -> Me = get_me(GetMeRequest));
+
 #[tokio::test]
 async fn me01_returns_the_admin_system_user_of_the_business() {
-    let (gw, ch) = start().await;
-    let mut c = Client::new(ch);
-    let me = c
-        .get_me(GetMeRequest {
-            business_id: ACME.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        me,
-        Me {
-            id: "10101".into(),
-            name: "Acme Admin System User".into()
-        }
-    );
-    let sent = gw.sb().last_request().unwrap();
-    assert_eq!(sent.path, "/v25.0/me");
-    assert_eq!(
-        sent.header("authorization"),
-        Some("Bearer sandbox-token-acme-admin")
-    );
-
-    let me = c
-        .get_me(GetMeRequest {
-            business_id: GLOBEX.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        me,
-        Me {
-            id: "10201".into(),
-            name: "Globex Admin System User".into()
-        }
-    );
-    let me = c
-        .get_me(GetMeRequest {
-            business_id: INITECH.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        me,
-        Me {
-            id: "10301".into(),
-            name: "Initech Admin System User".into()
-        }
-    );
+    let (gw, mut c) = start(Client::new).await;
+    for (business, id, name, token) in [
+        (ACME, "10101", "Acme", "acme"),
+        (GLOBEX, "10201", "Globex", "globex"),
+        (INITECH, "10301", "Initech", "initech"),
+    ] {
+        let me = get_me(&mut c, business).await.unwrap();
+        let name = format!("{name} Admin System User");
+        assert_eq!(
+            me,
+            Me {
+                id: id.into(),
+                name
+            },
+            "{business}"
+        );
+        let sent = last_sent(&gw);
+        assert_eq!(sent.path, "/v25.0/me", "{business}");
+        let bearer = format!("Bearer sandbox-token-{token}-admin");
+        assert_eq!(
+            sent.header("authorization"),
+            Some(bearer.as_str()),
+            "{business}"
+        );
+    }
 
     // A read mask narrows the fields (id is always kept).
     let me = c

@@ -2,71 +2,30 @@
 
 use graph_gateway::proto::instagram_account_service_client::InstagramAccountServiceClient as Client;
 use graph_gateway::proto::*;
-use tonic::transport::Channel;
 
 use super::*;
 
-fn client(ch: &Channel) -> Client<Channel> {
-    Client::new(ch.clone())
-}
+rpc!(fn owned(business_id: &str) -> Vec<InstagramAccount>
+    = list_owned_instagram_accounts(ListOwnedInstagramAccountsRequest).instagram_accounts);
+rpc!(fn all(business_id: &str) -> Vec<InstagramAccount>
+    = list_instagram_accounts(ListInstagramAccountsRequest).instagram_accounts);
+rpc!(fn agencies(instagram_account_id: &str; business_id = ACME) -> Vec<InstagramAgency>
+    = list_instagram_account_agencies(ListInstagramAccountAgenciesRequest).agencies);
+rpc!(fn authorized(instagram_account_id: &str; business = ACME) -> Vec<AdAccount>
+    = list_instagram_authorized_ad_accounts(ListInstagramAuthorizedAdAccountsRequest)
+    .ad_accounts);
+rpc!(fn remove_agency(instagram_account_id: &str, agency_business_id: &str; business_id = ACME)
+    -> MutationResult = remove_instagram_account_agency(RemoveInstagramAccountAgencyRequest));
+rpc!(fn remove_account(instagram_account_id: &str; business_id = ACME) -> MutationResult
+    = remove_instagram_account(RemoveInstagramAccountRequest));
+rpc!(fn authorize(instagram_account_id: &str, ad_account_id: &str; business = ACME)
+    -> MutationResult = authorize_instagram_ad_account(AuthorizeInstagramAdAccountRequest));
 
-fn ig(id: &str, username: &str) -> InstagramAccount {
-    InstagramAccount {
-        id: id.into(),
-        username: username.into(),
-    }
-}
-
-async fn owned(c: &mut Client<Channel>, business: &str) -> Vec<InstagramAccount> {
-    c.list_owned_instagram_accounts(ListOwnedInstagramAccountsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .instagram_accounts
-}
-
-async fn all(c: &mut Client<Channel>, business: &str) -> Vec<InstagramAccount> {
-    c.list_instagram_accounts(ListInstagramAccountsRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .instagram_accounts
-}
-
-async fn agencies(c: &mut Client<Channel>, account: &str) -> Vec<InstagramAgency> {
-    c.list_instagram_account_agencies(ListInstagramAccountAgenciesRequest {
-        instagram_account_id: account.into(),
-        business_id: ACME.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .agencies
-}
-
-async fn authorized(c: &mut Client<Channel>, account: &str) -> Vec<AdAccount> {
-    c.list_instagram_authorized_ad_accounts(ListInstagramAuthorizedAdAccountsRequest {
-        instagram_account_id: account.into(),
-        business: ACME.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .ad_accounts
-}
+id_and!(ig -> InstagramAccount { username });
 
 #[tokio::test]
 async fn ig01_lists_owned_accounts() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         owned(&mut c, ACME).await,
         vec![
@@ -83,8 +42,7 @@ async fn ig01_lists_owned_accounts() {
 
 #[tokio::test]
 async fn ig02_lists_every_account_the_business_can_use() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     // Globex owns none but is a confirmed agency of two.
     assert_eq!(
         all(&mut c, GLOBEX).await,
@@ -104,8 +62,7 @@ async fn ig02_lists_every_account_the_business_can_use() {
 
 #[tokio::test]
 async fn ig03_lists_agencies() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         agencies(&mut c, "6000000001").await,
         vec![InstagramAgency {
@@ -120,8 +77,7 @@ async fn ig03_lists_agencies() {
 
 #[tokio::test]
 async fn ig04_adds_an_agency_visible_in_ig03_and_the_agencys_ig02() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert!(agencies(&mut c, "6000000003").await.is_empty());
     assert_eq!(all(&mut c, GLOBEX).await.len(), 2);
 
@@ -137,7 +93,7 @@ async fn ig04_adds_an_agency_visible_in_ig03_and_the_agencys_ig02() {
         .unwrap()
         .into_inner();
     assert!(ok.success);
-    let sent = gw.sb().last_request().unwrap();
+    let sent = last_sent(&gw);
     assert_eq!(sent.path, "/v25.0/6000000003/agencies");
     assert_eq!(sent.form_param("business"), Some(GLOBEX));
     assert_eq!(
@@ -161,21 +117,11 @@ async fn ig04_adds_an_agency_visible_in_ig03_and_the_agencys_ig02() {
 
 #[tokio::test]
 async fn ig05_removes_an_agency_visible_in_ig03_and_the_agencys_ig02() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(agencies(&mut c, "6000000001").await.len(), 1);
     assert_eq!(all(&mut c, GLOBEX).await.len(), 2);
 
-    let ok = c
-        .remove_instagram_account_agency(RemoveInstagramAccountAgencyRequest {
-            instagram_account_id: "6000000001".into(),
-            business_id: ACME.into(),
-            agency_business_id: GLOBEX.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ok = remove_agency(&mut c, "6000000001", GLOBEX).await.unwrap();
     assert!(ok.success);
     assert!(agencies(&mut c, "6000000001").await.is_empty());
     assert_eq!(
@@ -184,13 +130,7 @@ async fn ig05_removes_an_agency_visible_in_ig03_and_the_agencys_ig02() {
     );
 
     // Initech is no agency of it.
-    let st = c
-        .remove_instagram_account_agency(RemoveInstagramAccountAgencyRequest {
-            instagram_account_id: "6000000001".into(),
-            business_id: ACME.into(),
-            agency_business_id: INITECH.into(),
-            ..Default::default()
-        })
+    let st = remove_agency(&mut c, "6000000001", INITECH)
         .await
         .unwrap_err();
     assert_rule(&st, subcode::NOT_IN_BUSINESS);
@@ -198,20 +138,10 @@ async fn ig05_removes_an_agency_visible_in_ig03_and_the_agencys_ig02() {
 
 #[tokio::test]
 async fn ig06_removes_an_account_from_the_business() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(owned(&mut c, ACME).await.len(), 2);
-    let ok = c
-        .remove_instagram_account(RemoveInstagramAccountRequest {
-            business_id: ACME.into(),
-            instagram_account_id: "6000000003".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(ok.success);
-    let sent = gw.sb().last_request().unwrap();
+    assert!(remove_account(&mut c, "6000000003").await.unwrap().success);
+    let sent = last_sent(&gw);
     assert_eq!(sent.method, "DELETE");
     assert_eq!(sent.query_param("instagram_account"), Some("6000000003"));
     assert_eq!(
@@ -226,8 +156,7 @@ async fn ig06_removes_an_account_from_the_business() {
 
 #[tokio::test]
 async fn ig07_lists_authorized_ad_accounts() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let list = authorized(&mut c, "6000000001").await;
     assert_eq!(ids(&list, |a| &a.id), vec!["act_2000000001"]);
     assert_eq!(list[0].account_id, "2000000001");
@@ -238,22 +167,12 @@ async fn ig07_lists_authorized_ad_accounts() {
 
 #[tokio::test]
 async fn ig08_authorizes_an_ad_account_visible_in_ig07() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(authorized(&mut c, "6000000001").await.len(), 1);
-    let ok = c
-        .authorize_instagram_ad_account(AuthorizeInstagramAdAccountRequest {
-            instagram_account_id: "6000000001".into(),
-            business: ACME.into(),
-            ad_account_id: "2000000002".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ok = authorize(&mut c, "6000000001", "2000000002").await.unwrap();
     assert!(ok.success);
     assert_eq!(
-        gw.sb().last_request().unwrap().form_param("account_id"),
+        last_sent(&gw).form_param("account_id"),
         Some("act_2000000002")
     );
     let list = authorized(&mut c, "6000000001").await;
@@ -263,13 +182,7 @@ async fn ig08_authorizes_an_ad_account_visible_in_ig07() {
     );
 
     // Acme has no access to Initech's ad account.
-    let st = c
-        .authorize_instagram_ad_account(AuthorizeInstagramAdAccountRequest {
-            instagram_account_id: "6000000001".into(),
-            business: ACME.into(),
-            ad_account_id: "act_2000000006".into(),
-            ..Default::default()
-        })
+    let st = authorize(&mut c, "6000000001", "act_2000000006")
         .await
         .unwrap_err();
     assert_rule(&st, subcode::NOT_IN_BUSINESS);

@@ -2,116 +2,34 @@
 
 use graph_gateway::proto::page_service_client::PageServiceClient as Client;
 use graph_gateway::proto::*;
-use tonic::transport::Channel;
+use PageRolePreset as Preset;
 
 use super::*;
 
-fn client(ch: &Channel) -> Client<Channel> {
-    Client::new(ch.clone())
-}
+/// Tasks given explicitly.
+const NO_PRESET: Preset = Preset::Unspecified;
 
-async fn owned(c: &mut Client<Channel>, business: &str) -> Vec<Page> {
-    c.list_owned_pages(ListOwnedPagesRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .pages
-}
-
-async fn pending_owned(c: &mut Client<Channel>, business: &str) -> Vec<Page> {
-    c.list_pending_owned_pages(ListPendingOwnedPagesRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .pages
-}
-
-async fn client_pages(c: &mut Client<Channel>, business: &str) -> Vec<Page> {
-    c.list_client_pages(ListClientPagesRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .pages
-}
-
-async fn pending_client(c: &mut Client<Channel>, business: &str) -> Vec<Page> {
-    c.list_pending_client_pages(ListPendingClientPagesRequest {
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .pages
-}
-
-async fn page_users(c: &mut Client<Channel>, page: &str, business: &str) -> Vec<PageUser> {
-    c.list_page_users(ListPageUsersRequest {
-        page_id: page.into(),
-        business: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .users
-}
-
-async fn user_pages(c: &mut Client<Channel>, user: &str, business: &str) -> Vec<Page> {
-    c.list_user_pages(ListUserPagesRequest {
-        business_scoped_user_id: user.into(),
-        business_id: business.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .pages
-}
-
-async fn claim(c: &mut Client<Channel>, page: &str) -> Result<ClaimResult, tonic::Status> {
-    c.claim_page(ClaimPageRequest {
-        business_id: ACME.into(),
-        page_id: page.into(),
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn remove_page(c: &mut Client<Channel>, page: &str) -> Result<MutationResult, tonic::Status> {
-    c.remove_page(RemovePageRequest {
-        business_id: ACME.into(),
-        page_id: page.into(),
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn remove_user(
-    c: &mut Client<Channel>,
-    page: &str,
-    user: &str,
-) -> Result<MutationResult, tonic::Status> {
-    c.remove_page_user(RemovePageUserRequest {
-        page_id: page.into(),
-        business_id: ACME.into(),
-        user: user.into(),
-        ..Default::default()
-    })
-    .await
-    .map(|r| r.into_inner())
-}
+rpc!(pub(super) fn owned(business_id: &str) -> Vec<Page>
+    = list_owned_pages(ListOwnedPagesRequest).pages);
+rpc!(fn pending_owned(business_id: &str) -> Vec<Page>
+    = list_pending_owned_pages(ListPendingOwnedPagesRequest).pages);
+rpc!(pub(super) fn client_pages(business_id: &str) -> Vec<Page>
+    = list_client_pages(ListClientPagesRequest).pages);
+rpc!(fn pending_client(business_id: &str) -> Vec<Page>
+    = list_pending_client_pages(ListPendingClientPagesRequest).pages);
+rpc!(pub(super) fn page_users(page_id: &str, business: &str) -> Vec<PageUser>
+    = list_page_users(ListPageUsersRequest).users);
+rpc!(pub(super) fn user_pages(business_scoped_user_id: &str, business_id: &str) -> Vec<Page>
+    = list_user_pages(ListUserPagesRequest).pages);
+rpc!(fn claim(page_id: &str; business_id = ACME) -> ClaimResult = claim_page(ClaimPageRequest));
+rpc!(fn remove_page(page_id: &str; business_id = ACME) -> MutationResult
+    = remove_page(RemovePageRequest));
+rpc!(fn assign(page_id: &str, user: &str, tasks: &[PageTask], preset: Preset; business = ACME)
+    -> MutationResult = assign_page_user(AssignPageUserRequest));
+rpc!(fn claim_client(page_id: &str, permitted_tasks: &[PageTask], preset: Preset;
+    business_id = GLOBEX) -> ClaimResult = claim_client_page(ClaimClientPageRequest));
+rpc!(fn remove_user(page_id: &str, user: &str; business_id = ACME) -> MutationResult
+    = remove_page_user(RemovePageUserRequest));
 
 fn all_page_tasks() -> Vec<i32> {
     nums(&[
@@ -134,41 +52,45 @@ fn editor_tasks() -> Vec<i32> {
 
 #[tokio::test]
 async fn pg01_claim_confirmed_for_an_old_admin() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(owned(&mut c, ACME).await.len(), 3);
     let r = claim(&mut c, "3000000003").await.unwrap();
     assert_eq!(r.access_status(), AccessStatus::Confirmed);
-    let list = owned(&mut c, ACME).await;
+    use {AccessStatus::Confirmed, AccessType::Owner};
     assert_eq!(
-        ids(&list, |p| &p.id),
-        vec!["3000000001", "3000000002", "3000000003", "3000000008"]
+        access(&owned(&mut c, ACME).await),
+        vec![
+            ("3000000001", "Acme Retail", Confirmed, Owner),
+            ("3000000002", "Acme Outlet", Confirmed, Owner),
+            ("3000000003", "Acme Seasonal Deals", Confirmed, Owner),
+            ("3000000008", "Acme Careers", Confirmed, Owner),
+        ]
     );
-    assert_eq!(list[2].name, "Acme Seasonal Deals");
-    assert_eq!(list[2].access_type(), AccessType::Owner);
 }
 
 #[tokio::test]
 async fn pg01_claim_pending_for_a_new_admin_then_listed_by_pg11() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&pending_owned(&mut c, ACME).await, |p| &p.id),
         vec!["3000000007"]
     );
     let r = claim(&mut c, "3000000004").await.unwrap();
     assert_eq!(r.access_status(), AccessStatus::Pending);
-    let pending = pending_owned(&mut c, ACME).await;
-    assert_eq!(ids(&pending, |p| &p.id), vec!["3000000004", "3000000007"]);
-    assert_eq!(pending[0].name, "Acme Pop-up Store");
-    assert_eq!(pending[0].access_status(), AccessStatus::Pending);
+    use {AccessStatus::Pending, AccessType::Owner};
+    assert_eq!(
+        access(&pending_owned(&mut c, ACME).await),
+        vec![
+            ("3000000004", "Acme Pop-up Store", Pending, Owner),
+            ("3000000007", "Acme Kiosk", Pending, Owner),
+        ]
+    );
     assert!(!ids(&owned(&mut c, ACME).await, |p| &p.id).contains(&"3000000004".to_string()));
 }
 
 #[tokio::test]
 async fn pg01_claim_fails_without_page_permission() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let st = claim(&mut c, "3000000006").await.unwrap_err();
     assert_permission_denied(&st);
     assert_eq!(
@@ -183,67 +105,47 @@ async fn pg01_claim_fails_without_page_permission() {
 
 #[tokio::test]
 async fn pg02_agency_claim_with_permitted_tasks_is_confirmed() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&client_pages(&mut c, GLOBEX).await, |p| &p.id),
         vec!["3000000002"]
     );
-    let r = c
-        .claim_client_page(ClaimClientPageRequest {
-            business_id: GLOBEX.into(),
-            page_id: "3000000009".into(),
-            permitted_tasks: nums(&[PageTask::Advertise, PageTask::Analyze]),
-            ..Default::default()
-        })
+    let tasks = [PageTask::Advertise, PageTask::Analyze];
+    let r = claim_client(&mut c, "3000000009", &tasks, NO_PRESET)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(r.access_status(), AccessStatus::Confirmed);
-    let sent = gw.sb().last_request().unwrap();
+    let sent = last_sent(&gw);
     assert_eq!(
         sent.form_param("permitted_tasks"),
         Some(r#"["ADVERTISE","ANALYZE"]"#)
     );
 
+    use {AccessStatus::Confirmed, AccessType::Agency};
     let list = client_pages(&mut c, GLOBEX).await;
-    assert_eq!(ids(&list, |p| &p.id), vec!["3000000002", "3000000009"]);
-    let p = &list[1];
-    assert_eq!(p.name, "Initech Careers");
-    assert_eq!(p.access_type(), AccessType::Agency);
     assert_eq!(
-        p.permitted_tasks,
-        nums(&[PageTask::Advertise, PageTask::Analyze])
+        access(&list),
+        vec![
+            ("3000000002", "Acme Outlet", Confirmed, Agency),
+            ("3000000009", "Initech Careers", Confirmed, Agency),
+        ]
     );
-    assert_eq!(
-        p.business,
-        Some(NodeRef {
-            id: INITECH.into(),
-            name: "Initech Holdings".into()
-        })
-    );
+    assert_eq!(list[1].permitted_tasks, nums(&tasks));
+    assert_eq!(list[1].business, node(INITECH, "Initech Holdings"));
 }
 
 #[tokio::test]
 async fn pg02_agency_claim_with_a_preset_is_pending_and_listed_by_pg03() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&pending_client(&mut c, GLOBEX).await, |p| &p.id),
         vec!["3000000005"]
     );
-    let r = c
-        .claim_client_page(ClaimClientPageRequest {
-            business_id: GLOBEX.into(),
-            page_id: "3000000001".into(),
-            preset: PageRolePreset::Moderator as i32,
-            ..Default::default()
-        })
+    let r = claim_client(&mut c, "3000000001", &[], Preset::Moderator)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(r.access_status(), AccessStatus::Pending);
-    let sent = gw.sb().last_request().unwrap();
+    let sent = last_sent(&gw);
     assert_eq!(
         sent.form_param("permitted_tasks"),
         Some(r#"["MODERATE","ADVERTISE","ANALYZE"]"#)
@@ -260,54 +162,34 @@ async fn pg02_agency_claim_with_a_preset_is_pending_and_listed_by_pg03() {
 
 #[tokio::test]
 async fn pg02_refusals() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     // Not owned by a business.
-    let st = c
-        .claim_client_page(ClaimClientPageRequest {
-            business_id: GLOBEX.into(),
-            page_id: "3000000006".into(),
-            permitted_tasks: nums(&[PageTask::Analyze]),
-            ..Default::default()
-        })
+    let analyze = [PageTask::Analyze];
+    let st = claim_client(&mut c, "3000000006", &analyze, NO_PRESET)
         .await
         .unwrap_err();
     assert_rule(&st, subcode::NOT_BUSINESS_OWNED);
     // Both preset and tasks: refused before Graph.
-    let before = gw.sb().request_count();
-    let st = c
-        .claim_client_page(ClaimClientPageRequest {
-            business_id: GLOBEX.into(),
-            page_id: "3000000001".into(),
-            permitted_tasks: nums(&[PageTask::Analyze]),
-            preset: PageRolePreset::Analyst as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["preset"]);
+    let both = claim_client(&mut c, "3000000001", &analyze, Preset::Analyst);
+    assert_refused_before_graph(&gw, both, &["preset"]).await;
     // Neither: permitted_tasks is required.
-    let st = c
-        .claim_client_page(ClaimClientPageRequest {
-            business_id: GLOBEX.into(),
-            page_id: "3000000001".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["permitted_tasks"]);
-    assert_eq!(gw.sb().request_count(), before);
+    let neither = claim_client(&mut c, "3000000001", &[], NO_PRESET);
+    assert_refused_before_graph(&gw, neither, &["permitted_tasks"]).await;
 }
 
 #[tokio::test]
 async fn pg03_lists_pending_client_pages() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let pending = pending_client(&mut c, GLOBEX).await;
-    assert_eq!(ids(&pending, |p| &p.id), vec!["3000000005"]);
-    assert_eq!(pending[0].name, "Initech News");
-    assert_eq!(pending[0].access_status(), AccessStatus::Pending);
-    assert_eq!(pending[0].access_type(), AccessType::Agency);
+    assert_eq!(
+        access(&pending),
+        vec![(
+            "3000000005",
+            "Initech News",
+            AccessStatus::Pending,
+            AccessType::Agency
+        )]
+    );
     assert_eq!(
         pending[0].permitted_tasks,
         nums(&[PageTask::Advertise, PageTask::Analyze])
@@ -317,86 +199,60 @@ async fn pg03_lists_pending_client_pages() {
 
 #[tokio::test]
 async fn pg04_lists_owned_pages_and_paginates() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
+    use {AccessStatus::Confirmed, AccessType::Owner};
     let list = owned(&mut c, ACME).await;
     assert_eq!(
-        list.iter()
-            .map(|p| (p.id.as_str(), p.name.as_str()))
-            .collect::<Vec<_>>(),
+        access(&list),
         vec![
-            ("3000000001", "Acme Retail"),
-            ("3000000002", "Acme Outlet"),
-            ("3000000008", "Acme Careers")
+            ("3000000001", "Acme Retail", Confirmed, Owner),
+            ("3000000002", "Acme Outlet", Confirmed, Owner),
+            ("3000000008", "Acme Careers", Confirmed, Owner),
         ]
     );
     for p in &list {
-        assert_eq!(p.access_status(), AccessStatus::Confirmed);
-        assert_eq!(p.access_type(), AccessType::Owner);
         assert_eq!(p.permitted_tasks, all_page_tasks());
-        assert_eq!(
-            p.business,
-            Some(NodeRef {
-                id: ACME.into(),
-                name: "Acme Retail".into()
-            })
-        );
+        assert_eq!(p.business, node(ACME, "Acme Retail"));
     }
 
     // page_size=1 walks all three pages.
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    let mut pages = 0;
-    loop {
-        let r = c
-            .list_owned_pages(ListOwnedPagesRequest {
-                business_id: ACME.into(),
-                page_size: 1,
-                page_token: token.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        pages += 1;
-        assert_eq!(r.pages.len(), 1);
-        seen.extend(r.pages.into_iter().map(|p| p.id));
-        token = r.next_page_token;
-        if token.is_empty() || pages == 10 {
-            break;
-        }
-    }
-    assert_eq!(pages, 3);
+    let seen = walk_pages(async |page_token| {
+        let req = ListOwnedPagesRequest {
+            business_id: ACME.into(),
+            page_size: 1,
+            page_token,
+            ..Default::default()
+        };
+        let page = c.list_owned_pages(req).await.unwrap().into_inner();
+        (ids(&page.pages, |p| &p.id), page.next_page_token)
+    })
+    .await;
     assert_eq!(seen, ids(&list, |p| &p.id));
 }
 
 #[tokio::test]
 async fn pg05_lists_client_pages() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let list = client_pages(&mut c, GLOBEX).await;
-    assert_eq!(ids(&list, |p| &p.id), vec!["3000000002"]);
-    let p = &list[0];
-    assert_eq!(p.name, "Acme Outlet");
-    assert_eq!(p.access_status(), AccessStatus::Confirmed);
-    assert_eq!(p.access_type(), AccessType::Agency);
     assert_eq!(
-        p.permitted_tasks,
+        access(&list),
+        vec![(
+            "3000000002",
+            "Acme Outlet",
+            AccessStatus::Confirmed,
+            AccessType::Agency
+        )]
+    );
+    assert_eq!(
+        list[0].permitted_tasks,
         nums(&[PageTask::Advertise, PageTask::Analyze])
     );
-    assert_eq!(
-        p.business,
-        Some(NodeRef {
-            id: ACME.into(),
-            name: "Acme Retail".into()
-        })
-    );
+    assert_eq!(list[0].business, node(ACME, "Acme Retail"));
 }
 
 #[tokio::test]
 async fn pg06_removal_refused_while_a_user_remains() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let st = remove_page(&mut c, "3000000002").await.unwrap_err();
     assert_rule(&st, subcode::PAGE_HAS_PEOPLE);
     assert!(ids(&owned(&mut c, ACME).await, |p| &p.id).contains(&"3000000002".to_string()));
@@ -417,8 +273,7 @@ async fn pg06_removal_refused_while_a_user_remains() {
 
 #[tokio::test]
 async fn pg06_removal_allowed_for_the_page_with_nobody() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(owned(&mut c, ACME).await.len(), 3);
     let r = remove_page(&mut c, "3000000008").await.unwrap();
     assert!(r.success);
@@ -432,8 +287,7 @@ async fn pg06_removal_allowed_for_the_page_with_nobody() {
 
 #[tokio::test]
 async fn pg07_assign_with_editor_preset_sends_its_tasks() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&page_users(&mut c, "3000000002", ACME).await, |u| &u.id),
         vec![BOB]
@@ -443,19 +297,9 @@ async fn pg07_assign_with_editor_preset_sends_its_tasks() {
         .iter()
         .all(|p| p.id != "3000000002"));
 
-    let ok = c
-        .assign_page_user(AssignPageUserRequest {
-            page_id: "3000000002".into(),
-            business: ACME.into(),
-            user: ALICE.into(),
-            preset: PageRolePreset::Editor as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(ok.success);
-    let sent = gw.sb().last_request().unwrap();
+    let ok = assign(&mut c, "3000000002", ALICE, &[], Preset::Editor).await;
+    assert!(ok.unwrap().success);
+    let sent = last_sent(&gw);
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.path, "/v25.0/3000000002/assigned_users");
     assert_eq!(
@@ -486,74 +330,38 @@ async fn pg07_assign_with_editor_preset_sends_its_tasks() {
     assert_eq!(alice[1].tasks, editor_tasks());
 
     // Explicit tasks replace the old list.
-    c.assign_page_user(AssignPageUserRequest {
-        page_id: "3000000002".into(),
-        business: ACME.into(),
-        user: BOB.into(),
-        tasks: nums(&[PageTask::Analyze]),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    assign(&mut c, "3000000002", BOB, &[PageTask::Analyze], NO_PRESET)
+        .await
+        .unwrap();
     let users = page_users(&mut c, "3000000002", ACME).await;
     assert_eq!(users[1].tasks, nums(&[PageTask::Analyze]));
 }
 
 #[tokio::test]
 async fn pg07_preset_and_tasks_together_are_refused_before_graph() {
-    let (gw, ch) = start().await;
-    let mut c = client(&ch);
-    let before = gw.sb().request_count();
-    let st = c
-        .assign_page_user(AssignPageUserRequest {
-            page_id: "3000000002".into(),
-            business: ACME.into(),
-            user: ALICE.into(),
-            tasks: nums(&[PageTask::Analyze]),
-            preset: PageRolePreset::Editor as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["preset"]);
-    let st = c
-        .assign_page_user(AssignPageUserRequest {
-            page_id: "3000000002".into(),
-            business: ACME.into(),
-            user: ALICE.into(),
-            tasks: nums(&[PageTask::Unspecified]),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(violations(&st), vec!["tasks[0]"]);
-    assert_eq!(gw.sb().request_count(), before, "no Graph call");
+    let (gw, mut c) = start(Client::new).await;
+    let analyze = [PageTask::Analyze];
+    let both = assign(&mut c, "3000000002", ALICE, &analyze, Preset::Editor);
+    assert_refused_before_graph(&gw, both, &["preset"]).await;
+    let unspecified = assign(
+        &mut c,
+        "3000000002",
+        ALICE,
+        &[PageTask::Unspecified],
+        NO_PRESET,
+    );
+    assert_refused_before_graph(&gw, unspecified, &["tasks[0]"]).await;
 }
 
 #[tokio::test]
 async fn pg07_refused_for_a_group_derived_user() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
-    let st = c
-        .assign_page_user(AssignPageUserRequest {
-            page_id: "3000000001".into(),
-            business: ACME.into(),
-            user: CAROL.into(),
-            tasks: nums(&[PageTask::Analyze]),
-            ..Default::default()
-        })
+    let (_gw, mut c) = start(Client::new).await;
+    let st = assign(&mut c, "3000000001", CAROL, &[PageTask::Analyze], NO_PRESET)
         .await
         .unwrap_err();
     assert_rule(&st, subcode::FROM_ASSET_GROUP);
     // A user outside the business.
-    let st = c
-        .assign_page_user(AssignPageUserRequest {
-            page_id: "3000000001".into(),
-            business: ACME.into(),
-            user: ERIN.into(),
-            tasks: nums(&[PageTask::Analyze]),
-            ..Default::default()
-        })
+    let st = assign(&mut c, "3000000001", ERIN, &[PageTask::Analyze], NO_PRESET)
         .await
         .unwrap_err();
     assert_rule(&st, subcode::USER_NOT_IN_BUSINESS);
@@ -561,8 +369,7 @@ async fn pg07_refused_for_a_group_derived_user() {
 
 #[tokio::test]
 async fn pg08_lists_a_users_pages() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let bob = user_pages(&mut c, BOB, ACME).await;
     assert_eq!(ids(&bob, |p| &p.id), vec!["3000000002"]);
     assert_eq!(bob[0].name, "Acme Outlet");
@@ -580,8 +387,7 @@ async fn pg08_lists_a_users_pages() {
 
 #[tokio::test]
 async fn pg09_lists_page_users_per_business() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let retail = page_users(&mut c, "3000000001", ACME).await;
     assert_eq!(
         retail,
@@ -612,8 +418,7 @@ async fn pg09_lists_page_users_per_business() {
 
 #[tokio::test]
 async fn pg10_removes_a_direct_user() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
         ids(&page_users(&mut c, "3000000002", ACME).await, |u| &u.id),
         vec![BOB]
@@ -631,8 +436,7 @@ async fn pg10_removes_a_direct_user() {
 
 #[tokio::test]
 async fn pg10_refused_for_a_group_derived_user() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
+    let (_gw, mut c) = start(Client::new).await;
     let st = remove_user(&mut c, "3000000001", CAROL).await.unwrap_err();
     assert_rule(&st, subcode::FROM_ASSET_GROUP);
     assert_eq!(
@@ -643,12 +447,15 @@ async fn pg10_refused_for_a_group_derived_user() {
 
 #[tokio::test]
 async fn pg11_lists_pending_owned_pages() {
-    let (_gw, ch) = start().await;
-    let mut c = client(&ch);
-    let pending = pending_owned(&mut c, ACME).await;
-    assert_eq!(ids(&pending, |p| &p.id), vec!["3000000007"]);
-    assert_eq!(pending[0].name, "Acme Kiosk");
-    assert_eq!(pending[0].access_status(), AccessStatus::Pending);
-    assert_eq!(pending[0].access_type(), AccessType::Owner);
+    let (_gw, mut c) = start(Client::new).await;
+    assert_eq!(
+        access(&pending_owned(&mut c, ACME).await),
+        vec![(
+            "3000000007",
+            "Acme Kiosk",
+            AccessStatus::Pending,
+            AccessType::Owner
+        )]
+    );
     assert!(pending_owned(&mut c, GLOBEX).await.is_empty());
 }

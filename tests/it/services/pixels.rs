@@ -5,84 +5,38 @@ use graph_gateway::proto::*;
 
 use super::*;
 
+rpc!(fn owned(business_id: &str) -> Vec<Pixel> = list_owned_pixels(ListOwnedPixelsRequest).pixels);
+rpc!(fn client_pixels(business_id: &str) -> ListClientPixelsResponse
+    = list_client_pixels(ListClientPixelsRequest));
+
+id_and!(pixel -> Pixel { name });
+
 #[tokio::test]
 async fn px01_lists_owned_pixels() {
-    let (_gw, ch) = start().await;
-    let mut c = Client::new(ch);
-    let list = |b: &str| ListOwnedPixelsRequest {
-        business_id: b.into(),
-        ..Default::default()
-    };
-    let acme = c
-        .list_owned_pixels(list(ACME))
-        .await
-        .unwrap()
-        .into_inner()
-        .pixels;
+    let (_gw, mut c) = start(Client::new).await;
     assert_eq!(
-        acme,
-        vec![Pixel {
-            id: "5000000001".into(),
-            name: "Acme Website Pixel".into()
-        }]
+        owned(&mut c, ACME).await,
+        vec![pixel("5000000001", "Acme Website Pixel")]
     );
-    let initech = c
-        .list_owned_pixels(list(INITECH))
-        .await
-        .unwrap()
-        .into_inner()
-        .pixels;
     assert_eq!(
-        initech,
-        vec![Pixel {
-            id: "5000000002".into(),
-            name: "Initech Pixel".into()
-        }]
+        owned(&mut c, INITECH).await,
+        vec![pixel("5000000002", "Initech Pixel")]
     );
-    let globex = c
-        .list_owned_pixels(list(GLOBEX))
-        .await
-        .unwrap()
-        .into_inner()
-        .pixels;
     assert_eq!(
-        globex,
-        vec![Pixel {
-            id: "5000000003".into(),
-            name: "Globex Pixel".into()
-        }]
+        owned(&mut c, GLOBEX).await,
+        vec![pixel("5000000003", "Globex Pixel")]
     );
 }
 
 #[tokio::test]
 async fn px02_lists_client_pixels() {
-    let (_gw, ch) = start().await;
-    let mut c = Client::new(ch);
-    let list = |b: &str| ListClientPixelsRequest {
-        business_id: b.into(),
-        ..Default::default()
-    };
-    let globex = c
-        .list_client_pixels(list(GLOBEX))
-        .await
-        .unwrap()
-        .into_inner()
-        .pixels;
+    let (gw, mut c) = start(Client::new).await;
     assert_eq!(
-        globex,
-        vec![Pixel {
-            id: "5000000002".into(),
-            name: "Initech Pixel".into()
-        }]
+        client_pixels(&mut c, GLOBEX).await.unwrap().pixels,
+        vec![pixel("5000000002", "Initech Pixel")]
     );
-    assert!(c
-        .list_client_pixels(list(ACME))
-        .await
-        .unwrap()
-        .into_inner()
-        .pixels
-        .is_empty());
+    assert!(client_pixels(&mut c, ACME).await.unwrap().pixels.is_empty());
     // A business id that is not digits never reaches Graph.
-    let st = c.list_client_pixels(list("globex")).await.unwrap_err();
-    assert_eq!(violations(&st), vec!["business_id"]);
+    let not_digits = client_pixels(&mut c, "globex");
+    assert_refused_before_graph(&gw, not_digits, &["business_id"]).await;
 }
