@@ -14,9 +14,8 @@ use crate::config::{Config, EnvSource};
 use crate::engine::routes::RouteTable;
 use crate::engine::Engine;
 use crate::graph::GraphClient;
-use crate::quota::LocalQuota;
 use crate::sandbox::Sandbox;
-use crate::vault::{FileVault, MemoryVault, Vault};
+use crate::vault::{MemoryVault, Vault};
 
 /// Builds the pipeline against `base_url` with `vault`.
 pub fn build_engine(cfg: &Config, base_url: &str, vault: Arc<dyn Vault>) -> anyhow::Result<Engine> {
@@ -28,11 +27,7 @@ pub fn build_engine(cfg: &Config, base_url: &str, vault: Arc<dyn Vault>) -> anyh
         cfg.graph.pool_max_idle_per_host,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let quota = Arc::new(LocalQuota::new(
-        cfg.quota.per_token_per_sec,
-        cfg.quota.per_business_per_sec,
-        cfg.quota.burst,
-    ));
+    let quota = crate::quota::from_config(&cfg.quota, &cfg.redis)?;
     let cache = Arc::new(LocalCache::new(
         Duration::from_secs(cfg.cache.ttl_secs),
         cfg.cache.max_entries,
@@ -44,7 +39,11 @@ pub fn build_engine(cfg: &Config, base_url: &str, vault: Arc<dyn Vault>) -> anyh
         quota,
         cache,
         Duration::from_millis(cfg.graph.timeout_ms),
-    ))
+    )
+    .with_reliability(Arc::new(crate::retry::Reliability::from_config(cfg)?))
+    .with_security(Arc::new(
+        crate::auth::Security::from_config(cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
+    )))
 }
 
 /// Runs `graph-gateway serve` until `shutdown` resolves.
@@ -61,7 +60,9 @@ pub async fn serve(
     let (base_url, vault): (String, Arc<dyn Vault>) = match &cfg.graph.base_url {
         Some(url) => (
             url.clone(),
-            Arc::new(FileVault::open(&cfg.vault, env).context("opening the vault")?),
+            crate::vault::open(&cfg.vault, &cfg.redis, env)
+                .await
+                .context("opening the vault")?,
         ),
         None => {
             let sandbox = Sandbox::demo();
@@ -82,7 +83,36 @@ pub async fn serve(
             "\ngraph-gateway is serving on {local} against its embedded Graph sandbox.\nTry:\n  buf curl --protocol grpc --http2-prior-knowledge --list-methods http://{local}\n  buf curl --protocol grpc --http2-prior-knowledge -d '{{\"business_id\":\"1000000001\"}}' http://{local}/graphgateway.v1.PageService/ListOwnedPages\n  grpcurl -plaintext -d '{{\"business_id\":\"1000000001\"}}' {local} graphgateway.v1.PageService/ListOwnedPages\n"
         );
     }
-    crate::grpc::server::serve(engine, listener, shutdown).await?;
+    // Caller authentication, TLS and the plaintext health port (src/auth.rs).
+    let tls = crate::auth::tls::server_config(&cfg.tls).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if cfg.auth.enforced() && tls.is_none() {
+        tracing::warn!(target: "auth", "caller keys travel in plaintext: set [tls] cert_file and key_file");
+    }
+    let health_listener = match cfg.health.listen {
+        Some(addr) => Some(Arc::new(
+            std::net::TcpListener::bind(addr)
+                .with_context(|| format!("binding health.listen {addr}"))?,
+        )),
+        None => None,
+    };
+    let token_checks = match engine.security().token_check_interval() {
+        d if d.is_zero() => None,
+        d => Some(crate::vault::health::spawn(&engine, d)),
+    };
+    crate::grpc::server::serve_with(
+        engine,
+        listener,
+        shutdown,
+        crate::grpc::server::ServeOptions {
+            tls,
+            health_listener,
+            ..crate::grpc::server::ServeOptions::from(&cfg.server)
+        },
+    )
+    .await?;
+    if let Some(checks) = token_checks {
+        checks.abort();
+    }
     let _ = sandbox_stop.send(());
     Ok(())
 }

@@ -77,11 +77,21 @@ pub trait ReadCache: Send + Sync + 'static {
     fn stats(&self) -> CacheStats;
 }
 
+/// When each invalidated path last changed, on one increasing clock.
+#[derive(Default)]
+struct Generations {
+    /// By path, e.g. "/123/assigned_users".
+    paths: HashMap<String, u64>,
+    /// By edge, for the wildcard paths "/*/edge" (kept apart so a read can
+    /// look its edge up without building the wildcard string).
+    edges: HashMap<String, u64>,
+}
+
 /// The in-process cache.
 pub struct LocalCache {
     entries: moka::future::Cache<CacheKey, Bytes>,
     keep: bool,
-    generations: RwLock<HashMap<String, u64>>,
+    generations: RwLock<Generations>,
     clock: AtomicU64,
     lookups: AtomicU64,
     hits: AtomicU64,
@@ -103,7 +113,7 @@ impl LocalCache {
         Self {
             entries,
             keep: !ttl.is_zero(),
-            generations: RwLock::new(HashMap::new()),
+            generations: RwLock::new(Generations::default()),
             clock: AtomicU64::new(1),
             lookups: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -118,11 +128,11 @@ impl LocalCache {
 impl ReadCache for LocalCache {
     fn generation(&self, path: &str) -> u64 {
         let g = self.generations.read();
-        let own = g.get(path).copied().unwrap_or(0);
+        let own = g.paths.get(path).copied().unwrap_or(0);
         // Generations come from one increasing clock, so the larger of the
         // path's own and its edge's wildcard generation is the current one.
-        let edge = edge_wildcard(path)
-            .and_then(|w| g.get(&w).copied())
+        let edge = edge_of(path)
+            .and_then(|e| g.edges.get(e).copied())
             .unwrap_or(0);
         own.max(edge)
     }
@@ -163,7 +173,10 @@ impl ReadCache for LocalCache {
         let mut g = self.generations.write();
         for p in paths {
             let next = self.clock.fetch_add(1, Ordering::Relaxed);
-            g.insert(p.clone(), next);
+            match p.strip_prefix("/*/") {
+                Some(edge) => g.edges.insert(edge.to_string(), next),
+                None => g.paths.insert(p.clone(), next),
+            };
         }
         self.invalidations
             .fetch_add(paths.len() as u64, Ordering::Relaxed);
@@ -180,14 +193,14 @@ impl ReadCache for LocalCache {
     }
 }
 
-/// "/123/assigned_users" -> "/*/assigned_users": invalidating the wildcard
-/// makes every read of that edge stale, whatever node it hangs off. Used where
-/// what changes is data-dependent (a group's members gain or lose tasks on
-/// every asset in the group).
-fn edge_wildcard(path: &str) -> Option<String> {
+/// "/123/assigned_users" -> "assigned_users", the edge whose wildcard
+/// "/*/assigned_users" makes every read of it stale, whatever node it hangs
+/// off. Used where what changes is data-dependent (a group's members gain or
+/// lose tasks on every asset in the group). Borrowed: no allocation per read.
+fn edge_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix('/')?;
     let (_, edge) = rest.split_once('/')?;
-    Some(format!("/*/{edge}"))
+    Some(edge)
 }
 
 #[cfg(test)]

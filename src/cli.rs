@@ -1,4 +1,4 @@
-//! Command line: `serve`, `sandbox`, `routes`.
+//! Command line: `serve`, `sandbox`, `routes`, `hash-key`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,18 @@ enum Command {
     },
     /// Print every RPC's Graph call: method, HTTP method, path template.
     Routes,
+    /// Print a new random caller API key and its key_sha256 for
+    /// [[auth.callers]] (HMAC-SHA256 with the pepper of auth.pepper_file or
+    /// GRAPH_GATEWAY_AUTH_PEPPER). Give the key to the caller; put only the
+    /// hash in the configuration.
+    HashKey {
+        /// TOML configuration file (for auth.pepper_file).
+        #[arg(long, env = "GRAPH_GATEWAY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Hash a key read from standard input instead of making one.
+        #[arg(long)]
+        stdin: bool,
+    },
 }
 
 /// Runs the command line.
@@ -61,6 +73,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
             crate::sandbox::Sandbox::demo()
                 .serve(listener, crate::app::shutdown_signal())
                 .await?;
+            Ok(())
+        }
+        Command::HashKey { config, stdin } => {
+            let cfg = Config::load(config.as_deref(), &ProcessEnv)?;
+            let pepper = cfg.auth.pepper.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no pepper: set GRAPH_GATEWAY_AUTH_PEPPER or auth.pepper_file to 32 random bytes, \
+                     base64 (openssl rand -base64 32), the same the gateway uses"
+                )
+            })?;
+            let key = if stdin {
+                let mut line = zeroize::Zeroizing::new(String::new());
+                std::io::stdin().read_line(&mut line)?;
+                crate::secret::Secret::new(line.trim())
+            } else {
+                crate::auth::keys::generate()
+            };
+            if key.is_empty() {
+                anyhow::bail!("no key on standard input");
+            }
+            let hash = crate::auth::keys::hex_digest(&pepper, &key);
+            let mut out = String::new();
+            if !stdin {
+                out.push_str(&format!("key        = {}\n", key.expose()));
+            }
+            out.push_str(&format!("key_sha256 = \"{hash}\"\n"));
+            print!("{out}");
             Ok(())
         }
         Command::Routes => {

@@ -1,7 +1,7 @@
 //! Configuration: a TOML file (`--config`) with environment overrides.
 //!
 //! CONTRACT (used by cli/engine; keep these field names):
-//! `Config { listen, graph, vault, cache, quota, log }` as below, and
+//! `Config { listen, graph, vault, cache, quota, redis, log }` as below, and
 //! `Config::load(path: Option<&Path>, env: &dyn EnvSource) -> Result<Config, ConfigErrors>`
 //! which reports EVERY bad key at once (ConfigErrors lists them all).
 //!
@@ -22,9 +22,18 @@ use zeroize::Zeroizing;
 
 use crate::secret::Secret;
 
+pub use self::auth::{
+    AuditConfig, AuthCallers, AuthConfig, CallerAuth, HealthConfig, OldVaultKey, OldVaultKeys,
+    Policies, PolicyAccess, PolicyRule, ServiceNames, TlsConfig, DEFAULT_EXEMPT, VAULT_SERVICE,
+};
 use self::fields::{Field, FIELDS};
+pub use self::quota::{CallerConfig, Callers, Priority, QuotaConfig, RedisConfig, UseCaseCalls};
+pub use self::reliability::{BreakerConfig, IdempotencyConfig, RetryConfig, ServerConfig};
 
+mod auth;
 mod fields;
+mod quota;
+mod reliability;
 mod validate;
 
 /// The whole configuration.
@@ -41,6 +50,26 @@ pub struct Config {
     pub cache: CacheConfig,
     /// The quota engine.
     pub quota: QuotaConfig,
+    /// The shared quota engine's Redis.
+    pub redis: RedisConfig,
+    /// Retries of upstream calls.
+    pub retry: RetryConfig,
+    /// The circuit breaker towards Graph.
+    pub breaker: BreakerConfig,
+    /// Stored outcomes of mutations by request_id.
+    pub idempotency: IdempotencyConfig,
+    /// Concurrency limit and drain of the gRPC server.
+    pub server: ServerConfig,
+    /// Caller authentication (src/config/auth.rs).
+    pub auth: AuthConfig,
+    /// What each caller may do (`[[policy]]`).
+    pub policy: Policies,
+    /// TLS on the gRPC port.
+    pub tls: TlsConfig,
+    /// The plaintext health-only listener.
+    pub health: HealthConfig,
+    /// The audit trail's Redis stream.
+    pub audit: AuditConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -64,7 +93,7 @@ pub struct GraphConfig {
 }
 
 /// The token vault.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VaultConfig {
     /// The encrypted vault file. None: keep tokens in memory only.
@@ -76,6 +105,34 @@ pub struct VaultConfig {
     /// Plaintext seed file (TOML) of tokens to load at start, e.g. a mounted
     /// Kubernetes Secret.
     pub seed_file: Option<PathBuf>,
+    /// Where tokens are kept: "file" (`file`, or memory when unset) or
+    /// "redis" (`redis.url`, shared by every replica).
+    pub backend: String,
+    /// The id of `key`: new records are sealed with it.
+    pub key_id: String,
+    /// Older keys, still accepted for reading until a rotation completes.
+    pub old_keys: OldVaultKeys,
+    /// How often the Redis backend looks for changes by other replicas, ms.
+    pub redis_refresh_ms: u64,
+    /// How often every token is checked with Graph's debug_token, seconds;
+    /// 0: never (VaultService.CheckToken still checks on demand).
+    pub check_interval_secs: u64,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            key: None,
+            key_file: None,
+            seed_file: None,
+            backend: "file".to_string(),
+            key_id: "k1".to_string(),
+            old_keys: OldVaultKeys::default(),
+            redis_refresh_ms: 1000,
+            check_interval_secs: 3600,
+        }
+    }
 }
 
 /// The read cache.
@@ -86,18 +143,6 @@ pub struct CacheConfig {
     pub ttl_secs: u64,
     /// Most entries kept.
     pub max_entries: u64,
-}
-
-/// The quota engine.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QuotaConfig {
-    /// Calls per second allowed per token.
-    pub per_token_per_sec: u32,
-    /// Calls per second allowed per business.
-    pub per_business_per_sec: u32,
-    /// Burst size of each limiter.
-    pub burst: u32,
 }
 
 /// Logging.
@@ -118,6 +163,16 @@ impl Default for Config {
             vault: VaultConfig::default(),
             cache: CacheConfig::default(),
             quota: QuotaConfig::default(),
+            redis: RedisConfig::default(),
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
+            idempotency: IdempotencyConfig::default(),
+            server: ServerConfig::default(),
+            auth: AuthConfig::default(),
+            policy: Policies::default(),
+            tls: TlsConfig::default(),
+            health: HealthConfig::default(),
+            audit: AuditConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -141,16 +196,6 @@ impl Default for CacheConfig {
         Self {
             ttl_secs: 60,
             max_entries: 100_000,
-        }
-    }
-}
-
-impl Default for QuotaConfig {
-    fn default() -> Self {
-        Self {
-            per_token_per_sec: 50,
-            per_business_per_sec: 50,
-            burst: 100,
         }
     }
 }
@@ -361,6 +406,7 @@ impl Load {
                 }
             }
         }
+        auth::secret_files(&mut self.cfg, &self.from_env, &mut self.errors);
     }
 }
 

@@ -37,6 +37,14 @@ pub struct CallContext {
     pub request_id: String,
     /// The internal caller, when known.
     pub caller: Option<String>,
+    /// Fires when the caller goes away (a mutation not yet sent is then
+    /// abandoned; one already sent completes and its outcome is kept).
+    pub cancel: crate::retry::Cancel,
+    /// The RPC as called, "/package.Service/Method" (empty when unknown):
+    /// policy checks workflow steps against the workflow's service.
+    pub rpc: String,
+    /// The authenticated caller; None while caller authentication is off.
+    pub principal: Option<Arc<crate::auth::Principal>>,
 }
 
 /// The pipeline.
@@ -50,6 +58,10 @@ pub struct Engine {
     /// Asset id -> the business whose list showed it, so calls addressed to
     /// an asset find their token without a business hint.
     owners: moka::future::Cache<String, Arc<str>>,
+    /// Retries, the circuit breaker and the idempotency store.
+    reliability: Arc<crate::retry::Reliability>,
+    /// Caller policy, audit, token-health publishing (src/auth.rs).
+    security: Arc<crate::auth::Security>,
 }
 
 // === impl Engine ===
@@ -75,7 +87,49 @@ impl Engine {
             cache,
             max_upstream,
             owners,
+            reliability: Arc::new(crate::retry::Reliability::default()),
+            security: Arc::new(crate::auth::Security::open()),
         }
+    }
+
+    /// With this caller policy and audit trail (the default: no policy,
+    /// audit to the log).
+    pub fn with_security(mut self, security: Arc<crate::auth::Security>) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// Caller policy, audit, token-health publishing.
+    pub fn security(&self) -> &Arc<crate::auth::Security> {
+        &self.security
+    }
+
+    /// The Graph client (token health checks use it).
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    /// With these retries, breaker and idempotency store (the default:
+    /// `[retry]`, `[breaker]`, `[idempotency]` defaults, in process).
+    pub fn with_reliability(mut self, reliability: Arc<crate::retry::Reliability>) -> Self {
+        self.reliability = reliability;
+        self
+    }
+
+    /// Retries, the circuit breaker and the idempotency store.
+    pub fn reliability(&self) -> &Arc<crate::retry::Reliability> {
+        &self.reliability
+    }
+
+    /// The upper bound of one upstream call.
+    pub fn max_upstream(&self) -> Duration {
+        self.max_upstream
+    }
+
+    /// The call's deadline: the caller's, else the upper bound of a call.
+    pub fn deadline(&self, ctx: &CallContext) -> Instant {
+        ctx.deadline
+            .unwrap_or_else(|| Instant::now() + self.max_upstream)
     }
 
     /// The route table.
@@ -91,6 +145,11 @@ impl Engine {
     /// The vault.
     pub fn vault(&self) -> &Arc<dyn Vault> {
         &self.vault
+    }
+
+    /// The quota engine (QuotaService reads its snapshot).
+    pub fn quota(&self) -> &Arc<dyn Quota> {
+        &self.quota
     }
 
     /// Runs one RPC declared with a graph route.
@@ -132,6 +191,8 @@ impl Engine {
                 plan.business = self.owners.get(asset).await.map(|b| b.to_string());
             }
         }
+        // The caller's policy, before the cache and the vault are touched.
+        self.security.authorize(ctx, route, &plan, msg)?;
         let token = match token {
             Some(t) => t,
             // The business's token when the caller names the business; the
@@ -186,11 +247,13 @@ impl Engine {
                 "must be a Graph id (digits)",
             ));
         }
+        self.security.authorize_secret_read(ctx, token, node_id)?;
         let keys = QuotaKeys {
             token: &token.name,
             business: None,
             ad_account: None,
             class: routes::QuotaClass::App,
+            use_case: "pages",
             write: false,
             caller: ctx.caller.as_deref(),
         };
@@ -254,7 +317,17 @@ impl Engine {
             tracing::debug!(cache = served_label(served), "read served");
             Ok(bytes)
         } else {
-            let bytes = self.fetch(route, ctx, plan, token).await?;
+            // Once per request_id; a lost answer is settled, never resent
+            // blindly (crate::idempotency).
+            let result = crate::idempotency::mutation::run(self, route, ctx, plan, token).await;
+            self.security.audit().mutation(
+                ctx,
+                route,
+                plan,
+                Some(&token.name),
+                result.as_ref().map(drop),
+            );
+            let bytes = result?;
             self.cache.invalidate(&plan.invalidates).await;
             Ok(bytes)
         }
@@ -269,32 +342,97 @@ impl Engine {
         plan: &Plan,
         token: &Arc<TokenEntry>,
     ) -> Result<Bytes, GatewayError> {
+        self.send(route, ctx, plan, token)
+            .await
+            .map_err(GatewayError::from)
+    }
+
+    /// The upstream part of a call, attempt after attempt as the retry
+    /// policy allows (reads on transient failures; mutations only when
+    /// Graph never received them), within the caller's deadline. A failure
+    /// says whether Graph may have received the request.
+    pub(crate) async fn send(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        plan: &Plan,
+        token: &Arc<TokenEntry>,
+    ) -> Result<Bytes, crate::retry::Failure> {
         let keys = QuotaKeys {
             token: &token.name,
             business: plan.business.as_deref(),
             ad_account: plan.ad_account.as_deref(),
             class: route.quota_class,
+            use_case: &route.use_case,
             write: !route.is_read(),
             caller: ctx.caller.as_deref(),
         };
         // A caller without a deadline still gets one: the configured upper
         // bound of a call, so nothing queues forever.
-        let deadline = ctx
-            .deadline
-            .unwrap_or_else(|| Instant::now() + self.max_upstream);
-        self.quota.acquire(&keys, Some(deadline)).await?;
-        let timeout = deadline
-            .saturating_duration_since(Instant::now())
-            .min(self.max_upstream);
-        if timeout.is_zero() {
-            return Err(GatewayError::DeadlineExceeded);
+        let deadline = self.deadline(ctx);
+        let class = if route.is_read() {
+            crate::retry::CallClass::Read
+        } else {
+            crate::retry::CallClass::Mutation
+        };
+        self.reliability
+            .retry
+            .run(class, deadline, |attempt| {
+                self.attempt(route, ctx, plan, token, &keys, class, deadline, attempt)
+            })
+            .await
+    }
+
+    /// One attempt: the circuit breaker, quota, the Graph call, the response
+    /// transcoding.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        plan: &Plan,
+        token: &Arc<TokenEntry>,
+        keys: &QuotaKeys<'_>,
+        class: crate::retry::CallClass,
+        deadline: Instant,
+        attempt: u32,
+    ) -> Result<Bytes, crate::retry::Failure> {
+        use crate::retry::Failure;
+        ctx.cancel.check().map_err(Failure::not_sent)?;
+        // Fail fast while the circuit is open, before waiting for quota.
+        if self.reliability.breaker.is_open() {
+            if let Err(r) = self.reliability.breaker.admit() {
+                return Err(Failure::not_sent(r.into()));
+            }
         }
+        tokio::select! {
+            acquired = self.quota.acquire(keys, Some(deadline)) => {
+                acquired.map_err(Failure::not_sent)?;
+            }
+            () = ctx.cancel.cancelled() => return Err(Failure::not_sent(crate::retry::Cancel::error())),
+        }
+        let timeout = self
+            .reliability
+            .retry
+            .attempt_timeout(class, deadline, self.max_upstream);
+        if timeout.is_zero() || Instant::now() >= deadline {
+            return Err(Failure::not_sent(GatewayError::DeadlineExceeded));
+        }
+        // Last chance to abandon: past this point the call goes out and, for
+        // a mutation, completes whatever the caller does.
+        ctx.cancel.check().map_err(Failure::not_sent)?;
+        let permit = self
+            .reliability
+            .breaker
+            .admit()
+            .map_err(|r| Failure::not_sent(r.into()))?;
         let span = tracing::info_span!(
             "graph",
             method = plan.graph.method.as_str(),
             path = %route.template.raw,
             op = %route.operation_id,
             token = %token.name,
+            attempt,
             status = tracing::field::Empty,
             ms = tracing::field::Empty,
         );
@@ -308,15 +446,16 @@ impl Engine {
                 result.as_ref().map_or_else(|e| e.kind(), |_| "ok"),
             );
             self.quota.observe(
-                &keys,
+                keys,
                 &usage,
                 match &result {
                     Err(GatewayError::Graph(g)) => Some(g),
                     _ => None,
                 },
             );
-            let body = result?;
-            let msg = response::decode(&self.table, route, &body)?;
+            let decoded = result.and_then(|body| response::decode(&self.table, route, &body));
+            permit.record(crate::retry::health_of(&decoded));
+            let msg = decoded.map_err(Failure::sent)?;
             if let Some(business) = &plan.business {
                 self.learn_owners(route, &msg, business).await;
             }

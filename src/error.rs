@@ -26,12 +26,36 @@ pub enum GatewayError {
     /// Graph could not be reached or did not answer in time.
     #[error("Graph API unreachable: {0}")]
     Unavailable(String),
+    /// Graph could not be reached and the request never left the gateway
+    /// (connect failure): safe to send again, even for a mutation.
+    #[error("Graph API unreachable (request not sent): {0}")]
+    NotSent(String),
+    /// The gateway itself refused or stopped the call: overload, an open
+    /// circuit, shutdown, a reused request_id, a mutation whose outcome is
+    /// unknown (see [`crate::overload::Refusal`]).
+    #[error("{0}")]
+    Refused(crate::overload::Refusal),
     /// Graph answered with something that is not a Graph response.
     #[error("malformed Graph response: {0}")]
     Malformed(String),
     /// No vault token serves the call.
     #[error("{0}")]
     NoToken(String),
+    /// The caller's policy does not allow the call (src/policy.rs); nothing
+    /// was read from the cache or sent to Graph.
+    #[error("{message}")]
+    PermissionDenied {
+        /// ErrorInfo reason, e.g. "BUSINESS_NOT_ALLOWED".
+        reason: &'static str,
+        /// What was refused, naming the caller, never a credential.
+        message: String,
+        /// ErrorInfo metadata (caller, service, business, access).
+        metadata: Vec<(String, String)>,
+    },
+    /// Every vault token that could serve the call is known to be invalid
+    /// (Graph's debug_token said so); nothing was sent to Graph.
+    #[error("{0}")]
+    TokenInvalid(String),
     /// The quota engine could not grant a permit before the caller's deadline.
     #[error("quota exhausted for {key}; retry in {retry_after:?}")]
     Throttled {
@@ -70,8 +94,12 @@ impl GatewayError {
             Self::InvalidArgument(_) => "invalid_argument",
             Self::Graph(_) => "graph_error",
             Self::Unavailable(_) => "unavailable",
+            Self::NotSent(_) => "not_sent",
+            Self::Refused(r) => r.reason.label(),
             Self::Malformed(_) => "malformed",
             Self::NoToken(_) => "no_token",
+            Self::PermissionDenied { .. } => "permission_denied",
+            Self::TokenInvalid(_) => "token_invalid",
             Self::Throttled { .. } => "throttled",
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Internal(_) => "internal",
@@ -83,6 +111,7 @@ impl From<crate::vault::VaultError> for GatewayError {
     fn from(e: crate::vault::VaultError) -> Self {
         match e {
             crate::vault::VaultError::NoToken(_) => Self::NoToken(e.to_string()),
+            crate::vault::VaultError::Invalid(_) => Self::TokenInvalid(e.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -21,6 +21,13 @@ pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::engine::CallCon
     context::from_metadata(md)
 }
 
+/// The engine's view of a call: its metadata, its RPC, and the caller the
+/// auth layer authenticated. Hand-written handlers (workflows, local RPCs)
+/// use this.
+pub fn request_context<T>(request: &tonic::Request<T>) -> crate::engine::CallContext {
+    context::from_request(request)
+}
+
 /// Every gateway service; cheap to clone.
 #[derive(Clone)]
 pub struct GatewayService {
@@ -47,16 +54,18 @@ impl GatewayService {
         request: tonic::Request<Req>,
     ) -> Result<tonic::Response<Resp>, tonic::Status>
     where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
     {
-        let ctx = context::from_metadata(request.metadata());
-        let span = tracing::info_span!("rpc", rpc = full_method, request_id = %ctx.request_id, code = tracing::field::Empty, ms = tracing::field::Empty);
+        let mut ctx = context::from_request(&request);
+        if ctx.rpc.is_empty() {
+            ctx.rpc = full_method.to_string();
+        }
+        let span = tracing::info_span!("rpc", rpc = full_method, request_id = %ctx.request_id, caller = ctx.caller.as_deref().unwrap_or_default(), code = tracing::field::Empty, ms = tracing::field::Empty);
         async move {
             let started = tokio::time::Instant::now();
             let result = self
-                .engine
-                .execute::<Req, Resp>(full_method, &ctx, request.get_ref())
+                .execute::<Req, Resp>(full_method, ctx, request.into_inner())
                 .await;
             let outcome = result
                 .map(tonic::Response::new)
@@ -76,6 +85,35 @@ impl GatewayService {
             outcome
         }
         .instrument(span)
+        .await
+    }
+
+    /// Reads run in the handler: a caller that goes away abandons them.
+    /// Mutations run detached (`retry::detached`): one Graph received
+    /// completes, its outcome is kept for its request_id and the cache is
+    /// invalidated, even when the caller went away.
+    async fn execute<Req, Resp>(
+        &self,
+        full_method: &'static str,
+        ctx: crate::engine::CallContext,
+        req: Req,
+    ) -> Result<Resp, crate::error::GatewayError>
+    where
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
+    {
+        let mutation = self
+            .engine
+            .routes()
+            .get(full_method)
+            .is_some_and(|r| !r.is_read());
+        if !mutation {
+            return self.engine.execute(full_method, &ctx, &req).await;
+        }
+        let engine = self.engine.clone();
+        crate::retry::detached(ctx, move |ctx| async move {
+            engine.execute(full_method, &ctx, &req).await
+        })
         .await
     }
 }

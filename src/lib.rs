@@ -3,6 +3,8 @@
 //! cache. See ARCHITECTURE.md for the request path.
 
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -10,8 +12,12 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod grpc;
+pub mod idempotency;
+pub mod overload;
+pub mod policy;
 pub mod proto;
 pub mod quota;
+pub mod retry;
 pub mod sandbox;
 pub mod secret;
 pub mod telemetry;

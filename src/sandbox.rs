@@ -26,6 +26,7 @@
 //! `usage` (Meta's rate-limit scoring model), `demo` (the demo world and its id table).
 
 mod demo;
+mod faults;
 mod http;
 mod ops;
 mod render;
@@ -48,6 +49,7 @@ use tokio::sync::watch;
 use crate::secret::Secret;
 use crate::vault::TokenEntry;
 
+pub use faults::{FaultConfig, FaultKind, FaultRule};
 pub use usage::{AccessTier, ScoringConfig, UseCase};
 
 /// A running simulator's shared state. Cheap to clone; clones share state.
@@ -61,6 +63,8 @@ struct Inner {
     app_secret: RwLock<Option<Secret>>,
     usage: Mutex<usage::UsageMeter>,
     hooks: Hooks,
+    /// Injected faults (see [`Sandbox::with_faults`]).
+    faults: RwLock<Option<Arc<faults::Faults>>>,
 }
 
 /// Request bookkeeping for the test hooks.
@@ -145,6 +149,7 @@ impl Sandbox {
                     last: Mutex::new(None),
                     paused,
                 },
+                faults: RwLock::new(None),
             }),
         }
     }
@@ -217,7 +222,32 @@ impl Sandbox {
             .await
     }
 
+    /// Misbehaves as `faults` says: HTTP 500/503, slow answers, broken
+    /// connections, truncated, malformed or huge bodies, mutations applied
+    /// whose answer is lost (see [`FaultConfig`]).
+    pub fn with_faults(self, faults: FaultConfig) -> Self {
+        self.set_faults(Some(faults));
+        self
+    }
+
     // --- test hooks -------------------------------------------------------
+
+    /// Test hook: replaces the injected faults (None: none), with a fresh
+    /// random generator from the config's seed.
+    pub fn set_faults(&self, faults: Option<FaultConfig>) {
+        *self.inner.faults.write() = faults.map(|f| Arc::new(faults::Faults::new(f)));
+    }
+
+    /// Test hook: faults injected so far, by kind (`http_500`, `reset`,
+    /// `lost_response`, ...).
+    pub fn faults_injected(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.inner
+            .faults
+            .read()
+            .as_ref()
+            .map(|f| f.injected())
+            .unwrap_or_default()
+    }
 
     /// Test hook: API requests handled so far (all paths, all outcomes).
     pub fn request_count(&self) -> u64 {

@@ -20,23 +20,38 @@
 //!
 //! The file (`vault.file`) is JSON; only token values are encrypted, with
 //! XChaCha20-Poly1305, each record's metadata bound as associated data. See
-//! `vault/store.rs` for the format.
+//! `vault/store.rs` for the format. `vault.backend = "redis"` keeps the same
+//! sealed records in Redis instead, shared by every replica
+//! (`vault/redis.rs`); Redis never sees a token in the clear.
+//!
+//! Keys have ids (`vault/crypto.rs`): the active key seals, older keys
+//! (`vault.old_keys`) still open, and `rotate_key` re-seals every record with
+//! the active key. Token health from Graph's debug_token (`vault/health.rs`)
+//! makes `select` skip tokens known to be invalid. VaultService, the admin
+//! API, is in `vault/admin.rs`.
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::{EnvSource, VaultConfig};
+use crate::config::{EnvSource, RedisConfig, VaultConfig};
 use crate::secret::Secret;
 
 use self::crypto::Keyring;
 use self::index::{Index, Txn};
 use self::store::Store;
 
+pub(crate) mod admin;
 mod crypto;
+pub mod health;
 mod index;
+mod redis;
 mod seed;
 mod store;
+
+pub use self::health::{HealthState, TokenHealth, TokenStatus};
+pub use self::redis::RedisVault;
 
 /// What kind of token an entry holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -90,6 +105,21 @@ pub enum VaultError {
     /// The vault key is missing or wrong, or a record fails to decrypt.
     #[error("vault key: {0}")]
     Key(String),
+    /// Every token that could serve the call is known to be invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a key rotation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key every record is now sealed with; None when nothing is at rest
+    /// (a memory vault).
+    pub key_id: Option<String>,
+    /// Records re-sealed by this rotation.
+    pub rewritten: usize,
+    /// Records in the vault.
+    pub total: usize,
 }
 
 /// The vault as the engine sees it.
@@ -103,6 +133,41 @@ pub trait Vault: Send + Sync + 'static {
     async fn remove(&self, name: &str) -> Result<bool, VaultError>;
     /// Every entry (callers must not expose `secret`).
     fn entries(&self) -> Vec<Arc<TokenEntry>>;
+    /// A token's health (debug_token) and last use; None for an unknown name.
+    fn status(&self, _name: &str) -> Option<TokenStatus> {
+        None
+    }
+    /// Records a token's health: a token known to be invalid is no longer
+    /// selected.
+    fn set_health(&self, _name: &str, _health: TokenHealth) {}
+    /// Re-seals every stored token with the active key (key rotation).
+    async fn rotate_key(&self) -> Result<Rotation, VaultError> {
+        Ok(Rotation::default())
+    }
+    /// Where the tokens are kept: "memory", "file" or "redis".
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// Opens the vault the configuration names: Redis (`vault.backend =
+/// "redis"`, shared by every replica), else the encrypted file (or memory,
+/// when `vault.file` is unset).
+pub async fn open(
+    cfg: &VaultConfig,
+    redis: &RedisConfig,
+    env: &dyn EnvSource,
+) -> Result<Arc<dyn Vault>, VaultError> {
+    if cfg.backend == "redis" {
+        let url = redis.url.as_ref().ok_or_else(|| {
+            VaultError::Storage("vault.backend = \"redis\" needs redis.url".to_string())
+        })?;
+        let timeout = Duration::from_millis(redis.timeout_ms).max(Duration::from_secs(2));
+        let vault = RedisVault::open(cfg, url, &redis.key_prefix, timeout, env).await?;
+        Ok(vault)
+    } else {
+        Ok(Arc::new(FileVault::open(cfg, env)?))
+    }
 }
 
 /// A vault held in memory only: the sandbox's, and tests'.
@@ -184,6 +249,18 @@ impl Vault for MemoryVault {
     fn entries(&self) -> Vec<Arc<TokenEntry>> {
         self.shared.index.entries()
     }
+
+    fn status(&self, name: &str) -> Option<TokenStatus> {
+        self.shared.index.status(name)
+    }
+
+    fn set_health(&self, name: &str, health: TokenHealth) {
+        self.shared.index.set_health(name, health);
+    }
+
+    async fn rotate_key(&self) -> Result<Rotation, VaultError> {
+        self.shared.rotate().await
+    }
 }
 
 impl fmt::Debug for MemoryVault {
@@ -255,6 +332,26 @@ impl Vault for FileVault {
     fn entries(&self) -> Vec<Arc<TokenEntry>> {
         self.shared.index.entries()
     }
+
+    fn status(&self, name: &str) -> Option<TokenStatus> {
+        self.shared.index.status(name)
+    }
+
+    fn set_health(&self, name: &str, health: TokenHealth) {
+        self.shared.index.set_health(name, health);
+    }
+
+    async fn rotate_key(&self) -> Result<Rotation, VaultError> {
+        self.shared.rotate().await
+    }
+
+    fn backend(&self) -> &'static str {
+        if self.shared.store.is_some() {
+            "file"
+        } else {
+            "memory"
+        }
+    }
 }
 
 impl fmt::Debug for FileVault {
@@ -294,6 +391,28 @@ impl Shared {
     /// cancelled mid-write, the write still finishes on its blocking thread
     /// but memory keeps the old state until the next change rewrites the
     /// file from memory.)
+    /// Re-seals every record with the active key: the file is rewritten
+    /// whole, so one write rotates it.
+    async fn rotate(&self) -> Result<Rotation, VaultError> {
+        let txn = self.index.begin().await;
+        let total = txn.entries.len();
+        let Some(store) = &self.store else {
+            return Ok(Rotation {
+                key_id: None,
+                rewritten: 0,
+                total,
+            });
+        };
+        store.save(&txn.entries).await?;
+        let key_id = store.key_id().to_string();
+        tracing::info!(target: "vault", key_id = %key_id, records = total, "vault file re-sealed with the active key");
+        Ok(Rotation {
+            key_id: Some(key_id),
+            rewritten: total,
+            total,
+        })
+    }
+
     async fn commit(&self, txn: Txn<'_>) -> Result<(), VaultError> {
         if let Some(store) = &self.store {
             store.save(&txn.entries).await?;

@@ -19,7 +19,7 @@ pub async fn revoke_user_access(
     svc: &GatewayService,
     request: tonic::Request<proto::RevokeUserAccessRequest>,
 ) -> Reply {
-    let ctx = crate::grpc::call_context(request.metadata());
+    let ctx = crate::grpc::request_context(&request);
     revoke::run(svc.engine(), ctx, request.into_inner())
         .await
         .map(tonic::Response::new)
@@ -31,7 +31,7 @@ pub async fn grant_page_agency_access(
     svc: &GatewayService,
     request: tonic::Request<proto::GrantPageAgencyAccessRequest>,
 ) -> Reply {
-    let ctx = crate::grpc::call_context(request.metadata());
+    let ctx = crate::grpc::request_context(&request);
     page_agency::run(svc.engine(), ctx, request.into_inner())
         .await
         .map(tonic::Response::new)
@@ -43,7 +43,7 @@ pub async fn remove_page_with_admins(
     svc: &GatewayService,
     request: tonic::Request<proto::RemovePageWithAdminsRequest>,
 ) -> Reply {
-    let ctx = crate::grpc::call_context(request.metadata());
+    let ctx = crate::grpc::request_context(&request);
     remove_page::run(svc.engine(), ctx, request.into_inner())
         .await
         .map(tonic::Response::new)

@@ -115,3 +115,28 @@ async fn edge_wildcards_invalidate_the_edge_under_every_node() {
     c.invalidate(&["/1/assigned_users".to_string()]).await;
     assert!(c.generation("/1/assigned_users") > g);
 }
+
+#[tokio::test]
+async fn wildcards_of_nested_edges_and_the_newest_bump_wins() {
+    let c = LocalCache::new(Duration::from_secs(60), 100);
+    c.invalidate(&["/1/assigned_users".to_string()]).await;
+    let own = c.generation("/1/assigned_users");
+    // A wildcard bump after the path's own makes the wildcard's the current
+    // generation, for every node.
+    c.invalidate(&["/*/assigned_users".to_string()]).await;
+    assert!(c.generation("/1/assigned_users") > own);
+    assert_eq!(
+        c.generation("/1/assigned_users"),
+        c.generation("/2/assigned_users")
+    );
+    // Nested edges: "/*/a/b" reaches "/1/a/b", not "/1/a" nor "/1/b".
+    c.invalidate(&["/*/a/b".to_string()]).await;
+    assert_ne!(c.generation("/7/a/b"), 0);
+    assert_eq!(c.generation("/7/a"), 0);
+    assert_eq!(c.generation("/7/b"), 0);
+    // The wildcard path itself reads its own generation.
+    assert_eq!(c.generation("/*/a/b"), c.generation("/7/a/b"));
+    // Paths that are not "/node/edge" have no wildcard.
+    assert_eq!(c.generation("/"), 0);
+    assert_eq!(c.generation("relative/edge"), 0);
+}

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::Config;
+use super::{Callers, Config, UseCaseCalls};
 use crate::secret::Secret;
 
 /// One configuration key.
@@ -25,7 +25,7 @@ pub(super) struct Field {
 
 /// A type a configuration field can have. Error messages never quote the
 /// value itself: it may be a secret.
-trait FieldValue: Sized {
+pub(super) trait FieldValue: Sized {
     fn from_toml(value: &toml::Value) -> Result<Self, String>;
     fn from_env(value: &str) -> Result<Self, String>;
     fn show(&self) -> String;
@@ -90,13 +90,127 @@ pub(super) static FIELDS: &[Field] = &[
         vault.seed_file,
         "Plaintext TOML file of tokens loaded at start ([[token]] tables), e.g. a mounted Kubernetes Secret."
     ),
+    field!(
+        vault.backend,
+        "Where tokens are kept: file (vault.file, or memory when unset) or redis (redis.url, shared by every replica; values sealed like the file's)."
+    ),
+    field!(vault.key_id, "Id of the vault key: records sealed with it carry it; change it with the key when rotating."),
+    field!(
+        vault.old_keys,
+        "Older vault keys still accepted for reading during a rotation: [{id = \"k1\", key_file = \"...\"}], or id=base64,... from the env."
+    ),
+    field!(vault.redis_refresh_ms, "How often the redis backend picks up changes made by other replicas, ms."),
+    field!(
+        vault.check_interval_secs,
+        "How often every token is checked with Graph's debug_token (validity, expiry, scopes), seconds; 0: only on VaultService.CheckToken."
+    ),
     field!(cache.ttl_secs, "Time to live of a cached read, seconds. 0 disables caching (coalescing stays)."),
     field!(cache.max_entries, "Most cached reads kept."),
-    field!(quota.per_token_per_sec, "Calls per second allowed per token."),
-    field!(quota.per_business_per_sec, "Calls per second allowed per business."),
-    field!(quota.burst, "Burst size of each quota limiter."),
+    field!(quota.per_token_per_sec, "Per-replica smoothing cap: calls per second per token."),
+    field!(quota.per_business_per_sec, "Per-replica smoothing cap: calls per second per business."),
+    field!(quota.burst, "Burst of each per-replica smoothing cap."),
+    field!(
+        quota.target_fraction,
+        "Share of a key's budget used while the gateway's own accounting explains Meta's reported usage (0-1]."
+    ),
+    field!(
+        quota.ceiling,
+        "Share of a key's budget, as Meta reports it, not exceeded when the gateway's accounting does not explain the reported usage (0-1]."
+    ),
+    field!(
+        quota.slowdown_band,
+        "Calls go at full speed below (1 - band) of the limit, then slow down linearly to the sustainable rate at the limit [0-1)."
+    ),
+    field!(
+        quota.model_tolerance,
+        "How far (share of the budget) Meta's reported usage may exceed the gateway's own accounting before quota.ceiling applies."
+    ),
+    field!(
+        quota.window_margin_ms,
+        "A call stays this much longer than the window in the gateway's sliding window (time to reach Meta), ms."
+    ),
+    field!(
+        quota.default_hold_secs,
+        "How long a key is held after a throttling error or a full usage header that names no time, seconds."
+    ),
+    field!(
+        quota.probe_timeout_secs,
+        "When the one probe call after a hold gets no answer for this long, another probe may go, seconds."
+    ),
+    field!(quota.app_calls, "App budget (X-App-Usage): calls per quota.app_window_secs."),
+    field!(quota.app_window_secs, "Window of the app budget, seconds."),
+    field!(
+        quota.business_use_case_calls,
+        "Budget of a business use case not in quota.use_case_calls: calls per window, per business."
+    ),
+    field!(quota.business_use_case_window_secs, "Window of the business use case budgets, seconds."),
+    field!(
+        quota.use_case_calls,
+        "Budgets per business use case, calls per window: a TOML table or use_case=calls,use_case=calls."
+    ),
+    field!(
+        quota.ad_account_tier,
+        "Ad account access tier assumed until Meta's X-Ad-Account-Usage names one: development or standard."
+    ),
+    field!(quota.ad_account_points_development, "Ad account score budget on the development tier, points per window."),
+    field!(quota.ad_account_points_standard, "Ad account score budget on the standard tier, points per window."),
+    field!(quota.ad_account_window_secs, "Decay window of the ad account score, seconds."),
+    field!(quota.ad_account_read_points, "Ad account score points of one read."),
+    field!(quota.ad_account_write_points, "Ad account score points of one write."),
+    field!(
+        quota.callers,
+        "Internal callers (x-caller) and their weight and priority: [quota.callers.NAME] weight = 2, priority = \"batch\", or NAME=weight:priority,...; unlisted callers have weight 1, interactive."
+    ),
+    field!(quota.replicas, "Gateway replicas sharing the budgets (splits the local fallback between them)."),
+    field!(
+        quota.local_fraction,
+        "Share of each shared budget all replicas together use while Redis is unreachable (each takes local_fraction / replicas)."
+    ),
+    field!(
+        redis.url,
+        "Redis the replicas share (redis://[:password@]host:port[/db]): quota budgets, holds and usage reports. Unset: the in-process quota engine. Prefer this env var when it holds a password."
+    ),
+    field!(redis.key_prefix, "Prefix of every Redis key the gateway writes."),
+    field!(redis.timeout_ms, "Connect and response timeout of one Redis command, ms."),
+    field!(redis.probe_interval_ms, "While Redis is unreachable, how often it is tried again, ms."),
+    field!(retry.max_attempts, "Attempts per upstream call, the first included (1: no retries). Mutations are retried only when Graph never received them."),
+    field!(retry.base_ms, "Backoff before the first retry, ms (full jitter: a random wait up to this, doubling per retry)."),
+    field!(retry.max_ms, "Largest backoff between attempts, ms."),
+    field!(retry.budget_ratio, "Retry budget: retries allowed per call on average (0.2: at most 20% extra load on Graph)."),
+    field!(retry.budget_min_per_sec, "Retry budget floor: retries allowed per second whatever the traffic."),
+    field!(retry.attempt_timeout_ms, "Upper bound of one read attempt, so a hung answer is retried within the caller's deadline, ms (0: the whole deadline)."),
+    field!(breaker.failures, "Consecutive failed Graph attempts that open the circuit (calls then fail fast with UNAVAILABLE); 0 disables the breaker."),
+    field!(breaker.cool_down_ms, "How long an open circuit refuses calls before one probe goes, ms."),
+    field!(idempotency.ttl_secs, "How long a mutation's outcome is kept for its request_id, seconds (in Redis when redis.url is set)."),
+    field!(idempotency.max_entries, "Most mutation outcomes kept in process (without Redis)."),
+    field!(server.max_concurrent_rpcs, "RPCs served at once; more are refused at once with RESOURCE_EXHAUSTED (0: no limit)."),
+    field!(server.drain_timeout_ms, "On SIGTERM, how long in-flight RPCs may take to finish before the process exits, ms."),
     field!(log.format, "Log format: human or json."),
     field!(log.filter, "Log filter, RUST_LOG syntax; RUST_LOG overrides it."),
+    field!(
+        auth.callers,
+        "Callers ([[auth.callers]] name, key_sha256, cert_names, admin). Once one is configured every RPC but auth.exempt must authenticate."
+    ),
+    field!(
+        auth.pepper,
+        "Key of the caller-key hashes (HMAC-SHA256), 32 random bytes base64. Prefer this env var or auth.pepper_file."
+    ),
+    field!(auth.pepper_file, "File holding the caller-key pepper."),
+    field!(auth.exempt, "Services callable without credentials (health and reflection by default)."),
+    field!(
+        policy,
+        "What each caller may do: [[policy]] caller, businesses ([\"*\"]: all), ad_accounts, pages, access (read or write), services."
+    ),
+    field!(tls.cert_file, "Server certificate chain (PEM) of the gRPC port. Unset: plaintext."),
+    field!(tls.key_file, "Private key (PEM) of tls.cert_file."),
+    field!(tls.client_ca_file, "CA bundle (PEM) client certificates must chain to (mTLS). Unset: no client certificates."),
+    field!(
+        tls.client_auth,
+        "Client certificates: optional (API keys also work) or required (the TLS handshake fails without one)."
+    ),
+    field!(health.listen, "Plaintext listener serving only grpc.health.v1, for probes that cannot speak TLS. Unset: none."),
+    field!(audit.redis_stream, "Redis stream of the audit records (when redis.url is set). Empty: {<redis.key_prefix>}:audit."),
+    field!(audit.redis_max_len, "Approximate length the audit stream is trimmed to (XADD MAXLEN ~)."),
 ];
 
 const UNSET: &str = "(unset)";
@@ -132,6 +246,95 @@ macro_rules! unsigned {
 }
 
 unsigned!(u32, u64, usize);
+
+impl FieldValue for f64 {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::Float(f) => Ok(*f),
+            toml::Value::Integer(n) => Ok(*n as f64),
+            other => Err(expected("a number", other)),
+        }
+    }
+    fn from_env(value: &str) -> Result<Self, String> {
+        value
+            .trim()
+            .parse()
+            .map_err(|_| "expected a number".to_string())
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A table of use case -> calls, or its env form `a=1,b=2`.
+impl FieldValue for UseCaseCalls {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::String(s) => Self::parse(s),
+            toml::Value::Table(t) => {
+                let mut out = std::collections::BTreeMap::new();
+                for (name, calls) in t {
+                    out.insert(
+                        name.clone(),
+                        integer(calls).map_err(|e| format!("{name}: {e}"))?,
+                    );
+                }
+                Ok(Self(out))
+            }
+            other => Err(expected("a table of use case = calls", other)),
+        }
+    }
+    fn from_env(value: &str) -> Result<Self, String> {
+        Self::parse(value)
+    }
+    fn show(&self) -> String {
+        UseCaseCalls::show(self)
+    }
+}
+
+/// `[quota.callers.NAME] weight = 2, priority = "batch"`, or the env form
+/// `NAME=2:batch,OTHER=1`.
+impl FieldValue for Callers {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        let table = match value {
+            toml::Value::String(s) => return Self::parse(s),
+            toml::Value::Table(t) => t,
+            other => return Err(expected("a table of callers", other)),
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for (name, caller) in table {
+            let caller = caller
+                .as_table()
+                .ok_or_else(|| format!("{name}: {}", expected("a table", caller)))?;
+            let mut c = super::CallerConfig::default();
+            for (k, v) in caller {
+                match k.as_str() {
+                    "weight" => c.weight = integer(v).map_err(|e| format!("{name}.weight: {e}"))?,
+                    "priority" => {
+                        c.priority = match v.as_str() {
+                            Some("interactive") => super::Priority::Interactive,
+                            Some("batch") => super::Priority::Batch,
+                            _ => {
+                                return Err(format!(
+                                    "{name}.priority: must be \"interactive\" or \"batch\""
+                                ))
+                            }
+                        }
+                    }
+                    other => return Err(format!("{name}.{other}: unknown key")),
+                }
+            }
+            out.insert(name.clone(), c);
+        }
+        Ok(Self(out))
+    }
+    fn from_env(value: &str) -> Result<Self, String> {
+        Self::parse(value)
+    }
+    fn show(&self) -> String {
+        Callers::show(self)
+    }
+}
 
 impl FieldValue for String {
     fn from_toml(value: &toml::Value) -> Result<Self, String> {

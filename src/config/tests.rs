@@ -352,13 +352,67 @@ fn documented_keys_cover_every_field_once() {
             "vault.key",
             "vault.key_file",
             "vault.seed_file",
+            "vault.backend",
+            "vault.key_id",
+            "vault.old_keys",
+            "vault.redis_refresh_ms",
+            "vault.check_interval_secs",
             "cache.ttl_secs",
             "cache.max_entries",
             "quota.per_token_per_sec",
             "quota.per_business_per_sec",
             "quota.burst",
+            "quota.target_fraction",
+            "quota.ceiling",
+            "quota.slowdown_band",
+            "quota.model_tolerance",
+            "quota.window_margin_ms",
+            "quota.default_hold_secs",
+            "quota.probe_timeout_secs",
+            "quota.app_calls",
+            "quota.app_window_secs",
+            "quota.business_use_case_calls",
+            "quota.business_use_case_window_secs",
+            "quota.use_case_calls",
+            "quota.ad_account_tier",
+            "quota.ad_account_points_development",
+            "quota.ad_account_points_standard",
+            "quota.ad_account_window_secs",
+            "quota.ad_account_read_points",
+            "quota.ad_account_write_points",
+            "quota.callers",
+            "quota.replicas",
+            "quota.local_fraction",
+            "redis.url",
+            "redis.key_prefix",
+            "redis.timeout_ms",
+            "redis.probe_interval_ms",
+            "retry.max_attempts",
+            "retry.base_ms",
+            "retry.max_ms",
+            "retry.budget_ratio",
+            "retry.budget_min_per_sec",
+            "retry.attempt_timeout_ms",
+            "breaker.failures",
+            "breaker.cool_down_ms",
+            "idempotency.ttl_secs",
+            "idempotency.max_entries",
+            "server.max_concurrent_rpcs",
+            "server.drain_timeout_ms",
             "log.format",
             "log.filter",
+            "auth.callers",
+            "auth.pepper",
+            "auth.pepper_file",
+            "auth.exempt",
+            "policy",
+            "tls.cert_file",
+            "tls.key_file",
+            "tls.client_ca_file",
+            "tls.client_auth",
+            "health.listen",
+            "audit.redis_stream",
+            "audit.redis_max_len",
         ]
     );
     let vars: std::collections::HashSet<&str> =
@@ -384,6 +438,9 @@ fn every_documented_key_is_settable_from_file_and_env() {
         match (key, default) {
             ("vault.key", _) => KEY.to_string(),
             ("graph.base_url", _) => "https://graph.facebook.com".to_string(),
+            ("redis.url", _) => "redis://127.0.0.1:6379/0".to_string(),
+            ("auth.pepper", _) => "a-pepper-of-at-least-16-bytes".to_string(),
+            ("health.listen", _) => "127.0.0.1:0".to_string(),
             ("vault.file" | "vault.seed_file", _) => "/tmp/x".to_string(),
             (_, "(unset)") => "/dev/null".to_string(),
             (_, default) => default.to_string(),
@@ -405,9 +462,10 @@ fn every_documented_key_is_settable_from_file_and_env() {
                 "{key} via {var}: {errors:#?}"
             );
         }
-        let toml_value = match value.parse::<u64>() {
-            Ok(n) => n.to_string(),
-            Err(_) => format!("{value:?}"),
+        let toml_value = match (value.parse::<u64>(), value.parse::<f64>()) {
+            (Ok(n), _) => n.to_string(),
+            (_, Ok(_)) => value.clone(),
+            _ => format!("{value:?}"),
         };
         let text = match key.split_once('.') {
             Some((section, name)) => format!("[{section}]\n{name} = {toml_value}\n"),
@@ -420,4 +478,78 @@ fn every_documented_key_is_settable_from_file_and_env() {
             );
         }
     }
+}
+
+#[test]
+fn quota_callers_budgets_and_redis() {
+    let text = r#"
+[quota]
+target_fraction = 0.9
+ceiling = 0.7
+ad_account_tier = "standard"
+
+[quota.use_case_calls]
+ads_management = 1000
+pages = 50
+
+[quota.callers.reports]
+weight = 1
+priority = "batch"
+
+[quota.callers.ui]
+weight = 4
+
+[redis]
+url = "redis://:pw@127.0.0.1:6379/2"
+"#;
+    let cfg = load(text, &[]).expect("load");
+    assert_eq!(cfg.quota.target_fraction, 0.9);
+    assert_eq!(cfg.quota.use_case_calls.0["pages"], 50);
+    assert_eq!(cfg.quota.callers.0["reports"].priority, Priority::Batch);
+    assert_eq!(cfg.quota.callers.0["ui"].weight, 4);
+    assert_eq!(cfg.quota.callers.0["ui"].priority, Priority::Interactive);
+    assert!(cfg.redis.url.is_some());
+    // The env forms.
+    let cfg = Config::load(
+        None,
+        &env(&[
+            ("GRAPH_GATEWAY_QUOTA_CALLERS", "ui=4,nightly=1:batch"),
+            ("GRAPH_GATEWAY_QUOTA_USE_CASE_CALLS", "pages=7"),
+            ("GRAPH_GATEWAY_QUOTA_CEILING", "0.5"),
+        ]),
+    )
+    .expect("load");
+    assert_eq!(cfg.quota.callers.0["nightly"].priority, Priority::Batch);
+    assert_eq!(cfg.quota.use_case_calls.0.len(), 1);
+    assert_eq!(cfg.quota.ceiling, 0.5);
+
+    let errors = load_errors(
+        r#"
+[quota]
+target_fraction = 0.8
+ceiling = 0.9
+slowdown_band = 1.5
+ad_account_tier = "gold"
+callers = "ui=0"
+[redis]
+url = "rediss://:secret-pw@example.com"
+"#,
+        &[],
+    );
+    for want in [
+        "quota.ceiling: must not exceed quota.target_fraction",
+        "quota.slowdown_band: must be in [0, 1)",
+        "quota.ad_account_tier: must be \"development\" or \"standard\"",
+        "quota.callers: ui: weight must be greater than 0",
+        "redis.url: TLS to Redis",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "missing {want:?} in {errors:#?}"
+        );
+    }
+    assert!(
+        errors.iter().all(|e| !e.contains("secret-pw")),
+        "{errors:#?}"
+    );
 }

@@ -28,15 +28,15 @@ pub(super) fn validate(cfg: &Config, from_env: &HashSet<&'static str>, errors: &
         bad("graph.app_secret", "must not be empty".to_string());
     }
 
-    for (key, rate) in [
-        ("quota.per_token_per_sec", cfg.quota.per_token_per_sec),
-        ("quota.per_business_per_sec", cfg.quota.per_business_per_sec),
-        ("quota.burst", cfg.quota.burst),
-    ] {
-        if rate == 0 {
-            bad(key, "must be greater than 0".to_string());
-        }
-    }
+    super::quota::validate(&cfg.quota, &cfg.redis, &mut bad);
+    super::reliability::validate(
+        &cfg.retry,
+        &cfg.breaker,
+        &cfg.idempotency,
+        &cfg.server,
+        &mut bad,
+    );
+    super::auth::validate(cfg, &mut bad);
 
     let format = &cfg.log.format;
     if format != "human" && format != "json" {

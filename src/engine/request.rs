@@ -27,6 +27,8 @@ pub struct Plan {
     pub ad_account: Option<String>,
     /// Paths of reads made stale by this call when it succeeds.
     pub invalidates: Vec<String>,
+    /// The caller's AIP-155 request_id (mutations): the call runs once per id.
+    pub request_id: Option<String>,
 }
 
 /// Validates `msg` and builds the plan; every violation is reported at once.
@@ -35,6 +37,7 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
     let mut params = BTreeMap::new();
     let mut business = None;
     let mut read_mask = None;
+    let mut request_id = None;
 
     for fp in &route.fields {
         let value = msg.get_field(&fp.field);
@@ -46,7 +49,21 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
             continue;
         }
         match fp.role {
-            Role::RequestId => continue,
+            Role::RequestId => {
+                let id = value.as_str().unwrap_or_default();
+                if id.len() > crate::idempotency::MAX_REQUEST_ID_LEN {
+                    violations.push(violation(
+                        fp.field.name(),
+                        &format!(
+                            "must be at most {} bytes (a UUID is 36)",
+                            crate::idempotency::MAX_REQUEST_ID_LEN
+                        ),
+                    ));
+                } else {
+                    request_id = Some(id.to_string());
+                }
+                continue;
+            }
             Role::PageSize => {
                 let n = value.as_i32().unwrap_or_default();
                 if !(1..=MAX_PAGE_SIZE).contains(&n) {
@@ -173,6 +190,7 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
         asset: first_path_value,
         ad_account,
         invalidates,
+        request_id,
     })
 }
 

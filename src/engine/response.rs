@@ -1,13 +1,11 @@
 //! Response side of the transcoder: Graph JSON into the RPC's response
 //! message, by field name, driven by the descriptor.
 
-use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
-};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value};
 use serde_json::Value as Json;
 
 use super::page_token;
-use super::routes::{graph_field_name, ResponseShape, Route, RouteTable};
+use super::routes::{EnumSpelling, ResponseShape, Route, RouteTable};
 use crate::error::GatewayError;
 
 /// Decodes a Graph body into the route's response message.
@@ -95,26 +93,34 @@ fn fill(table: &RouteTable, msg: &mut DynamicMessage, json: &Json) {
     let Json::Object(map) = json else { return };
     let desc = msg.descriptor();
     for f in desc.fields() {
-        let Some(j) = map.get(&graph_field_name(&f)) else {
+        let Some(j) = map.get(table.graph_name(&f)) else {
             continue;
         };
         if j.is_null() {
             continue;
         }
+        // The kind and, for enums, the spellings: once per field, not once
+        // per value of a repeated field.
+        let kind = f.kind();
+        let spelling = match &kind {
+            Kind::Enum(e) => table.spelling(e),
+            _ => None,
+        };
+        let one = |x: &Json| scalar(table, &kind, spelling, x);
         let value = if f.is_list() {
             let items: Vec<Value> = match j {
-                Json::Array(a) => a.iter().filter_map(|x| scalar(table, &f, x)).collect(),
+                Json::Array(a) => a.iter().filter_map(one).collect(),
                 // Graph sometimes answers a single value, or a {"data": [...]} edge.
                 Json::Object(o) if o.contains_key("data") => o
                     .get("data")
                     .and_then(Json::as_array)
-                    .map(|a| a.iter().filter_map(|x| scalar(table, &f, x)).collect())
+                    .map(|a| a.iter().filter_map(one).collect())
                     .unwrap_or_default(),
-                other => scalar(table, &f, other).into_iter().collect(),
+                other => one(other).into_iter().collect(),
             };
             Some(Value::List(items))
         } else {
-            scalar(table, &f, j)
+            one(j)
         };
         if let Some(v) = value {
             msg.set_field(&f, v);
@@ -122,8 +128,13 @@ fn fill(table: &RouteTable, msg: &mut DynamicMessage, json: &Json) {
     }
 }
 
-fn scalar(table: &RouteTable, f: &FieldDescriptor, j: &Json) -> Option<Value> {
-    Some(match f.kind() {
+fn scalar(
+    table: &RouteTable,
+    kind: &Kind,
+    spelling: Option<&EnumSpelling>,
+    j: &Json,
+) -> Option<Value> {
+    Some(match kind {
         Kind::String => Value::String(match j {
             Json::String(s) => s.clone(),
             Json::Number(n) => n.to_string(),
@@ -142,18 +153,13 @@ fn scalar(table: &RouteTable, f: &FieldDescriptor, j: &Json) -> Option<Value> {
         Kind::Uint64 | Kind::Fixed64 => Value::U64(u64::try_from(int(j)?).ok()?),
         Kind::Double => Value::F64(float(j)?),
         Kind::Float => Value::F32(float(j)? as f32),
-        Kind::Enum(e) => {
+        Kind::Enum(_) => {
             let s = j.as_str()?;
             // Unknown upstream values become 0 (UNSPECIFIED) rather than failing the call.
-            Value::EnumNumber(
-                table
-                    .spelling(&e)
-                    .and_then(|sp| sp.from_graph(s))
-                    .unwrap_or(0),
-            )
+            Value::EnumNumber(spelling.and_then(|sp| sp.from_graph(s)).unwrap_or(0))
         }
         Kind::Message(md) => match j {
-            Json::Object(_) => Value::Message(object(table, &md, j)),
+            Json::Object(_) => Value::Message(object(table, md, j)),
             _ => return None,
         },
         Kind::Bytes => return None,

@@ -124,6 +124,9 @@ pub struct Route {
     pub invalidates: Vec<PathTemplate>,
     /// The limit the call counts against.
     pub quota_class: QuotaClass,
+    /// The business use case it counts against (X-Business-Use-Case-Usage
+    /// `type`).
+    pub use_case: String,
     /// Request message.
     pub input: MessageDescriptor,
     /// Response message.
@@ -153,6 +156,10 @@ pub struct RouteTable {
     routes: HashMap<String, Arc<Route>>,
     ordered: Vec<Arc<Route>>,
     enums: HashMap<String, EnumSpelling>,
+    /// Graph keys of the fields renamed by `(field).name`, by the field's
+    /// full name: the response side reads one per field of every object
+    /// Graph returns, so they are worked out once here.
+    renamed: HashMap<String, String>,
 }
 
 /// A route declaration that cannot be used.
@@ -300,11 +307,20 @@ impl RouteTable {
                 ordered.push(route);
             }
         }
+        let renamed = pool
+            .all_messages()
+            .flat_map(|m| m.fields().collect::<Vec<_>>())
+            .filter_map(|f| {
+                let graph = graph_field_name(&f);
+                (graph != f.name()).then(|| (f.full_name().to_string(), graph))
+            })
+            .collect();
         Ok(Self {
             pool,
             routes,
             ordered,
             enums,
+            renamed,
         })
     }
 
@@ -326,6 +342,14 @@ impl RouteTable {
     /// The Graph spellings of an enum.
     pub fn spelling(&self, e: &EnumDescriptor) -> Option<&EnumSpelling> {
         self.enums.get(e.full_name())
+    }
+
+    /// A field's Graph key, as [`graph_field_name`] gives it but without its
+    /// cost (that decodes the field's options and allocates on every call).
+    pub fn graph_name<'a>(&'a self, f: &'a FieldDescriptor) -> &'a str {
+        self.renamed
+            .get(f.full_name())
+            .map_or_else(|| f.name(), String::as_str)
     }
 
     /// The descriptor pool.
@@ -446,6 +470,9 @@ fn build_route(
         }
         _ => QuotaClass::App,
     };
+    let use_case = str_field(opt, "use_case")
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| default_use_case(m.parent_service().name(), &template).to_string());
     Ok(Route {
         service: m.parent_service().full_name().to_string(),
         method: m.name().to_string(),
@@ -455,6 +482,7 @@ fn build_route(
         template,
         invalidates,
         quota_class,
+        use_case,
         input,
         output,
         fields,
@@ -462,6 +490,25 @@ fn build_route(
         node,
         default_fields,
     })
+}
+
+/// The business use case of a route that declares none, as Meta (and the
+/// sandbox) count them: by service, then ad account paths and edges.
+fn default_use_case(service: &str, template: &PathTemplate) -> &'static str {
+    let about_ad_accounts = template.raw.starts_with("/act_")
+        || template.segments.iter().any(|s| {
+            matches!(s, Segment::Literal(l) if l.contains("ad_account") || l.contains("adaccount"))
+        });
+    match service {
+        "BusinessAssetGroupService" => "business_management",
+        "PageService" => "pages",
+        "InstagramAccountService" => "instagram",
+        "ProductCatalogService" => "catalog_management",
+        "AudienceSharingService" => "custom_audience",
+        "AgencyService" if template.fields().any(|f| f == "page_id") => "pages",
+        _ if about_ad_accounts => "ads_management",
+        _ => "business_management",
+    }
 }
 
 fn list_shape(output: &MessageDescriptor) -> Option<ResponseShape> {
@@ -562,4 +609,42 @@ fn screaming_snake(name: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod graph_name_tests {
+    use prost::Message as _;
+
+    use super::*;
+
+    #[test]
+    fn graph_name_is_graph_field_name_for_every_field() {
+        let t = RouteTable::embedded().unwrap();
+        let mut renamed = 0;
+        for m in t.pool().all_messages() {
+            for f in m.fields() {
+                assert_eq!(t.graph_name(&f), graph_field_name(&f), "{}", f.full_name());
+                renamed += usize::from(t.graph_name(&f) != f.name());
+            }
+        }
+        assert!(renamed > 0, "some fields are renamed by (field).name");
+    }
+
+    #[test]
+    fn a_renamed_response_field_and_its_sibling_read_the_same_graph_key() {
+        let t = RouteTable::embedded().unwrap();
+        let route = t
+            .iter()
+            .find(|r| r.output.name() == "RequestClientAdAccountAccessResponse")
+            .unwrap();
+        let msg =
+            super::super::response::decode(&t, route, br#"{"access_status":"PENDING"}"#).unwrap();
+        let resp = crate::proto::RequestClientAdAccountAccessResponse::decode(
+            msg.encode_to_vec().as_slice(),
+        )
+        .unwrap();
+        assert_eq!(resp.access_status_raw, "PENDING");
+        assert_ne!(resp.access_status, 0);
+    }
 }

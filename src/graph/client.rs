@@ -149,6 +149,15 @@ impl GraphClient {
             .await;
         let resp = match sent {
             Ok(r) => r,
+            // No connection: the request never left, so even a mutation may
+            // be sent again (checked before timeouts: a connect timeout is
+            // both).
+            Err(e) if e.is_connect() => {
+                return (
+                    Err(GatewayError::NotSent(e.without_url().to_string())),
+                    Usage::default(),
+                )
+            }
             Err(e) if e.is_timeout() => {
                 return (Err(GatewayError::DeadlineExceeded), Usage::default())
             }
@@ -179,6 +188,61 @@ impl GraphClient {
             return (Err(e), usage);
         }
         (Ok(body), usage)
+    }
+
+    /// Graph's `GET /debug_token` about `token` itself (vault token health,
+    /// src/vault/health.rs). The token must never be in a URL, so the call
+    /// is a POST with `method=get`, which Graph honours: the token is the
+    /// bearer and `input_token` in the form body.
+    pub async fn debug_token(&self, token: &Secret, timeout: Duration) -> GraphOutcome {
+        let url = format!("{}/debug_token", self.base);
+        let proof = self
+            .app_secret
+            .as_ref()
+            .map(|s| Self::appsecret_proof(s, token));
+        let mut form = vec![("method", "get"), ("input_token", token.expose())];
+        if let Some(p) = &proof {
+            form.push(("appsecret_proof", p));
+        }
+        let sent = self
+            .http
+            .post(&url)
+            .form(&form)
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            )
+            .timeout(timeout)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return (Err(GatewayError::DeadlineExceeded), Usage::default())
+            }
+            Err(e) => {
+                return (
+                    Err(GatewayError::Unavailable(e.without_url().to_string())),
+                    Usage::default(),
+                )
+            }
+        };
+        let status = resp.status().as_u16();
+        let usage = Usage::from_headers(resp.headers());
+        let body = match read_capped(resp).await {
+            Ok(b) => b,
+            Err(e) => return (Err(e), usage),
+        };
+        match GraphError::parse(&body, status) {
+            Some(err) => (Err(GatewayError::Graph(err)), usage),
+            None if (200..300).contains(&status) => (Ok(body), usage),
+            None => (
+                Err(GatewayError::Unavailable(format!(
+                    "debug_token answered HTTP {status}"
+                ))),
+                usage,
+            ),
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use tokio::time::Instant;
 use crate::engine::CallContext;
 
 /// Reads `grpc-timeout`, `x-request-id` (generated when absent) and
-/// `x-caller` (until caller authentication lands).
+/// `x-caller` (the caller's name while caller authentication is off; see
+/// [`from_request`]).
 pub fn from_metadata(md: &tonic::metadata::MetadataMap) -> CallContext {
     let deadline = md
         .get("grpc-timeout")
@@ -28,7 +29,25 @@ pub fn from_metadata(md: &tonic::metadata::MetadataMap) -> CallContext {
         deadline,
         request_id,
         caller,
+        cancel: Default::default(),
+        rpc: String::new(),
+        principal: None,
     }
+}
+
+/// The context of a request that passed the auth layer
+/// (`crate::auth::AuthLayer`): the RPC's path and, when callers must
+/// authenticate, the authenticated caller, whose name replaces `x-caller`.
+pub fn from_request<T>(req: &tonic::Request<T>) -> CallContext {
+    let mut ctx = from_metadata(req.metadata());
+    if let Some(rpc) = req.extensions().get::<crate::auth::RpcPath>() {
+        ctx.rpc = rpc.0.to_string();
+    }
+    if let Some(crate::auth::Authenticated(principal)) = req.extensions().get() {
+        ctx.caller = Some(principal.name.clone());
+        ctx.principal = Some(principal.clone());
+    }
+    ctx
 }
 
 /// gRPC's timeout format: up to 8 digits and a unit (H M S m u n).

@@ -41,6 +41,17 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
             tonic::Status::with_error_details(Code::ResourceExhausted, err.to_string(), d)
         }
         GatewayError::NoToken(_) => gateway(Code::FailedPrecondition, "NO_TOKEN", err),
+        GatewayError::TokenInvalid(_) => gateway(Code::FailedPrecondition, "TOKEN_INVALID", err),
+        GatewayError::PermissionDenied {
+            reason, metadata, ..
+        } => {
+            let d = ErrorDetails::with_error_info(
+                *reason,
+                GATEWAY_DOMAIN,
+                metadata.iter().cloned().collect::<HashMap<_, _>>(),
+            );
+            tonic::Status::with_error_details(Code::PermissionDenied, err.to_string(), d)
+        }
         GatewayError::Unavailable(_) => {
             let mut d = ErrorDetails::with_error_info(
                 "UPSTREAM_UNAVAILABLE",
@@ -49,6 +60,26 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
             );
             d.set_retry_info(Some(Duration::from_secs(1)));
             tonic::Status::with_error_details(Code::Unavailable, err.to_string(), d)
+        }
+        GatewayError::NotSent(_) => {
+            let mut d = ErrorDetails::with_error_info(
+                "UPSTREAM_UNAVAILABLE",
+                GATEWAY_DOMAIN,
+                HashMap::from([("sent".to_string(), "false".to_string())]),
+            );
+            d.set_retry_info(Some(Duration::from_secs(1)));
+            tonic::Status::with_error_details(Code::Unavailable, err.to_string(), d)
+        }
+        GatewayError::Refused(r) => {
+            let mut d = ErrorDetails::with_error_info(
+                r.reason.reason(),
+                GATEWAY_DOMAIN,
+                r.metadata.iter().cloned().collect::<HashMap<_, _>>(),
+            );
+            if let Some(after) = r.retry_after {
+                d.set_retry_info(Some(after));
+            }
+            tonic::Status::with_error_details(r.reason.code(), err.to_string(), d)
         }
         GatewayError::Malformed(_) => gateway(Code::Unavailable, "UPSTREAM_MALFORMED", err),
         GatewayError::DeadlineExceeded => gateway(Code::DeadlineExceeded, "DEADLINE_EXCEEDED", err),

@@ -1,5 +1,24 @@
-use super::*;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use super::budget::{Check, KeyState, Limits, Pacing, WaitReason};
+use super::key::{demands, events};
+use super::*;
+use crate::config::{CallerConfig, Callers, Priority};
+use crate::graph::{AdAccountUsage, AppUsage, BusinessUseCaseUsage};
+
+fn cfg() -> QuotaConfig {
+    QuotaConfig {
+        // Smoothing caps out of the way unless a test sets them.
+        per_token_per_sec: 100_000,
+        per_business_per_sec: 100_000,
+        burst: 100_000,
+        ..QuotaConfig::default()
+    }
+}
 
 fn keys<'a>(token: &'a str, business: Option<&'a str>) -> QuotaKeys<'a> {
     QuotaKeys {
@@ -7,14 +26,67 @@ fn keys<'a>(token: &'a str, business: Option<&'a str>) -> QuotaKeys<'a> {
         business,
         ad_account: None,
         class: QuotaClass::BusinessUseCase,
+        use_case: "business_management",
         write: false,
         caller: None,
     }
 }
 
+fn ad<'a>(account: &'a str, write: bool, caller: Option<&'a str>) -> QuotaKeys<'a> {
+    QuotaKeys {
+        token: "t",
+        business: Some("100"),
+        ad_account: Some(account),
+        class: QuotaClass::AdAccount,
+        use_case: "ads_management",
+        write,
+        caller,
+    }
+}
+
+fn graph_error(code: i64, subcode: Option<i64>) -> GraphError {
+    GraphError {
+        code,
+        subcode,
+        error_type: "OAuthException".into(),
+        message: "throttled".into(),
+        is_transient: true,
+        fbtrace_id: None,
+        http_status: 400,
+    }
+}
+
+fn app_usage(pct: f64) -> Usage {
+    Usage {
+        app: Some(AppUsage {
+            call_count: pct,
+            total_cputime: 0.0,
+            total_time: 0.0,
+        }),
+        ..Usage::default()
+    }
+}
+
+fn throttled_after(r: Result<(), GatewayError>) -> (String, Duration) {
+    match r {
+        Err(GatewayError::Throttled { key, retry_after }) => (key, retry_after),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+}
+
+fn soon(ms: u64) -> Option<Instant> {
+    Some(Instant::now() + Duration::from_millis(ms))
+}
+
+// --- the smoothing caps (governor) -------------------------------------
+
 #[tokio::test(start_paused = true)]
-async fn burst_then_paced() {
-    let q = LocalQuota::new(10, 1000, 2);
+async fn smoothing_cap_bursts_then_paces() {
+    let q = local(&QuotaConfig {
+        per_token_per_sec: 10,
+        burst: 2,
+        ..cfg()
+    });
     let k = keys("t", None);
     q.acquire(&k, None).await.unwrap();
     q.acquire(&k, None).await.unwrap();
@@ -29,31 +101,733 @@ async fn burst_then_paced() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn deadline_too_short_is_throttled_with_retry_delay() {
-    let q = LocalQuota::new(1, 1000, 1);
+async fn smoothing_cap_fails_fast_with_a_retry_delay() {
+    let q = local(&QuotaConfig {
+        per_token_per_sec: 1,
+        burst: 1,
+        ..cfg()
+    });
     let k = keys("t", None);
     q.acquire(&k, None).await.unwrap();
-    let deadline = Instant::now() + Duration::from_millis(100);
-    match q.acquire(&k, Some(deadline)).await {
-        Err(GatewayError::Throttled { retry_after, key }) => {
-            assert!(retry_after > Duration::from_millis(900), "{retry_after:?}");
-            assert_eq!(key, "token t");
+    let (key, retry) = throttled_after(q.acquire(&k, soon(100)).await);
+    assert_eq!(key, "token t");
+    assert!(retry > Duration::from_millis(900), "{retry:?}");
+}
+
+// --- classification ------------------------------------------------------
+
+#[test]
+fn a_call_counts_against_app_business_use_case_and_ad_account() {
+    let p = Params::from_config(&cfg());
+    let d = demands(&ad("act_42", false, None), &p);
+    let got: Vec<(String, f64)> = d.iter().map(|d| (d.key.id(), d.cost)).collect();
+    assert_eq!(
+        got,
+        [
+            ("app".to_string(), 1.0),
+            ("buc/100/ads_management".to_string(), 1.0),
+            ("ad/42".to_string(), 1.0)
+        ]
+    );
+    // Writes cost 3 points on the ad account score, 1 call elsewhere.
+    let d = demands(&ad("42", true, None), &p);
+    assert_eq!(d[2].cost, 3.0);
+    assert_eq!(d[1].cost, 1.0);
+    // App routes count against the app only; no business, no BUC key.
+    let mut k = keys("t", Some("100"));
+    k.class = QuotaClass::App;
+    assert_eq!(demands(&k, &p).len(), 1);
+    assert_eq!(demands(&keys("t", None), &p).len(), 1);
+    // Keys print and parse back.
+    for d in demands(&ad("42", true, None), &p) {
+        assert_eq!(QuotaKey::from_id(&d.key.id()), Some(d.key.clone()));
+    }
+    assert_eq!(QuotaKey::from_id("ad/"), None);
+    assert_eq!(QuotaKey::from_id("buc/1/x/y"), None);
+}
+
+#[test]
+fn budgets_come_from_the_configuration_per_kind() {
+    let mut c = cfg();
+    c.use_case_calls.0.insert("pages".into(), 777);
+    c.business_use_case_calls = 55;
+    c.ad_account_tier = "standard".into();
+    let p = Params::from_config(&c);
+    let lim = |key: QuotaKey| key.limits(&p);
+    let page = lim(QuotaKey::BusinessUseCase {
+        business: "1".into(),
+        use_case: "pages".into(),
+    });
+    assert_eq!((page.budget, page.window_ms), (777.0, 3_600_000.0));
+    let other = lim(QuotaKey::BusinessUseCase {
+        business: "1".into(),
+        use_case: "business_management".into(),
+    });
+    assert_eq!(other.budget, 55.0);
+    let acc = lim(QuotaKey::AdAccount { id: "1".into() });
+    assert_eq!(
+        (acc.budget, acc.budget_standard, acc.standard_default),
+        (60.0, 9000.0, true)
+    );
+    assert_eq!(acc.max_cost, 3.0);
+    assert_eq!(lim(QuotaKey::App).budget, 20_000.0);
+}
+
+#[test]
+fn all_three_usage_headers_become_reports() {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-app-usage",
+        r#"{"call_count":12,"total_cputime":30,"total_time":7}"#
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "x-business-use-case-usage",
+        concat!(
+            r#"{"100":[{"type":"ads_management","call_count":80,"total_cputime":5,"total_time":6,"estimated_time_to_regain_access":0},"#,
+            r#"{"type":"custom_audience","call_count":100,"total_cputime":100,"total_time":100,"estimated_time_to_regain_access":7}],"#,
+            r#""200":[{"type":"pages","call_count":3,"total_cputime":1,"total_time":2,"estimated_time_to_regain_access":0}]}"#
+        )
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "x-ad-account-usage",
+        r#"{"acc_id_util_pct":9.67,"reset_time_duration":120,"ads_api_access_tier":"standard_access"}"#
+            .parse()
+            .unwrap(),
+    );
+    let usage = Usage::from_headers(&headers);
+    let p = Params::from_config(&cfg());
+    let ev = events(&ad("42", false, None), &usage, None, &p);
+    let find = |id: &str| {
+        ev.iter()
+            .find(|e| e.key.id() == id)
+            .unwrap_or_else(|| panic!("no event for {id}: {ev:#?}"))
+    };
+    // The app paces on its largest percentage.
+    let app = find("app");
+    assert_eq!(app.report.as_ref().unwrap().0, 30.0);
+    assert_eq!(app.report.as_ref().unwrap().1.call_count, Some(12.0));
+    assert!(app.answered && app.hold_ms.is_none());
+    // Every business use case entry, of any business, is reported.
+    let ads = find("buc/100/ads_management");
+    assert_eq!(ads.report.as_ref().unwrap().0, 80.0);
+    assert!(ads.hold_ms.is_none());
+    // estimated_time_to_regain_access (minutes) holds the key.
+    let ca = find("buc/100/custom_audience");
+    assert_eq!(ca.hold_ms, Some(7.0 * 60_000.0));
+    assert!(!ca.answered);
+    let pages = find("buc/200/pages");
+    assert_eq!(pages.report.as_ref().unwrap().0, 3.0);
+    // The ad account header reports on the call's ad account, with its tier.
+    let acc = find("ad/42");
+    let (pct, detail) = acc.report.as_ref().unwrap();
+    assert_eq!(*pct, 9.67);
+    assert_eq!(detail.reset_time_duration_secs, Some(120.0));
+    assert_eq!(
+        detail.ads_api_access_tier.as_deref(),
+        Some("standard_access")
+    );
+    assert!(acc.hold_ms.is_none());
+}
+
+#[test]
+fn full_usage_holds_for_the_time_meta_names() {
+    let p = Params::from_config(&cfg());
+    let usage = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: 100.0,
+            reset_time_duration: 42.0,
+            ads_api_access_tier: None,
+        }),
+        ..app_usage(100.0)
+    };
+    let ev = events(&ad("42", false, None), &usage, None, &p);
+    let hold = |id: &str| ev.iter().find(|e| e.key.id() == id).unwrap().hold_ms;
+    assert_eq!(hold("ad/42"), Some(42_000.0));
+    // The app header gives no time: the default hold.
+    assert_eq!(hold("app"), Some(60_000.0));
+}
+
+#[test]
+fn throttling_codes_hold_the_key_they_name() {
+    let p = Params::from_config(&cfg());
+    let held =
+        |code: i64, sub: Option<i64>, k: &QuotaKeys<'_>, usage: &Usage| -> Vec<(String, f64)> {
+            let mut v: Vec<(String, f64)> = events(k, usage, Some(&graph_error(code, sub)), &p)
+                .into_iter()
+                .filter_map(|e| e.hold_ms.map(|h| (e.key.id(), h)))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+    let none = Usage::default();
+    let acct = ad("42", false, None);
+    let biz = keys("t", Some("100"));
+    let default = 60_000.0;
+    let s = |v: &[(&str, f64)]| -> Vec<(String, f64)> {
+        v.iter().map(|(a, b)| (a.to_string(), *b)).collect()
+    };
+    assert_eq!(held(4, None, &acct, &none), s(&[("app", default)]));
+    assert_eq!(
+        held(17, Some(2_446_079), &acct, &none),
+        s(&[("ad/42", default)])
+    );
+    // The same answer's header names how long.
+    let reset = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: 100.0,
+            reset_time_duration: 300.0,
+            ads_api_access_tier: None,
+        }),
+        ..Usage::default()
+    };
+    assert_eq!(
+        held(17, Some(2_446_079), &acct, &reset),
+        s(&[("ad/42", 300_000.0)])
+    );
+    assert_eq!(held(17, None, &biz, &none), s(&[("app", default)]));
+    assert_eq!(
+        held(613, Some(1_487_742), &acct, &none),
+        s(&[("ad/42", default)])
+    );
+    // 613 without a subcode: the call's most specific key.
+    assert_eq!(
+        held(613, None, &biz, &none),
+        s(&[("buc/100/business_management", default)])
+    );
+    assert_eq!(
+        held(32, None, &biz, &none),
+        s(&[("buc/100/pages", default)])
+    );
+    // 800xx: the call's own business use case and the one the code names.
+    assert_eq!(
+        held(80_004, None, &acct, &none),
+        s(&[("buc/100/ads_management", default)])
+    );
+    let regain = Usage {
+        business_use_case: vec![BusinessUseCaseUsage {
+            business_id: "100".into(),
+            use_case: "business_management".into(),
+            estimated_time_to_regain_access: 5.0,
+            call_count: 100.0,
+            ..BusinessUseCaseUsage::default()
+        }],
+        ..Usage::default()
+    };
+    assert_eq!(
+        held(80_000, None, &biz, &regain),
+        s(&[
+            ("buc/100/ads_insights", default),
+            ("buc/100/business_management", 300_000.0)
+        ])
+    );
+    for code in 80_000..=80_014 {
+        assert!(!held(code, None, &biz, &none).is_empty(), "{code}");
+    }
+    // Not throttling: nothing held, the keys are answered.
+    let ev = events(&biz, &none, Some(&graph_error(100, None)), &p);
+    assert!(ev.iter().all(|e| e.hold_ms.is_none() && e.answered));
+}
+
+// --- one key's arithmetic ------------------------------------------------
+
+fn pacing() -> Pacing {
+    Params::from_config(&cfg()).pacing(1.0)
+}
+
+fn sixty_per_minute() -> Limits {
+    Limits::flat(60.0, 60_000.0, 3.0)
+}
+
+/// Grants as fast as the key allows from `from` for `for_ms`, returning the
+/// grant times.
+fn saturate(s: &mut KeyState, from: f64, for_ms: f64, cost: f64, p: &Pacing) -> Vec<f64> {
+    let lim = sixty_per_minute();
+    let mut now = from;
+    let mut out = Vec::new();
+    while now < from + for_ms {
+        match s.check(now, cost, false, &lim, p) {
+            Check::Grant { tat, probe } => {
+                s.grant(now, cost, tat, probe, &lim);
+                out.push(now);
+            }
+            Check::Wait { ms, .. } => now += ms.max(0.001),
         }
-        other => panic!("expected Throttled, got {other:?}"),
+    }
+    out
+}
+
+#[test]
+fn full_speed_first_then_paced_never_over_the_target_in_any_window() {
+    let p = pacing();
+    let mut s = KeyState::default();
+    let grants = saturate(&mut s, 0.0, 300_000.0, 1.0, &p);
+    // Full speed below 75% of the limit (44 points), then slower and
+    // slower: the last points of the first window are spread out.
+    let at_once = grants.iter().filter(|t| **t == 0.0).count();
+    assert!((44..58).contains(&at_once), "{at_once}");
+    let first_window: Vec<f64> = grants.iter().copied().filter(|t| *t < 60_000.0).collect();
+    assert_eq!(first_window.len(), 58, "{first_window:?}");
+    assert!(first_window[57] > 1_000.0, "{first_window:?}");
+    // No sliding window of 60 s holds more than 97% of 60 points.
+    for (i, t) in grants.iter().enumerate() {
+        let in_window = grants[i..]
+            .iter()
+            .take_while(|u| **u < t + 60_000.0)
+            .count();
+        assert!(in_window <= 58, "{in_window} points in the window from {t}");
+    }
+    // And the windows are nearly fully used: 5 windows, 58 points each,
+    // less the margin.
+    assert!(grants.len() >= 280, "{}", grants.len());
+}
+
+#[test]
+fn the_report_is_trusted_when_the_accounting_explains_it() {
+    let p = pacing();
+    let lim = sixty_per_minute();
+    let mut s = KeyState::default();
+    for _ in 0..30 {
+        let Check::Grant { tat, probe } = s.check(0.0, 1.0, false, &lim, &p) else {
+            panic!("should grant")
+        };
+        s.grant(0.0, 1.0, tat, probe, &lim);
+    }
+    // 30 of 60 points = 50%: explained.
+    s.report(10.0, 50.0, ReportedUsage::default(), &lim, &p);
+    assert!(!s.untrusted);
+    // Meta says 70%: someone else uses the key; the ceiling (75%) applies
+    // to the report, so only about 5% more may go now.
+    s.report(20.0, 70.0, ReportedUsage::default(), &lim, &p);
+    assert!(s.untrusted);
+    let mut n = 0;
+    while let Check::Grant { tat, probe } = s.check(20.0, 1.0, false, &lim, &p) {
+        s.grant(20.0, 1.0, tat, probe, &lim);
+        n += 1;
+    }
+    assert!((1..=3).contains(&n), "{n}");
+    // As the report decays (linearly over the window), more may go.
+    match s.check(20.0, 1.0, false, &lim, &p) {
+        Check::Wait { reason, ms, .. } => {
+            assert!(matches!(reason, WaitReason::Budget | WaitReason::Pace));
+            assert!(ms < 60_000.0);
+        }
+        Check::Grant { .. } => panic!("should wait"),
+    }
+}
+
+#[test]
+fn a_hold_lets_exactly_one_probe_through_until_it_is_answered() {
+    let p = pacing();
+    let lim = sixty_per_minute();
+    let mut s = KeyState::default();
+    s.hold(0.0, 5_000.0);
+    match s.check(1_000.0, 1.0, false, &lim, &p) {
+        Check::Wait { ms, reason, .. } => {
+            assert_eq!(reason, WaitReason::Hold);
+            assert_eq!(ms, 4_000.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    let Check::Grant { tat, probe } = s.check(5_000.0, 1.0, false, &lim, &p) else {
+        panic!("the probe goes")
+    };
+    assert!(probe);
+    s.grant(5_000.0, 1.0, tat, probe, &lim);
+    assert!(matches!(
+        s.check(5_001.0, 1.0, false, &lim, &p),
+        Check::Wait {
+            reason: WaitReason::Probe,
+            ..
+        }
+    ));
+    // A lost probe is replaced after the probe timeout.
+    assert!(matches!(
+        s.check(5_000.0 + 30_000.0, 1.0, false, &lim, &p),
+        Check::Grant { probe: true, .. }
+    ));
+    s.answered(5_100.0);
+    assert!(!s.held);
+    assert!(matches!(
+        s.check(5_200.0, 1.0, false, &lim, &p),
+        Check::Grant { probe: false, .. }
+    ));
+}
+
+#[test]
+fn the_tier_a_header_names_switches_the_budget() {
+    let p = pacing();
+    let lim = Limits {
+        budget: 60.0,
+        budget_standard: 9000.0,
+        standard_default: false,
+        window_ms: 300_000.0,
+        max_cost: 3.0,
+    };
+    let mut s = KeyState::default();
+    assert_eq!(s.budget(&lim), 60.0);
+    s.report(
+        0.0,
+        0.0,
+        ReportedUsage {
+            ads_api_access_tier: Some("standard_access".into()),
+            ..ReportedUsage::default()
+        },
+        &lim,
+        &p,
+    );
+    assert_eq!(s.budget(&lim), 9000.0);
+}
+
+// --- the engine ------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_throttling_error_holds_the_key_and_one_probe_goes_after_it() {
+    let q = local(&cfg());
+    let k = ad("42", false, None);
+    q.acquire(&k, None).await.unwrap();
+    let reset = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: 100.0,
+            reset_time_duration: 30.0,
+            ads_api_access_tier: None,
+        }),
+        ..Usage::default()
+    };
+    q.observe(&k, &reset, Some(&graph_error(17, Some(2_446_079))));
+    // Callers with a short deadline learn when to come back.
+    let (key, retry) = throttled_after(q.acquire(&k, soon(1_000)).await);
+    assert_eq!(key, "ad account act_42");
+    assert!(
+        retry > Duration::from_secs(29) && retry <= Duration::from_secs(30),
+        "{retry:?}"
+    );
+    // Another ad account is not held.
+    q.acquire(&ad("43", false, None), soon(10)).await.unwrap();
+    let snap = q.snapshot().await;
+    let held = snap
+        .keys
+        .iter()
+        .find(|s| s.key == QuotaKey::AdAccount { id: "42".into() })
+        .unwrap();
+    assert!(held.hold_until.is_some());
+    assert_eq!(held.reported_pct, Some(100.0));
+
+    // Patient callers wait for the hold; exactly one goes (the probe).
+    let started = Instant::now();
+    let q2 = q.clone();
+    let probe =
+        tokio::spawn(async move { q2.acquire(&ad("42", false, Some("a")), soon(60_000)).await });
+    let q3 = q.clone();
+    let second =
+        tokio::spawn(async move { q3.acquire(&ad("42", false, Some("b")), soon(60_000)).await });
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    assert!(
+        probe.is_finished() ^ second.is_finished(),
+        "one probe: {:?} {:?}",
+        probe.await,
+        second.await,
+    );
+    assert!(started.elapsed() >= Duration::from_secs(30));
+    // Its answer clears the key; the other goes.
+    q.observe(&ad("42", false, None), &app_usage(1.0), None);
+    let (a, b) = (probe.await.unwrap(), second.await.unwrap());
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_throttling_code_holds_its_key() {
+    let cases: [(i64, Option<i64>, QuotaKey); 6] = [
+        (4, None, QuotaKey::App),
+        (17, Some(2_446_079), QuotaKey::AdAccount { id: "42".into() }),
+        (
+            613,
+            Some(1_487_742),
+            QuotaKey::AdAccount { id: "42".into() },
+        ),
+        (
+            32,
+            None,
+            QuotaKey::BusinessUseCase {
+                business: "100".into(),
+                use_case: "pages".into(),
+            },
+        ),
+        (
+            80_004,
+            None,
+            QuotaKey::BusinessUseCase {
+                business: "100".into(),
+                use_case: "ads_management".into(),
+            },
+        ),
+        (
+            80_003,
+            None,
+            QuotaKey::BusinessUseCase {
+                business: "100".into(),
+                use_case: "custom_audience".into(),
+            },
+        ),
+    ];
+    for (code, sub, key) in cases {
+        let q = local(&cfg());
+        let k = ad("42", true, None);
+        q.observe(&k, &Usage::default(), Some(&graph_error(code, sub)));
+        let snap = q.snapshot().await;
+        let st = snap
+            .keys
+            .iter()
+            .find(|s| s.key == key)
+            .unwrap_or_else(|| panic!("code {code}: {key} not in {:#?}", snap.keys));
+        let until = st.hold_until.expect("held");
+        let secs = until
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .as_secs_f64();
+        assert!(secs > 55.0 && secs <= 60.5, "code {code}: {secs}");
+        if key
+            != (QuotaKey::BusinessUseCase {
+                business: "100".into(),
+                use_case: "pages".into(),
+            })
+            && key
+                != (QuotaKey::BusinessUseCase {
+                    business: "100".into(),
+                    use_case: "custom_audience".into(),
+                })
+        {
+            // A call that counts against the held key waits.
+            let (label, retry) = throttled_after(q.acquire(&k, soon(100)).await);
+            assert_eq!(label, key.to_string(), "code {code}");
+            assert!(retry > Duration::from_secs(55), "code {code}: {retry:?}");
+        }
+    }
+}
+
+/// Drives `callers` (name, concurrent loops) against one ad account for
+/// `for_secs`, returning the grants per caller.
+async fn contend(
+    q: &Arc<AdaptiveQuota>,
+    callers: &[(&'static str, usize)],
+    for_secs: u64,
+) -> BTreeMap<&'static str, u32> {
+    let counts: Arc<BTreeMap<&'static str, AtomicU32>> = Arc::new(
+        callers
+            .iter()
+            .map(|(c, _)| (*c, AtomicU32::new(0)))
+            .collect(),
+    );
+    let stop = Instant::now() + Duration::from_secs(for_secs);
+    let mut tasks = Vec::new();
+    for (caller, loops) in callers {
+        for _ in 0..*loops {
+            let q = q.clone();
+            let counts = counts.clone();
+            let caller: &'static str = caller;
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let k = ad("42", false, Some(caller));
+                    match q.acquire(&k, soon(120_000)).await {
+                        Ok(()) => {
+                            counts[caller].fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            q.observe(&k, &Usage::default(), None);
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    counts
+        .iter()
+        .map(|(c, n)| (*c, n.load(Ordering::Relaxed)))
+        .collect()
+}
+
+/// An ad account of 60 points a minute; its business use case is roomy.
+fn small_account() -> QuotaConfig {
+    let mut c = QuotaConfig {
+        ad_account_points_development: 60,
+        ad_account_window_secs: 60,
+        ..cfg()
+    };
+    c.use_case_calls
+        .0
+        .insert("ads_management".into(), 1_000_000);
+    c
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_noisy_caller_does_not_starve_a_quiet_one() {
+    let q = local(&small_account());
+    let got = contend(&q, &[("noisy", 20), ("quiet", 1)], 600).await;
+    let (noisy, quiet) = (got["noisy"], got["quiet"]);
+    // 10 windows of 58 points, shared: the quiet caller (one call at a
+    // time) gets about half, not 1/21.
+    let total = noisy + quiet;
+    assert!(total <= 10 * 58 + 58, "{got:?}");
+    assert!(total >= 9 * 57, "{got:?}");
+    let share = f64::from(quiet) / f64::from(total);
+    assert!(share > 0.4, "{got:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn weights_share_a_contended_key() {
+    let mut c = small_account();
+    c.callers = Callers(
+        [
+            (
+                "heavy".to_string(),
+                CallerConfig {
+                    weight: 3,
+                    priority: Priority::Interactive,
+                },
+            ),
+            ("light".to_string(), CallerConfig::default()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let q = local(&c);
+    let got = contend(&q, &[("heavy", 8), ("light", 8)], 600).await;
+    let ratio = f64::from(got["heavy"]) / f64::from(got["light"]);
+    assert!((2.5..=3.5).contains(&ratio), "{got:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn interactive_callers_go_before_batch() {
+    let mut c = small_account();
+    c.callers = Callers(
+        [(
+            "nightly".to_string(),
+            CallerConfig {
+                weight: 10,
+                priority: Priority::Batch,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let q = local(&c);
+    for _ in 0..58 {
+        q.acquire(&ad("42", false, None), None).await.unwrap();
+    }
+    // Three batch calls queue first, then one interactive call.
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for caller in ["nightly", "nightly", "nightly", "ui"] {
+        let q = q.clone();
+        let order = order.clone();
+        tasks.push(tokio::spawn(async move {
+            q.acquire(&ad("42", false, Some(caller)), soon(600_000))
+                .await
+                .unwrap();
+            order.lock().push(caller);
+        }));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(order.lock()[0], "ui", "{:?}", order.lock());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_shows_waiting_callers_and_pacing() {
+    let q = local(&small_account());
+    for _ in 0..58 {
+        q.acquire(&ad("42", false, Some("a")), None).await.unwrap();
+    }
+    let waiters: Vec<_> = ["a", "b", "b"]
+        .into_iter()
+        .map(|c| {
+            let q = q.clone();
+            tokio::spawn(async move { q.acquire(&ad("42", false, Some(c)), soon(120_000)).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let snap = q.snapshot().await;
+    assert_eq!(snap.mode, Mode::Local);
+    let acc = snap
+        .keys
+        .iter()
+        .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
+        .unwrap();
+    assert_eq!(acc.used, 58.0);
+    assert!(acc.left < 1.0, "{acc:?}");
+    assert!(acc.paced && acc.rate_per_second > 0.0, "{acc:?}");
+    assert_eq!(
+        acc.waiting,
+        vec![
+            Waiting {
+                caller: "a".into(),
+                calls: 1
+            },
+            Waiting {
+                caller: "b".into(),
+                calls: 2
+            }
+        ]
+    );
+    let metrics = snap.metrics();
+    assert!(metrics
+        .iter()
+        .any(|m| m.name == "graph_gateway_quota_waiting_calls" && m.value == 3.0));
+    assert!(metrics
+        .iter()
+        .any(|m| m.name == "graph_gateway_quota_mode" && m.value == 1.0));
+    for w in waiters {
+        w.await.unwrap().unwrap();
     }
 }
 
 #[tokio::test(start_paused = true)]
-async fn business_limit_is_shared_across_tokens() {
-    let q = LocalQuota::new(1000, 1, 1);
-    q.acquire(&keys("a", Some("b1")), None).await.unwrap();
-    let deadline = Instant::now() + Duration::from_millis(10);
-    assert!(q
-        .acquire(&keys("other", Some("b1")), Some(deadline))
-        .await
-        .is_err());
-    assert!(q
-        .acquire(&keys("other", Some("b2")), Some(deadline))
-        .await
-        .is_ok());
+async fn cancelled_waiters_do_not_use_up_permits() {
+    let q = local(&small_account());
+    for _ in 0..58 {
+        q.acquire(&ad("42", false, None), None).await.unwrap();
+    }
+    // Ten callers give up after a second.
+    for _ in 0..10 {
+        let q = q.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            q.acquire(&ad("42", false, None), soon(120_000)),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    // The window has aged out and no cancelled caller took a permit.
+    let snap = q.snapshot().await;
+    let acc = snap
+        .keys
+        .iter()
+        .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
+        .unwrap();
+    assert_eq!(acc.used, 0.0, "{acc:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_reported_usage_slows_a_key_others_use() {
+    // Meta says 74% of the app budget is used although this gateway sent
+    // nothing: someone else uses it, so the ceiling (75%) applies.
+    let q = local(&QuotaConfig {
+        app_calls: 100,
+        ..cfg()
+    });
+    let k = keys("t", None);
+    q.observe(&k, &app_usage(74.0), None);
+    q.acquire(&k, soon(10)).await.unwrap();
+    let (key, _) = throttled_after(q.acquire(&k, soon(10)).await);
+    assert_eq!(key, "app");
+    let snap = q.snapshot().await;
+    assert!(snap.keys[0].ceiling_applies);
 }

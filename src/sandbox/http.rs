@@ -54,6 +54,15 @@ pub(crate) async fn handle(
 
     let incoming = parse(&method, &uri, &headers, &body);
     record(inner, &incoming, &uri, &headers);
+    let faults = inner.faults.read().clone();
+    let fault = faults
+        .as_ref()
+        .and_then(|f| f.pick(method.as_str(), uri.path()));
+    match &fault {
+        Some(kind) if kind.before_handling() => return super::faults::before(kind),
+        Some(super::FaultKind::Slow(delay)) => tokio::time::sleep(*delay).await,
+        _ => {}
+    }
     let outcome = process(inner, &incoming);
     let version = incoming
         .version
@@ -90,7 +99,10 @@ pub(crate) async fn handle(
             put(out, "www-authenticate", &value);
         }
     }
-    response
+    match (&faults, &fault) {
+        (Some(f), Some(kind)) => super::faults::after(f, kind, response).await,
+        _ => response,
+    }
 }
 
 /// Graph's error body; throttling errors are transient.

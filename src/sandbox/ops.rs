@@ -104,6 +104,9 @@ pub(crate) fn dispatch(
     let Some((id, rest)) = segments.split_first() else {
         return Err(GraphError::unknown_path(""));
     };
+    if id == "debug_token" && rest.is_empty() && call.verb == Verb::Get {
+        return nodes::debug_token(world, call);
+    }
     if rest.len() > 1 {
         return Err(GraphError::unknown_path(&rest.join("/")));
     }

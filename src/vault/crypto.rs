@@ -1,10 +1,11 @@
 //! The vault key and the sealing of token values: XChaCha20-Poly1305 with a
 //! random 24-byte nonce per value per write.
 //!
-//! Keys are held in a `Keyring` by key id. Today it has one key, `k1`; key
-//! rotation adds older keys to open records sealed with them, while new
-//! writes use the current key (records carry their key id when it differs
-//! from the file's).
+//! Keys are held in a `Keyring` by key id: the active key (`vault.key`, id
+//! `vault.key_id`, default `k1`) seals every new record; older keys
+//! (`vault.old_keys`) still open records sealed with them until a rotation
+//! (VaultService.RotateKey) has re-sealed every record with the active key.
+//! Records carry the id of the key that sealed them.
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -17,7 +18,7 @@ use super::VaultError;
 use crate::config::{env_var, read_secret_file, EnvSource, VaultConfig};
 use crate::secret::Secret;
 
-/// The id of the single key a vault has until rotation lands.
+/// The id of the active key when `vault.key_id` is empty.
 pub(super) const CURRENT_KEY_ID: &str = "k1";
 
 /// Bytes in a nonce.
@@ -86,8 +87,9 @@ impl Keyring {
         }
     }
 
-    /// The key the configuration names: `GRAPH_GATEWAY_VAULT_KEY`, else
-    /// `vault.key_file`, else `vault.key`.
+    /// The keys the configuration names: the active key from
+    /// `GRAPH_GATEWAY_VAULT_KEY`, else `vault.key_file`, else `vault.key`,
+    /// with id `vault.key_id`; plus `vault.old_keys` for reading.
     pub(super) fn from_config(cfg: &VaultConfig, env: &dyn EnvSource) -> Result<Self, VaultError> {
         let var = env_var("vault.key");
         let (source, secret) = if let Some(value) = env
@@ -117,7 +119,40 @@ impl Keyring {
         };
         let key =
             VaultKey::parse(&secret).map_err(|e| VaultError::Key(format!("{source}: {e}")))?;
-        Ok(Self::single(CURRENT_KEY_ID, &key))
+        let id = if cfg.key_id.is_empty() {
+            CURRENT_KEY_ID
+        } else {
+            cfg.key_id.as_str()
+        };
+        let mut ring = Self::single(id, &key);
+        for (i, old) in cfg.old_keys.0.iter().enumerate() {
+            let at = format!("vault.old_keys[{i}] ({})", old.id);
+            let secret = match (&old.key, &old.key_file) {
+                (Some(key), _) => key.clone(),
+                (None, Some(path)) => {
+                    read_secret_file(path).map_err(|e| VaultError::Key(format!("{at}: {e}")))?
+                }
+                (None, None) => {
+                    return Err(VaultError::Key(format!("{at}: needs key_file (or key)")))
+                }
+            };
+            let key =
+                VaultKey::parse(&secret).map_err(|e| VaultError::Key(format!("{at}: {e}")))?;
+            ring.add(&old.id, &key)?;
+        }
+        Ok(ring)
+    }
+
+    /// Adds a key that opens records (never seals them).
+    pub(super) fn add(&mut self, id: &str, key: &VaultKey) -> Result<(), VaultError> {
+        if self.keys.iter().any(|(known, _)| known == id) {
+            return Err(VaultError::Key(format!(
+                "key id {id:?} is configured twice"
+            )));
+        }
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.0.as_slice()));
+        self.keys.push((id.to_string(), cipher));
+        Ok(())
     }
 
     /// The id new records are sealed with.

@@ -1,12 +1,16 @@
-//! The in-memory index both vaults serve `select` from: the entries by name,
-//! plus lookup tables rebuilt on every change (changes are rare, selections
-//! are on every call).
+//! The in-memory index every vault serves `select` from: the entries by
+//! name, plus lookup tables rebuilt on every change (changes are rare,
+//! selections are on every call), plus each token's state (health from
+//! debug_token, last use), kept across rebuilds while its value is unchanged.
+//! `select` skips tokens known to be invalid.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
+use super::health::{now_secs, HealthState, TokenHealth, TokenStatus};
 use super::{TokenEntry, TokenKind, TokenQuery, VaultError};
 
 /// Entries by name; name order is the tie-break order.
@@ -37,6 +41,18 @@ struct Snapshot {
     by_asset: HashMap<String, Vec<Arc<TokenEntry>>>,
     /// The only non-page token, when there is exactly one.
     sole: Option<Arc<TokenEntry>>,
+    /// Name -> health and last use.
+    states: HashMap<String, Arc<TokenState>>,
+}
+
+/// What the index knows of a token beyond its entry.
+#[derive(Default)]
+struct TokenState {
+    /// Seconds since the epoch; 0: never.
+    last_used: AtomicU64,
+    /// `health.state == Invalid`, readable without the lock.
+    invalid: AtomicBool,
+    health: Mutex<TokenHealth>,
 }
 
 // === impl Index ===
@@ -50,29 +66,63 @@ impl Index {
             .map(|e| (e.name.clone(), Arc::new(e)))
             .collect();
         Self {
-            current: RwLock::new(Snapshot::build(entries)),
+            current: RwLock::new(Snapshot::build(entries, None)),
             writer: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Picks the token for a call; allocates only on failure.
+    /// Picks the token for a call, skipping tokens known to be invalid;
+    /// allocates only on failure.
     pub(super) fn select(&self, query: &TokenQuery<'_>) -> Result<Arc<TokenEntry>, VaultError> {
         let snap = self.current.read();
-        let fits = |e: &&Arc<TokenEntry>| query.kind.is_none_or(|kind| e.kind == kind);
-        let best = |table: &HashMap<String, Vec<Arc<TokenEntry>>>, id: &str| {
-            table
-                .get(id)
-                .and_then(|tokens| tokens.iter().find(fits))
-                .cloned()
-        };
-        if let Some(found) = query.asset.and_then(|asset| best(&snap.by_asset, asset)) {
+        let mut invalid: Option<&Arc<TokenEntry>> = None;
+        let empty: &[Arc<TokenEntry>] = &[];
+        let by_asset = query
+            .asset
+            .and_then(|asset| snap.by_asset.get(asset))
+            .map_or(empty, Vec::as_slice);
+        if let Some(found) = snap.first_usable(by_asset, query.kind, &mut invalid) {
             return Ok(found);
         }
-        let found = match query.business {
-            Some(business) => best(&snap.by_business, business),
-            None => snap.sole.as_ref().filter(fits).cloned(),
+        let candidates = match query.business {
+            Some(business) => snap.by_business.get(business).map_or(empty, Vec::as_slice),
+            None => snap.sole.as_slice(),
         };
-        found.ok_or_else(|| VaultError::NoToken(describe(query)))
+        if let Some(found) = snap.first_usable(candidates, query.kind, &mut invalid) {
+            return Ok(found);
+        }
+        Err(match invalid {
+            Some(token) => VaultError::Invalid(format!(
+                "{}: vault token {} is invalid ({}); replace it (VaultService.PutToken) or re-check it \
+                 (VaultService.CheckToken)",
+                describe(query),
+                token.name,
+                snap.detail(&token.name)
+            )),
+            None => VaultError::NoToken(describe(query)),
+        })
+    }
+
+    /// A token's health and last use.
+    pub(super) fn status(&self, name: &str) -> Option<TokenStatus> {
+        let state = self.current.read().states.get(name).cloned()?;
+        let last_used = state.last_used.load(Ordering::Relaxed);
+        let health = state.health.lock().clone();
+        Some(TokenStatus {
+            health,
+            last_used: (last_used > 0).then_some(last_used),
+        })
+    }
+
+    /// Records a token's health; an invalid token is skipped by `select`.
+    pub(super) fn set_health(&self, name: &str, health: TokenHealth) {
+        let snap = self.current.read();
+        if let Some(state) = snap.states.get(name) {
+            state
+                .invalid
+                .store(health.state == HealthState::Invalid, Ordering::Relaxed);
+            *state.health.lock() = health;
+        }
     }
 
     /// Every entry, in name order.
@@ -105,9 +155,13 @@ impl Index {
 // === impl Txn ===
 
 impl Txn<'_> {
-    /// Makes the edited entries the ones `select` sees.
+    /// Makes the edited entries the ones `select` sees. Tokens whose value
+    /// is unchanged keep their health and last use.
     pub(super) fn install(self) {
-        let snapshot = Snapshot::build(self.entries);
+        let snapshot = {
+            let previous = self.index.current.read();
+            Snapshot::build(self.entries, Some(&previous))
+        };
         *self.index.current.write() = snapshot;
     }
 }
@@ -115,7 +169,20 @@ impl Txn<'_> {
 // === impl Snapshot ===
 
 impl Snapshot {
-    fn build(entries: Entries) -> Self {
+    fn build(entries: Entries, previous: Option<&Snapshot>) -> Self {
+        let states = entries
+            .values()
+            .map(|entry| {
+                let kept = previous.and_then(|p| {
+                    let same = p
+                        .entries
+                        .get(&entry.name)
+                        .is_some_and(|old| old.secret == entry.secret);
+                    same.then(|| p.states.get(&entry.name).cloned()).flatten()
+                });
+                (entry.name.clone(), kept.unwrap_or_default())
+            })
+            .collect();
         let mut by_business: HashMap<String, Vec<Arc<TokenEntry>>> = HashMap::new();
         let mut by_asset: HashMap<String, Vec<Arc<TokenEntry>>> = HashMap::new();
         // Entries come in name order, so after the stable sort by kind below
@@ -141,7 +208,41 @@ impl Snapshot {
             by_business,
             by_asset,
             sole,
+            states,
         }
+    }
+
+    /// The first token of `tokens` of the kind asked for that is not known
+    /// to be invalid (its last use is noted); remembers the first invalid one.
+    fn first_usable<'a>(
+        &'a self,
+        tokens: &'a [Arc<TokenEntry>],
+        kind: Option<TokenKind>,
+        invalid: &mut Option<&'a Arc<TokenEntry>>,
+    ) -> Option<Arc<TokenEntry>> {
+        for entry in tokens.iter().filter(|e| kind.is_none_or(|k| e.kind == k)) {
+            match self.states.get(&entry.name) {
+                Some(state) if state.invalid.load(Ordering::Relaxed) => {
+                    invalid.get_or_insert(entry);
+                }
+                state => {
+                    if let Some(state) = state {
+                        state.last_used.store(now_secs(), Ordering::Relaxed);
+                    }
+                    return Some(entry.clone());
+                }
+            }
+        }
+        None
+    }
+
+    /// Why a token is invalid, for messages.
+    fn detail(&self, name: &str) -> String {
+        self.states
+            .get(name)
+            .map(|s| s.health.lock().detail.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "Graph's debug_token says so".to_string())
     }
 }
 

@@ -51,17 +51,20 @@ struct VaultFile {
     records: Vec<Record>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+/// One sealed token: metadata in the clear, the value sealed. The same
+/// record is a value of the Redis backend's hash (`vault/redis.rs`), where it
+/// always carries its `key_id`.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Record {
-    name: String,
+pub(super) struct Record {
+    pub(super) name: String,
     kind: TokenKind,
     businesses: Vec<String>,
     assets: Vec<String>,
     expires_at: Option<u64>,
-    /// Set only when it differs from the file's `key_id`.
+    /// In the file: set only when it differs from the file's `key_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_id: Option<String>,
+    pub(super) key_id: Option<String>,
     nonce: String,
     ciphertext: String,
 }
@@ -85,6 +88,11 @@ impl Store {
 
     pub(super) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The id of the key new writes are sealed with.
+    pub(super) fn key_id(&self) -> &str {
+        self.keyring.current_id()
     }
 
     /// The stored entries; none when the file does not exist yet.
@@ -125,30 +133,39 @@ impl Store {
     }
 }
 
+/// `entry` sealed with the keyring's active key; the record names the key.
+pub(super) fn seal_record(keyring: &Keyring, entry: &TokenEntry) -> Result<Record, VaultError> {
+    let aad = associated_data(&Bound {
+        name: &entry.name,
+        kind: entry.kind,
+        businesses: &entry.businesses,
+        assets: &entry.assets,
+        expires_at: entry.expires_at,
+    })?;
+    let sealed = keyring.seal(&aad, entry.secret.expose().as_bytes())?;
+    Ok(Record {
+        name: entry.name.clone(),
+        kind: entry.kind,
+        businesses: entry.businesses.clone(),
+        assets: entry.assets.clone(),
+        expires_at: entry.expires_at,
+        key_id: Some(sealed.key_id),
+        nonce: STANDARD.encode(sealed.nonce),
+        ciphertext: STANDARD.encode(&sealed.ciphertext),
+    })
+}
+
 /// The file's bytes for `entries`, every value freshly sealed.
 fn encode(keyring: &Keyring, entries: &Entries) -> Result<Vec<u8>, VaultError> {
     let file_key = keyring.current_id();
     let records = entries
         .values()
         .map(|entry| {
-            let aad = associated_data(&Bound {
-                name: &entry.name,
-                kind: entry.kind,
-                businesses: &entry.businesses,
-                assets: &entry.assets,
-                expires_at: entry.expires_at,
-            })?;
-            let sealed = keyring.seal(&aad, entry.secret.expose().as_bytes())?;
-            Ok(Record {
-                name: entry.name.clone(),
-                kind: entry.kind,
-                businesses: entry.businesses.clone(),
-                assets: entry.assets.clone(),
-                expires_at: entry.expires_at,
-                key_id: (sealed.key_id != file_key).then_some(sealed.key_id),
-                nonce: STANDARD.encode(sealed.nonce),
-                ciphertext: STANDARD.encode(&sealed.ciphertext),
-            })
+            let mut record = seal_record(keyring, entry)?;
+            if record.key_id.as_deref() == Some(file_key) {
+                record.key_id = None;
+            }
+            Ok(record)
         })
         .collect::<Result<Vec<_>, VaultError>>()?;
     let file = VaultFile {
@@ -195,7 +212,8 @@ fn decode(keyring: &Keyring, bytes: &[u8]) -> Result<Vec<TokenEntry>, VaultError
     Ok(entries)
 }
 
-fn open_record(
+/// The entry a record seals; `file_key` is the key of a record naming none.
+pub(super) fn open_record(
     keyring: &Keyring,
     file_key: &str,
     record: Record,

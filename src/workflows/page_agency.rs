@@ -115,6 +115,16 @@ async fn derive(
         })?)
     }
     .await;
+    // Deriving a token is a vault change: audited (the token's name, never
+    // its value).
+    let mut rec = crate::audit::AuditRecord::new(run.ctx(), "DERIVE_PAGE_TOKEN");
+    rec.business = Some(req.business_id.clone());
+    rec.graph_call.clone_from(&call);
+    rec.objects.insert("page_id".to_string(), page.to_string());
+    rec.token = result.as_ref().ok().map(|t| t.name.clone());
+    engine
+        .security()
+        .record(&rec.outcome(result.as_ref().map(drop)));
     match result {
         Ok(t) => {
             run.record(

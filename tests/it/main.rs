@@ -6,6 +6,11 @@ mod harness;
 
 mod cache;
 mod errors;
+mod faults;
+mod props;
+mod quota;
+mod redis_server;
+mod security;
 mod server;
 mod services;
 mod wire;

@@ -58,6 +58,56 @@ pub(super) fn asset(world: &mut World, call: &Call, key: &str) -> Result<Value, 
     node(call, ty, &full)
 }
 
+/// GET /debug_token?input_token=...: what a token is (the gateway's token
+/// health checks send it as a POST with `method=get`, the token in the form
+/// body, never in a URL). An unknown or expired input token answers
+/// `is_valid: false` with Graph's error object.
+pub(super) fn debug_token(world: &World, call: &Call) -> Result<Value, GraphError> {
+    let input = call.params.require("input_token")?;
+    let Some(t) = world.tokens.get(input) else {
+        return Ok(json!({"data": {
+            "is_valid": false,
+            "scopes": [],
+            "error": {"code": 190, "message": "Invalid OAuth access token."},
+        }}));
+    };
+    let (kind, scopes): (&str, &[&str]) = match t.kind {
+        TokenKind::SystemUser => (
+            "SYSTEM_USER",
+            &[
+                "business_management",
+                "ads_management",
+                "pages_manage_metadata",
+                "pages_show_list",
+                "catalog_management",
+            ],
+        ),
+        TokenKind::User => ("USER", &["business_management", "pages_show_list"]),
+        TokenKind::Page => ("PAGE", &["pages_manage_metadata", "pages_show_list"]),
+    };
+    let mut data = json!({
+        "app_id": "4000000000",
+        "type": kind,
+        "application": "graph-gateway sandbox",
+        "data_access_expires_at": 0,
+        "expires_at": 0,
+        "is_valid": !t.expired,
+        "scopes": scopes,
+        "user_id": t.user,
+    });
+    if let Some(page) = &t.page {
+        data["profile_id"] = json!(page);
+    }
+    if t.expired {
+        data["error"] = json!({
+            "code": 190,
+            "subcode": 463,
+            "message": "Error validating access token: Session has expired.",
+        });
+    }
+    Ok(json!({ "data": data }))
+}
+
 /// Issues (or re-issues) the page token of a user for a page.
 fn page_token(world: &mut World, page: &str, user: &str) -> String {
     let value = format!("sandbox-page-token-{page}-{user}");

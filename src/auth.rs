@@ -1,0 +1,509 @@
+//! Who is calling, and may they: caller authentication (API keys and mTLS
+//! client certificates, `auth/`), the policy check the engine runs on every
+//! planned call (`crate::policy`), and the audit trail (`crate::audit`),
+//! bundled as [`Security`], which the engine and the server share.
+//!
+//! Authentication is off until `[[auth.callers]]` lists a caller (the dev
+//! sandbox run): then every caller is anonymous and `x-caller` names it for
+//! quotas and logs, no policy applies, and VaultService is refused. Once a
+//! caller is configured, every RPC except `auth.exempt` (health, reflection)
+//! must present a known API key (`authorization: Bearer <key>`) or a client
+//! certificate whose SAN (DNS or URI) or CN names a caller, and `[[policy]]`
+//! says what each caller may do.
+
+pub mod cert;
+pub mod keys;
+pub mod layer;
+pub mod tls;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prost_reflect::{DynamicMessage, Value};
+
+use crate::audit::{Audit, AuditRecord};
+use crate::config::{AuthConfig, Config};
+use crate::engine::request::Plan;
+use crate::engine::routes::{IdFormat, Route};
+use crate::engine::CallContext;
+use crate::error::GatewayError;
+use crate::policy::{Policy, Target};
+use crate::secret::Secret;
+use crate::vault::{TokenEntry, Vault};
+
+pub use layer::AuthLayer;
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The caller's configured name.
+    pub name: String,
+    /// May call VaultService.
+    pub admin: bool,
+    /// How it proved who it is.
+    pub method: AuthMethod,
+}
+
+/// How a caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `authorization: Bearer <key>`.
+    ApiKey,
+    /// An mTLS client certificate.
+    Certificate,
+}
+
+/// Request extension: the authenticated caller (set by [`AuthLayer`]).
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub Arc<Principal>);
+
+/// Request extension: the RPC's path, "/package.Service/Method".
+#[derive(Clone, Debug)]
+pub struct RpcPath(pub Arc<str>);
+
+/// Checks credentials against the configured callers.
+pub struct Authenticator {
+    pepper: Option<Secret>,
+    /// (HMAC of a key, its caller); compared in constant time, all of them.
+    keys: Vec<([u8; 32], Arc<Principal>)>,
+    /// Certificate identity -> caller.
+    certs: HashMap<String, Arc<Principal>>,
+    exempt: HashSet<String>,
+}
+
+/// Why a request was not authenticated. Messages never quote a credential.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// Neither a key nor a client certificate.
+    #[error("no caller credentials: send `authorization: Bearer <key>` or a client certificate")]
+    Missing,
+    /// An `authorization` header that is not `Bearer <key>`.
+    #[error("the authorization header must be `Bearer <key>`")]
+    Malformed,
+    /// A key no caller has.
+    #[error("unknown caller key")]
+    WrongKey,
+    /// A certificate naming no configured caller.
+    #[error("the client certificate ({0}) names no configured caller")]
+    UnknownCertificate(String),
+    /// The key and the certificate name different callers.
+    #[error("the API key and the client certificate name different callers")]
+    Conflict,
+}
+
+/// Authentication, policy, audit and token-health publishing: what the
+/// engine and the server share.
+pub struct Security {
+    authenticator: Option<Authenticator>,
+    policy: Policy,
+    audit: Audit,
+    token_check_interval: Duration,
+    health: OnceLock<tonic_health::server::HealthReporter>,
+}
+
+// === impl AuthMethod ===
+
+impl AuthMethod {
+    /// "api_key" or "certificate".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ApiKey => "api_key",
+            AuthMethod::Certificate => "certificate",
+        }
+    }
+}
+
+// === impl AuthFailure ===
+
+impl AuthFailure {
+    /// ErrorInfo reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "CREDENTIALS_MISSING",
+            AuthFailure::Malformed => "CREDENTIALS_MALFORMED",
+            AuthFailure::WrongKey => "UNKNOWN_KEY",
+            AuthFailure::UnknownCertificate(_) => "UNKNOWN_CERTIFICATE",
+            AuthFailure::Conflict => "CREDENTIALS_CONFLICT",
+        }
+    }
+}
+
+// === impl Authenticator ===
+
+impl Authenticator {
+    /// The callers of `cfg`; None when none are configured (authentication
+    /// off).
+    pub fn new(cfg: &AuthConfig) -> Result<Option<Self>, String> {
+        if !cfg.enforced() {
+            return Ok(None);
+        }
+        let mut keys = Vec::new();
+        let mut certs = HashMap::new();
+        for c in &cfg.callers.0 {
+            let principal = |method| {
+                Arc::new(Principal {
+                    name: c.name.clone(),
+                    admin: c.admin,
+                    method,
+                })
+            };
+            let by_key = principal(AuthMethod::ApiKey);
+            for h in &c.key_sha256 {
+                let digest = keys::parse_hex(h).ok_or_else(|| {
+                    format!("auth.callers: {}: key_sha256 is not 64 hex digits", c.name)
+                })?;
+                keys.push((digest, by_key.clone()));
+            }
+            let by_cert = principal(AuthMethod::Certificate);
+            if c.cert_names.is_empty() {
+                certs.insert(c.name.clone(), by_cert);
+            } else {
+                for n in &c.cert_names {
+                    certs.insert(n.clone(), by_cert.clone());
+                }
+            }
+        }
+        if !keys.is_empty() && cfg.pepper.is_none() {
+            return Err(
+                "auth.pepper: caller keys need the pepper they were hashed with".to_string(),
+            );
+        }
+        Ok(Some(Self {
+            pepper: cfg.pepper.clone(),
+            keys,
+            certs,
+            exempt: cfg.exempt.0.iter().cloned().collect(),
+        }))
+    }
+
+    /// True for services callable without credentials.
+    pub fn is_exempt(&self, service: &str) -> bool {
+        self.exempt.contains(service)
+    }
+
+    /// The caller of a request: its `authorization` header, else the
+    /// identities of its client certificate (asked for only when needed).
+    pub fn authenticate(
+        &self,
+        authorization: Option<&[u8]>,
+        cert_identities: impl FnOnce() -> Vec<String>,
+    ) -> Result<Arc<Principal>, AuthFailure> {
+        let by_key = match authorization {
+            Some(header) => Some(self.by_key(header)?),
+            None => None,
+        };
+        let identities = cert_identities();
+        let by_cert = if identities.is_empty() {
+            None
+        } else {
+            match identities.iter().find_map(|id| self.certs.get(id)) {
+                Some(p) => Some(p.clone()),
+                // A key decides alone; a certificate that names nobody does
+                // not spoil it.
+                None if by_key.is_some() => None,
+                None => return Err(AuthFailure::UnknownCertificate(identities.join(", "))),
+            }
+        };
+        match (by_key, by_cert) {
+            (Some(k), Some(c)) if k.name != c.name => Err(AuthFailure::Conflict),
+            (Some(k), _) => Ok(k),
+            (None, Some(c)) => Ok(c),
+            (None, None) => Err(AuthFailure::Missing),
+        }
+    }
+
+    fn by_key(&self, header: &[u8]) -> Result<Arc<Principal>, AuthFailure> {
+        let text = std::str::from_utf8(header).map_err(|_| AuthFailure::Malformed)?;
+        let (scheme, key) = text.trim().split_once(' ').ok_or(AuthFailure::Malformed)?;
+        let key = key.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() {
+            return Err(AuthFailure::Malformed);
+        }
+        let Some(pepper) = &self.pepper else {
+            return Err(AuthFailure::WrongKey);
+        };
+        let digest = keys::digest(pepper, key.as_bytes());
+        // Every hash is compared, so timing tells nothing of which matched.
+        let mut found = None;
+        for (h, p) in &self.keys {
+            if keys::ct_eq(h, &digest) && found.is_none() {
+                found = Some(p.clone());
+            }
+        }
+        found.ok_or(AuthFailure::WrongKey)
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("keys", &self.keys.len())
+            .field("certificate_identities", &self.certs.len())
+            .field("exempt", &self.exempt)
+            .finish()
+    }
+}
+
+// === impl Security ===
+
+impl Security {
+    /// No authentication, no policy, audit to the log only.
+    pub fn open() -> Self {
+        Self {
+            authenticator: None,
+            policy: Policy::default(),
+            audit: Audit::log_only(),
+            token_check_interval: Duration::ZERO,
+            health: OnceLock::new(),
+        }
+    }
+
+    /// From the configuration. The audit stream connects lazily; must run
+    /// inside a tokio runtime when `redis.url` is set.
+    pub fn from_config(cfg: &Config) -> Result<Self, String> {
+        let authenticator = Authenticator::new(&cfg.auth)?;
+        let audit = match &cfg.redis.url {
+            Some(url) => {
+                let stream = if cfg.audit.redis_stream.is_empty() {
+                    format!("{{{}}}:audit", cfg.redis.key_prefix)
+                } else {
+                    cfg.audit.redis_stream.clone()
+                };
+                Audit::with_redis(
+                    url,
+                    stream,
+                    cfg.audit.redis_max_len,
+                    Duration::from_millis(cfg.redis.timeout_ms).max(Duration::from_secs(1)),
+                )?
+            }
+            None => Audit::log_only(),
+        };
+        if authenticator.is_none() {
+            tracing::info!(target: "auth", "caller authentication is off (no [[auth.callers]]): x-caller names callers, VaultService is refused");
+        }
+        Ok(Self {
+            authenticator,
+            policy: Policy::new(&cfg.policy.0),
+            audit,
+            token_check_interval: Duration::from_secs(cfg.vault.check_interval_secs),
+            health: OnceLock::new(),
+        })
+    }
+
+    /// True when callers must authenticate and policy applies.
+    pub fn enforced(&self) -> bool {
+        self.authenticator.is_some()
+    }
+
+    /// The authenticator, when authentication is on.
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.authenticator.as_ref()
+    }
+
+    /// The callers' grants.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The audit trail.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// How often tokens are checked with debug_token (zero: never).
+    pub fn token_check_interval(&self) -> Duration {
+        self.token_check_interval
+    }
+
+    /// Lets token health reach the gRPC health service (the server calls
+    /// this once).
+    pub fn attach_health(&self, reporter: tonic_health::server::HealthReporter) {
+        let _ = self.health.set(reporter);
+    }
+
+    /// Publishes the vault's health (`vault`, `vault/<business>`).
+    pub async fn publish_vault_health(&self, vault: &dyn Vault) {
+        let Some(reporter) = self.health.get() else {
+            return;
+        };
+        for (name, status) in crate::vault::health::statuses(vault) {
+            reporter.set_service_status(name, status).await;
+        }
+    }
+
+    /// Checks a planned call against the caller's policy; a refused mutation
+    /// is audited. Runs before the cache and the vault.
+    pub fn authorize(
+        &self,
+        ctx: &CallContext,
+        route: &Route,
+        plan: &Plan,
+        msg: &DynamicMessage,
+    ) -> Result<(), GatewayError> {
+        if !self.enforced() {
+            return Ok(());
+        }
+        let service = match ctx.rpc.as_str() {
+            "" => route.service.as_str(),
+            rpc => layer::service_of(rpc),
+        };
+        let (ad_accounts, pages) = named_assets(route, msg);
+        let target = Target {
+            service,
+            business: plan.business.as_deref(),
+            ad_accounts,
+            pages,
+            write: !route.is_read(),
+        };
+        let result = self.check(ctx, &target);
+        if let Err(e) = &result {
+            if target.write {
+                self.audit.mutation(ctx, route, plan, None, Err::<(), _>(e));
+            }
+        }
+        result
+    }
+
+    /// Checks that the caller may derive a secret (a page token) from
+    /// `token` for node `page`: write access to a business `token` serves.
+    pub fn authorize_secret_read(
+        &self,
+        ctx: &CallContext,
+        token: &TokenEntry,
+        page: &str,
+    ) -> Result<(), GatewayError> {
+        if !self.enforced() {
+            return Ok(());
+        }
+        let service = match ctx.rpc.as_str() {
+            "" => "graphgateway.v1.WorkflowService",
+            rpc => layer::service_of(rpc),
+        };
+        let businesses: Vec<Option<&str>> = if token.businesses.is_empty() {
+            vec![None]
+        } else {
+            token.businesses.iter().map(|b| Some(b.as_str())).collect()
+        };
+        let mut denial = None;
+        for business in businesses {
+            let target = Target {
+                service,
+                business,
+                pages: vec![page.to_string()],
+                write: true,
+                ..Target::default()
+            };
+            match self.check(ctx, &target) {
+                Ok(()) => return Ok(()),
+                Err(e) => denial = Some(e),
+            }
+        }
+        match denial {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The admin calling VaultService.
+    pub fn require_admin(&self, ctx: &CallContext) -> Result<Arc<Principal>, GatewayError> {
+        let refuse = |reason: &'static str, message: String| GatewayError::PermissionDenied {
+            reason,
+            message,
+            metadata: vec![(
+                "service".to_string(),
+                crate::config::VAULT_SERVICE.to_string(),
+            )],
+        };
+        if !self.enforced() {
+            return Err(refuse(
+                "AUTH_REQUIRED",
+                "VaultService needs caller authentication: configure [[auth.callers]] with an admin = true caller"
+                    .to_string(),
+            ));
+        }
+        match &ctx.principal {
+            Some(p) if p.admin => Ok(p.clone()),
+            Some(p) => Err(refuse(
+                "ADMIN_REQUIRED",
+                format!(
+                    "caller {} is not an admin: VaultService is for callers with admin = true",
+                    p.name
+                ),
+            )),
+            None => Err(refuse("NO_CALLER", "no authenticated caller".to_string())),
+        }
+    }
+
+    /// Writes an audit record.
+    pub fn record(&self, rec: &AuditRecord) {
+        self.audit.record(rec);
+    }
+
+    fn check(&self, ctx: &CallContext, target: &Target<'_>) -> Result<(), GatewayError> {
+        let Some(principal) = &ctx.principal else {
+            return Err(GatewayError::PermissionDenied {
+                reason: "NO_CALLER",
+                message: "no authenticated caller".to_string(),
+                metadata: vec![("service".to_string(), target.service.to_string())],
+            });
+        };
+        self.policy.check(&principal.name, target).map_err(|d| {
+            tracing::warn!(target: "auth", caller = %principal.name, service = target.service, business = target.business.unwrap_or_default(), reason = d.reason, request_id = %ctx.request_id, "call refused by policy");
+            let mut metadata = vec![
+                ("caller".to_string(), principal.name.clone()),
+                ("service".to_string(), target.service.to_string()),
+                (
+                    "access".to_string(),
+                    if target.write { "write" } else { "read" }.to_string(),
+                ),
+            ];
+            if let Some(b) = target.business {
+                metadata.push(("business".to_string(), b.to_string()));
+            }
+            GatewayError::PermissionDenied {
+                reason: d.reason,
+                message: d.message,
+                metadata,
+            }
+        })
+    }
+}
+
+impl fmt::Debug for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Security")
+            .field("authenticator", &self.authenticator)
+            .field("audit", &self.audit)
+            .finish()
+    }
+}
+
+/// The ad accounts (digits) and pages a request names.
+fn named_assets(route: &Route, msg: &DynamicMessage) -> (Vec<String>, Vec<String>) {
+    let mut ad_accounts = Vec::new();
+    let mut pages = Vec::new();
+    for f in &route.fields {
+        let is_ad_account = f.id_format == IdFormat::AdAccount;
+        let is_page = matches!(f.field.name(), "page_id" | "page_ids");
+        if !is_ad_account && !is_page {
+            continue;
+        }
+        let value = msg.get_field(&f.field);
+        let mut push = |v: &Value| {
+            if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                if is_ad_account {
+                    ad_accounts.push(s.strip_prefix("act_").unwrap_or(s).to_string());
+                } else {
+                    pages.push(s.to_string());
+                }
+            }
+        };
+        match value.as_ref() {
+            Value::List(items) => items.iter().for_each(&mut push),
+            v => push(v),
+        }
+    }
+    (ad_accounts, pages)
+}

@@ -1,0 +1,485 @@
+//! The fair scheduler in front of the budgets: a call that cannot go at once
+//! waits in one queue, ordered by priority (interactive before batch), then
+//! by weighted fair queuing among callers (self-clocked: a waiter's finish
+//! tag is `max(V, caller's last tag) + cost / weight` on the call's most
+//! specific key, and `V` follows the tags served). A driver task grants
+//! waiters in that order; once a waiter is blocked on a key, later waiters
+//! needing that key do not overtake it, so one noisy caller cannot starve
+//! the others of a shared key. A waiter whose estimated turn falls after its
+//! deadline fails at once with RESOURCE_EXHAUSTED and a retry delay.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock as _;
+use governor::nanos::Nanos;
+use governor::{Quota as Rate, RateLimiter};
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+use super::backend::{Backend, Verdict};
+use super::key::{self, Demand};
+use super::snapshot::{QuotaSnapshot, Waiting};
+use super::{Params, QuotaKey, QuotaKeys, TokioClock};
+use crate::config::Priority;
+use crate::error::GatewayError;
+use crate::graph::{GraphError, Usage};
+
+type Keyed = RateLimiter<
+    String,
+    governor::state::keyed::DefaultKeyedStateStore<String>,
+    TokioClock,
+    governor::middleware::NoOpMiddleware<Nanos>,
+>;
+
+/// The adaptive quota: smoothing caps, the fair queue, and a budget backend
+/// (in-process or Redis).
+pub struct AdaptiveQuota {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    params: Arc<Params>,
+    replicas: u32,
+    per_token: Keyed,
+    per_business: Keyed,
+    clock: TokioClock,
+    queue: Mutex<Queue>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiters: BTreeMap<Order, Waiter>,
+    /// SCFQ virtual time per key: the finish tag last served.
+    virtual_time: HashMap<QuotaKey, f64>,
+    /// Last finish tag per (key, caller).
+    finish: HashMap<(QuotaKey, Arc<str>), f64>,
+    seq: u64,
+    driving: bool,
+    /// Keys known to be blocked until then (saves backend round trips);
+    /// cleared by every answer.
+    blocked: HashMap<QuotaKey, (Instant, Duration)>,
+    /// Keys that keep waiters waiting: calls needing them queue (no fast
+    /// path), and they are paced at their sustainable rate.
+    contended: HashSet<QuotaKey>,
+}
+
+/// Queue order: priority, finish tag, arrival.
+#[derive(Clone, Copy, Debug)]
+struct Order {
+    priority: Priority,
+    finish: f64,
+    seq: u64,
+}
+
+struct Waiter {
+    demands: Arc<[Demand]>,
+    caller: Arc<str>,
+    deadline: Instant,
+    tx: oneshot::Sender<Result<(), GatewayError>>,
+}
+
+impl PartialEq for Order {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+
+impl Eq for Order {}
+
+impl PartialOrd for Order {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Order {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.priority
+            .cmp(&other.priority)
+            .then(self.finish.total_cmp(&other.finish))
+            .then(self.seq.cmp(&other.seq))
+    }
+}
+
+/// The shortest wait the driver sleeps.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// When a caller sets no deadline (the engine always sets one).
+const NO_DEADLINE: Duration = Duration::from_secs(3600);
+
+// === impl AdaptiveQuota ===
+
+impl AdaptiveQuota {
+    /// The scheduler over `backend`, with smoothing caps of `per_token` and
+    /// `per_business` calls a second (each with `burst`).
+    pub(crate) fn new(
+        backend: Arc<dyn Backend>,
+        params: Arc<Params>,
+        replicas: u32,
+        caps: (u32, u32, u32),
+    ) -> Self {
+        let clock = TokioClock::default();
+        let (per_token, per_business, burst) = caps;
+        let rate = |n: u32| {
+            let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+            Rate::per_second(n)
+                .allow_burst(NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN))
+        };
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                params,
+                replicas,
+                per_token: RateLimiter::dashmap_with_clock(rate(per_token), clock.clone()),
+                per_business: RateLimiter::dashmap_with_clock(rate(per_business), clock.clone()),
+                clock,
+                queue: Mutex::new(Queue::default()),
+                wake: Notify::new(),
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Quota for AdaptiveQuota {
+    async fn acquire(
+        &self,
+        keys: &QuotaKeys<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<(), GatewayError> {
+        let inner = &self.inner;
+        inner
+            .smooth(&inner.per_token, keys.token, "token", deadline)
+            .await?;
+        if let Some(b) = keys.business {
+            inner
+                .smooth(&inner.per_business, b, "business", deadline)
+                .await?;
+        }
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + NO_DEADLINE);
+        let demands: Arc<[Demand]> = key::demands(keys, &inner.params).into();
+        let caller: Arc<str> = Arc::from(keys.caller.unwrap_or_default());
+
+        // Fast path: nobody waits for these keys, so nobody is overtaken.
+        let fast = {
+            let q = inner.queue.lock();
+            q.waiters.is_empty() || !demands.iter().any(|d| q.contended.contains(&d.key))
+        };
+        if fast {
+            let uncontended = vec![false; demands.len()];
+            match inner.backend.try_acquire(&demands, &uncontended).await {
+                Verdict::Granted => return Ok(()),
+                Verdict::Wait(blocked) => {
+                    let now = Instant::now();
+                    let mut q = inner.queue.lock();
+                    let mut worst: Option<(Instant, &QuotaKey)> = None;
+                    for b in &blocked {
+                        let Some(d) = demands.get(b.index) else {
+                            continue;
+                        };
+                        let ready = now + b.wait;
+                        q.blocked.insert(d.key.clone(), (ready, b.interval));
+                        q.contended.insert(d.key.clone());
+                        if worst.is_none_or(|(w, _)| ready > w) {
+                            worst = Some((ready, &d.key));
+                        }
+                    }
+                    if let Some((ready, key)) = worst {
+                        if ready > deadline {
+                            return Err(throttled(key, ready - now));
+                        }
+                    }
+                }
+            }
+        }
+
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = inner.queue.lock();
+            let (priority, weight) = inner.params.caller(&caller);
+            let primary = demands.last().map(|d| (d.key.clone(), d.cost));
+            let finish = match primary {
+                Some((key, cost)) => {
+                    let v = q.virtual_time.get(&key).copied().unwrap_or(0.0);
+                    let last = q
+                        .finish
+                        .get(&(key.clone(), caller.clone()))
+                        .copied()
+                        .unwrap_or(0.0);
+                    let f = v.max(last) + cost / f64::from(weight.max(1));
+                    q.finish.insert((key, caller.clone()), f);
+                    f
+                }
+                None => 0.0,
+            };
+            q.seq += 1;
+            let order = Order {
+                priority,
+                finish,
+                seq: q.seq,
+            };
+            q.waiters.insert(
+                order,
+                Waiter {
+                    demands,
+                    caller,
+                    deadline,
+                    tx,
+                },
+            );
+            if !q.driving {
+                q.driving = true;
+                tokio::spawn(drive(self.inner.clone()));
+            }
+        }
+        inner.wake.notify_one();
+        rx.await
+            .unwrap_or_else(|_| Err(GatewayError::Internal("quota scheduler stopped".into())))
+    }
+
+    fn observe(&self, keys: &QuotaKeys<'_>, usage: &Usage, error: Option<&GraphError>) {
+        let events = key::events(keys, usage, error, &self.inner.params);
+        if events.is_empty() {
+            return;
+        }
+        self.inner.backend.observe(events);
+        let mut q = self.inner.queue.lock();
+        q.blocked.clear();
+        let waiting = !q.waiters.is_empty();
+        drop(q);
+        if waiting {
+            self.inner.wake.notify_one();
+        }
+    }
+
+    async fn snapshot(&self) -> QuotaSnapshot {
+        let (mode, mut keys) = self.inner.backend.status().await;
+        let mut waiting: HashMap<QuotaKey, HashMap<Arc<str>, u32>> = HashMap::new();
+        {
+            let q = self.inner.queue.lock();
+            for w in q.waiters.values() {
+                for d in w.demands.iter() {
+                    *waiting
+                        .entry(d.key.clone())
+                        .or_default()
+                        .entry(w.caller.clone())
+                        .or_default() += 1;
+                }
+            }
+        }
+        for k in &mut keys {
+            if let Some(callers) = waiting.remove(&k.key) {
+                let mut list: Vec<Waiting> = callers
+                    .into_iter()
+                    .map(|(caller, calls)| Waiting {
+                        caller: caller.to_string(),
+                        calls,
+                    })
+                    .collect();
+                list.sort_by(|a, b| a.caller.cmp(&b.caller));
+                k.waiting = list;
+            }
+        }
+        QuotaSnapshot {
+            mode,
+            replicas: self.inner.replicas,
+            keys,
+        }
+    }
+}
+
+impl Inner {
+    /// The per-replica smoothing caps (governor).
+    async fn smooth(
+        &self,
+        limiter: &Keyed,
+        key: &str,
+        what: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), GatewayError> {
+        let key = key.to_string();
+        loop {
+            match limiter.check_key(&key) {
+                Ok(()) => return Ok(()),
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    let ready = Instant::now() + wait;
+                    if deadline.is_some_and(|d| ready > d) {
+                        return Err(GatewayError::Throttled {
+                            key: format!("{what} {key}"),
+                            retry_after: wait,
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Removes a waiter and answers it.
+    fn finish(&self, order: &Order, result: Result<(), GatewayError>) -> bool {
+        let w = self.queue.lock().waiters.remove(order);
+        match w {
+            Some(w) => w.tx.send(result).is_ok(),
+            None => false,
+        }
+    }
+}
+
+fn throttled(key: &QuotaKey, retry_after: Duration) -> GatewayError {
+    GatewayError::Throttled {
+        key: key.to_string(),
+        retry_after: retry_after.max(Duration::from_millis(1)),
+    }
+}
+
+/// One waiter as the driver sees it in a round: its place, demands,
+/// deadline, and whether its caller has gone.
+type RoundEntry = (Order, Arc<[Demand]>, Instant, bool);
+
+/// Grants waiters in order until the queue is empty.
+async fn drive(inner: Arc<Inner>) {
+    loop {
+        let (round, contended): (Vec<RoundEntry>, HashSet<QuotaKey>) = {
+            let mut q = inner.queue.lock();
+            if q.waiters.is_empty() {
+                q.driving = false;
+                q.contended.clear();
+                return;
+            }
+            let round = q
+                .waiters
+                .iter()
+                .map(|(o, w)| (*o, w.demands.clone(), w.deadline, w.tx.is_closed()))
+                .collect();
+            (round, q.contended.clone())
+        };
+        let now = Instant::now();
+        // Key -> (ready, interval, cost queued ahead in this round).
+        let mut blocked: HashMap<QuotaKey, (Instant, Duration, f64)> = {
+            let q = inner.queue.lock();
+            q.blocked
+                .iter()
+                .filter(|(_, (until, _))| *until > now)
+                .map(|(k, (until, interval))| (k.clone(), (*until, *interval, 0.0)))
+                .collect()
+        };
+        let mut next: Option<Instant> = None;
+        for (order, demands, deadline, closed) in round {
+            if closed {
+                // The caller went away: it must not use up a permit.
+                inner.queue.lock().waiters.remove(&order);
+                continue;
+            }
+            let now = Instant::now();
+            // Behind a blocked key: estimate the turn, keep the place.
+            let mut est: Option<(Instant, &QuotaKey)> = None;
+            for d in demands.iter() {
+                if let Some((ready, interval, ahead)) = blocked.get(&d.key) {
+                    let turn = *ready + interval.mul_f64(*ahead);
+                    if est.is_none_or(|(e, _)| turn > e) {
+                        est = Some((turn, &d.key));
+                    }
+                }
+            }
+            if now >= deadline {
+                let (turn, key) =
+                    est.map_or((now + Duration::from_secs(1), None), |(t, k)| (t, Some(k)));
+                let err = match key.or_else(|| demands.last().map(|d| &d.key)) {
+                    Some(k) => throttled(k, turn.saturating_duration_since(now)),
+                    None => GatewayError::DeadlineExceeded,
+                };
+                inner.finish(&order, Err(err));
+                continue;
+            }
+            if let Some((turn, key)) = est {
+                if turn > deadline {
+                    inner.finish(&order, Err(throttled(key, turn - now)));
+                    continue;
+                }
+                for d in demands.iter() {
+                    if let Some((_, _, ahead)) = blocked.get_mut(&d.key) {
+                        *ahead += d.cost;
+                    }
+                }
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                continue;
+            }
+            let flags: Vec<bool> = demands.iter().map(|d| contended.contains(&d.key)).collect();
+            match inner.backend.try_acquire(&demands, &flags).await {
+                Verdict::Granted => {
+                    if !inner.finish(&order, Ok(())) {
+                        // Granted to a caller that just left: the permit is
+                        // spent; nothing to give back.
+                        tracing::debug!("quota: permit granted to a cancelled call");
+                    }
+                    if let Some(primary) = demands.last() {
+                        let mut q = inner.queue.lock();
+                        let v = q.virtual_time.entry(primary.key.clone()).or_default();
+                        *v = v.max(order.finish);
+                    }
+                }
+                Verdict::Wait(list) => {
+                    let now = Instant::now();
+                    let mut worst: Option<(Instant, &QuotaKey)> = None;
+                    for b in &list {
+                        let Some(d) = demands.get(b.index) else {
+                            continue;
+                        };
+                        let ready = now + b.wait;
+                        blocked.insert(d.key.clone(), (ready, b.interval, d.cost));
+                        next = Some(next.map_or(ready, |n| n.min(ready)));
+                        if worst.is_none_or(|(w, _)| ready > w) {
+                            worst = Some((ready, &d.key));
+                        }
+                    }
+                    if let Some((ready, key)) = worst {
+                        if ready > deadline {
+                            tracing::debug!(
+                                key = %key,
+                                reasons = ?list.iter().map(|b| b.reason).collect::<Vec<_>>(),
+                                "quota: wait would pass the deadline"
+                            );
+                            inner.finish(&order, Err(throttled(key, ready - now)));
+                        }
+                    }
+                }
+            }
+        }
+        {
+            let mut q = inner.queue.lock();
+            for (k, (ready, interval, _)) in &blocked {
+                q.blocked.insert(k.clone(), (*ready, *interval));
+                next = Some(next.map_or(*ready, |n| n.min(*ready)));
+            }
+            if q.waiters.is_empty() {
+                q.driving = false;
+                q.contended.clear();
+                return;
+            }
+            // Keys that blocked someone this round stay contended; keys
+            // whose waiters all went are free again.
+            q.contended = blocked.keys().cloned().collect();
+            for w in q.waiters.values() {
+                next = Some(next.map_or(w.deadline, |n| n.min(w.deadline)));
+            }
+        }
+        // Never spin: a round that found nothing to do waits at least a
+        // millisecond (tokio's timer resolution).
+        let soonest = Instant::now() + MIN_WAIT;
+        let until = next.map_or(Instant::now() + Duration::from_millis(100), |n| {
+            n.max(soonest)
+        });
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => {}
+            () = inner.wake.notified() => {}
+        }
+    }
+}

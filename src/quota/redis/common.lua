@@ -1,0 +1,148 @@
+-- The shared quota engine's per-key arithmetic: the same steps as
+-- src/quota/budget.rs (KeyState), on Redis time, milliseconds.
+-- A key is a hash H (state) and a sorted set L (granted points: member
+-- "<seq>:<points>", score = time granted).
+
+local EPS = 1e-9
+
+local function num(v, d)
+  if v == false or v == nil or v == '' then return d end
+  return tonumber(v) or d
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function load(h)
+  local f = redis.call('HMGET', h, 'tat', 'used', 'since', 'hold', 'held', 'probe',
+    'rpct', 'rat', 'untr', 'std', 'rhz')
+  return {
+    tat = num(f[1], 0), used = num(f[2], 0), since = num(f[3], 0),
+    hold = num(f[4], 0), held = num(f[5], 0) == 1, probe = num(f[6], -1),
+    rpct = num(f[7], -1), rat = num(f[8], 0), untr = num(f[9], 0) == 1,
+    std = f[10], rhz = num(f[11], -1),
+  }
+end
+
+-- lim: b, bstd, stddef (bool), w, maxc
+local function horizon(s, lim)
+  if s.rhz > 0 then return s.rhz end
+  return lim.w
+end
+
+local function budget(s, lim)
+  local std = lim.stddef
+  if s.std == '1' then std = true elseif s.std == '0' then std = false end
+  if std then return lim.bstd end
+  return lim.b
+end
+
+local function cost_of(member)
+  return tonumber(string.match(member, ':([^:]+)$')) or 1
+end
+
+local function prune(s, L, now, lim, margin)
+  local cutoff = now - lim.w - margin
+  local old = redis.call('ZRANGEBYSCORE', L, '-inf', cutoff)
+  if #old > 0 then
+    for _, m in ipairs(old) do s.used = s.used - cost_of(m) end
+    redis.call('ZREMRANGEBYSCORE', L, '-inf', cutoff)
+    if redis.call('ZCARD', L) == 0 or s.used < 0 then s.used = 0 end
+  end
+end
+
+-- p: target, ceiling, band, margin, probe_timeout, poll, scale
+local function pace(s, now, lim, p)
+  local full = math.max(budget(s, lim), EPS)
+  local cap = math.max(p.target * full * p.scale, EPS)
+  local lf = p.target
+  if s.untr then lf = p.ceiling end
+  local rep = 0
+  local hz = horizon(s, lim)
+  if s.rpct >= 0 and now < s.rat + hz then
+    rep = s.rpct / 100 * (1 - (now - s.rat) / hz) + s.since / full
+  end
+  local x = math.max(s.used / cap, rep / lf)
+  local slow
+  if p.band <= 0 then
+    if x >= 1 then slow = 1 else slow = 0 end
+  else
+    slow = math.min(1, math.max(0, (x - (1 - p.band)) / p.band))
+  end
+  local sustainable = math.max(math.min(cap, lf * full), EPS)
+  return { full = full, cap = cap, lf = lf, rep = rep, slow = slow,
+    interval = lim.w / sustainable }
+end
+
+-- { grant = true, tat, probe } or { wait, interval, reason }
+-- reasons: 1 hold, 2 probe, 3 budget, 4 pace
+local function check(s, L, now, cost, contended, lim, p)
+  local pc = pace(s, now, lim, p)
+  if now < s.hold then
+    return { wait = s.hold - now, interval = pc.interval, reason = 1 }
+  end
+  local probe = s.held
+  if s.held and s.probe >= 0 then
+    local left = s.probe + p.probe_timeout - now
+    if left > 0 then
+      return { wait = math.min(left, p.poll), interval = pc.interval, reason = 2 }
+    end
+  end
+  local ms = 0
+  if s.used > 0 and s.used + cost > pc.cap + EPS then
+    local need = s.used + cost - pc.cap
+    local freed, at, start = 0, now, 0
+    while freed < need - EPS do
+      local batch = redis.call('ZRANGE', L, start, start + 63, 'WITHSCORES')
+      if #batch == 0 then break end
+      for i = 1, #batch, 2 do
+        freed = freed + cost_of(batch[i])
+        at = tonumber(batch[i + 1]) + lim.w + p.margin
+        if freed >= need - EPS then break end
+      end
+      start = start + 64
+    end
+    ms = math.max(ms, at - now)
+  end
+  local hz = horizon(s, lim)
+  if s.rpct >= 0 and now < s.rat + hz then
+    local over = pc.rep + cost / pc.full - pc.lf
+    if over > EPS then
+      local gone = s.rat + hz - now
+      local rate = s.rpct / 100 / hz
+      local w = gone
+      if rate > 0 then w = math.min(over / rate, gone) end
+      ms = math.max(ms, w)
+    end
+  end
+  if ms > 0 then return { wait = ms, interval = pc.interval, reason = 3 } end
+  local tat = math.max(s.tat, now)
+  local tau = pc.interval * lim.maxc
+  if tat - now > tau + EPS then
+    return { wait = tat - now - tau, interval = pc.interval, reason = 4 }
+  end
+  local slow = pc.slow
+  if contended then slow = 1 end
+  return { grant = true, tat = tat + pc.interval * slow * cost, probe = probe }
+end
+
+local function ttl(s, now, lim, margin)
+  return math.ceil(math.max(2 * lim.w + margin, s.hold - now + lim.w))
+end
+
+-- Spends within window / 1000 of the last one join its entry, which then
+-- counts from now (as budget.rs does): about 1000 entries per window.
+local function add_points(s, H, L, now, points, w)
+  local last = redis.call('ZRANGE', L, -1, -1, 'WITHSCORES')
+  local total = points
+  if #last == 2 and now - tonumber(last[2]) <= w / 1000 then
+    total = total + cost_of(last[1])
+    redis.call('ZREM', L, last[1])
+  end
+  local seq = redis.call('HINCRBY', H, 'seq', 1)
+  redis.call('ZADD', L, now, seq .. ':' .. total)
+  s.used = s.used + points
+  s.since = s.since + points
+end
