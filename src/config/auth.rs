@@ -303,28 +303,45 @@ fn string(value: &toml::Value, at: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{at}: {}", expected("a string", value)))
 }
 
+/// An array of tables (`[[section]]`), each read key by key into a `T` by
+/// `set(item, key, value, "[i].key")`.
+fn table_list<T: Default>(
+    value: &toml::Value,
+    what: &str,
+    set: impl Fn(&mut T, &str, &toml::Value, &str) -> Result<(), String>,
+) -> Result<Vec<T>, String> {
+    let mut out = Vec::new();
+    for (i, table) in tables(value, what)?.iter().enumerate() {
+        let mut item = T::default();
+        for (k, v) in table {
+            set(&mut item, k, v, &format!("[{i}].{k}"))?;
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
 impl FieldValue for AuthCallers {
     fn from_toml(value: &toml::Value) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for (i, table) in tables(value, "[[auth.callers]] tables")?.iter().enumerate() {
-            let mut c = CallerAuth::default();
-            for (k, v) in table {
-                let at = format!("[{i}].{k}");
-                match k.as_str() {
-                    "name" => c.name = string(v, &at)?,
-                    "key_sha256" => c.key_sha256 = strings(v, &at)?,
-                    "cert_names" => c.cert_names = strings(v, &at)?,
-                    "admin" => c.admin = boolean(v, &at)?,
+        table_list(
+            value,
+            "[[auth.callers]] tables",
+            |c: &mut CallerAuth, k, v, at| {
+                match k {
+                    "name" => c.name = string(v, at)?,
+                    "key_sha256" => c.key_sha256 = strings(v, at)?,
+                    "cert_names" => c.cert_names = strings(v, at)?,
+                    "admin" => c.admin = boolean(v, at)?,
                     _ => {
                         return Err(format!(
                             "{at}: unknown key (name, key_sha256, cert_names, admin)"
                         ))
                     }
                 }
-            }
-            out.push(c);
-        }
-        Ok(Self(out))
+                Ok(())
+            },
+        )
+        .map(Self)
     }
     fn from_env(value: &str) -> Result<Self, String> {
         Self::from_toml(&toml::Value::String(value.to_string()))
@@ -340,34 +357,29 @@ impl FieldValue for AuthCallers {
 
 impl FieldValue for Policies {
     fn from_toml(value: &toml::Value) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for (i, table) in tables(value, "[[policy]] tables")?.iter().enumerate() {
-            let mut p = PolicyRule::default();
-            for (k, v) in table {
-                let at = format!("[{i}].{k}");
-                match k.as_str() {
-                    "caller" => p.caller = string(v, &at)?,
-                    "businesses" => p.businesses = strings(v, &at)?,
-                    "ad_accounts" => p.ad_accounts = strings(v, &at)?,
-                    "pages" => p.pages = strings(v, &at)?,
-                    "services" => p.services = strings(v, &at)?,
-                    "access" => {
-                        p.access = match v.as_str() {
-                            Some("read") => PolicyAccess::Read,
-                            Some("write") => PolicyAccess::Write,
-                            _ => return Err(format!("{at}: must be \"read\" or \"write\"")),
-                        }
-                    }
-                    _ => {
-                        return Err(format!(
-                            "{at}: unknown key (caller, businesses, ad_accounts, pages, access, services)"
-                        ))
+        table_list(value, "[[policy]] tables", |p: &mut PolicyRule, k, v, at| {
+            match k {
+                "caller" => p.caller = string(v, at)?,
+                "businesses" => p.businesses = strings(v, at)?,
+                "ad_accounts" => p.ad_accounts = strings(v, at)?,
+                "pages" => p.pages = strings(v, at)?,
+                "services" => p.services = strings(v, at)?,
+                "access" => {
+                    p.access = match v.as_str() {
+                        Some("read") => PolicyAccess::Read,
+                        Some("write") => PolicyAccess::Write,
+                        _ => return Err(format!("{at}: must be \"read\" or \"write\"")),
                     }
                 }
+                _ => {
+                    return Err(format!(
+                        "{at}: unknown key (caller, businesses, ad_accounts, pages, access, services)"
+                    ))
+                }
             }
-            out.push(p);
-        }
-        Ok(Self(out))
+            Ok(())
+        })
+        .map(Self)
     }
     fn from_env(value: &str) -> Result<Self, String> {
         Self::from_toml(&toml::Value::String(value.to_string()))
