@@ -220,17 +220,8 @@ impl RedisVault {
         cmd: &::redis::Cmd,
     ) -> Result<T, VaultError> {
         let mut conn = self.conn().await?;
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                self.reset().await;
-                Err(self.unavailable(what, e))
-            }
-            Err(_) => {
-                self.reset().await;
-                Err(self.unavailable(what, "timed out"))
-            }
-        }
+        let answer = tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn)).await;
+        self.settle(what, answer).await
     }
 
     async fn query_pipe<T: ::redis::FromRedisValue>(
@@ -239,7 +230,18 @@ impl RedisVault {
         pipe: &::redis::Pipeline,
     ) -> Result<T, VaultError> {
         let mut conn = self.conn().await?;
-        match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut conn)).await {
+        let answer = tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut conn)).await;
+        self.settle(what, answer).await
+    }
+
+    /// A Redis answer (or its timeout) as the vault's result; a failure
+    /// drops the connection so the next call reconnects.
+    async fn settle<T>(
+        &self,
+        what: &str,
+        answer: Result<::redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, VaultError> {
+        match answer {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 self.reset().await;
