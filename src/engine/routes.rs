@@ -632,6 +632,25 @@ mod graph_name_tests {
     }
 
     #[test]
+    fn every_mutation_takes_a_request_id() {
+        // AIP-155: a caller can retry any mutation safely only if it can
+        // name it; a new mutating RPC without request_id fails here.
+        let t = RouteTable::embedded().unwrap();
+        let mutations: Vec<_> = t.iter().filter(|r| !r.is_read()).collect();
+        assert!(mutations.len() > 40, "{} mutations", mutations.len());
+        for r in mutations {
+            assert!(
+                r.fields
+                    .iter()
+                    .any(|f| f.role == Role::RequestId && f.local),
+                "{} ({}) has no request_id",
+                r.full_method,
+                r.operation_id
+            );
+        }
+    }
+
+    #[test]
     fn a_renamed_response_field_and_its_sibling_read_the_same_graph_key() {
         let t = RouteTable::embedded().unwrap();
         let route = t
