@@ -95,6 +95,15 @@ pub async fn serve(
         )),
         None => None,
     };
+    let metrics_listener = match cfg.metrics.listen {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("binding metrics.listen {addr}"))?;
+            tracing::info!(listen = %l.local_addr()?, "metrics: /metrics, /livez, /readyz");
+            Some(Arc::new(l))
+        }
+        None => None,
+    };
     let token_checks = match engine.security().token_check_interval() {
         d if d.is_zero() => None,
         d => Some(crate::vault::health::spawn(&engine, d)),
@@ -106,6 +115,7 @@ pub async fn serve(
         crate::grpc::server::ServeOptions {
             tls,
             health_listener,
+            metrics_listener,
             ..crate::grpc::server::ServeOptions::from(&cfg.server)
         },
     )

@@ -145,6 +145,7 @@ impl ReadCache for LocalCache {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         if let Some(v) = self.entries.get(&key).await {
             self.hits.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::cache_lookup(Served::Hit);
             return Ok((v, Served::Hit));
         }
         let entry = self
@@ -163,6 +164,7 @@ impl ReadCache for LocalCache {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
             Served::Coalesced
         };
+        crate::metrics::cache_lookup(served);
         Ok((entry.into_value(), served))
     }
 

@@ -29,11 +29,13 @@ pub use self::auth::{
 use self::fields::{Field, FIELDS};
 pub use self::quota::{CallerConfig, Callers, Priority, QuotaConfig, RedisConfig, UseCaseCalls};
 pub use self::reliability::{BreakerConfig, IdempotencyConfig, RetryConfig, ServerConfig};
+pub use self::telemetry::MetricsConfig;
 
 mod auth;
 mod fields;
 mod quota;
 mod reliability;
+mod telemetry;
 mod validate;
 
 /// The whole configuration.
@@ -70,6 +72,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// The audit trail's Redis stream.
     pub audit: AuditConfig,
+    /// The Prometheus metrics listener.
+    pub metrics: MetricsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -173,6 +177,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             health: HealthConfig::default(),
             audit: AuditConfig::default(),
+            metrics: MetricsConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -260,7 +260,10 @@ impl Engine {
         let deadline = ctx
             .deadline
             .unwrap_or_else(|| Instant::now() + self.max_upstream);
-        self.quota.acquire(&keys, Some(deadline)).await?;
+        let waited = Instant::now();
+        let acquired = self.quota.acquire(&keys, Some(deadline)).await;
+        crate::metrics::quota_wait(waited.elapsed(), acquired.is_ok());
+        acquired?;
         let timeout = deadline
             .saturating_duration_since(Instant::now())
             .min(self.max_upstream);
@@ -269,7 +272,9 @@ impl Engine {
             path: format!("/{node_id}"),
             params: vec![("fields".to_string(), field.to_string())],
         };
+        let started = Instant::now();
         let (result, usage) = self.graph.call(&req, &token.secret, timeout).await;
+        crate::metrics::upstream_call("/{page_id}", result.as_ref().map(drop), started.elapsed());
         self.quota.observe(
             &keys,
             &usage,
@@ -405,8 +410,10 @@ impl Engine {
                 return Err(Failure::not_sent(r.into()));
             }
         }
+        let waited = Instant::now();
         tokio::select! {
             acquired = self.quota.acquire(keys, Some(deadline)) => {
+                crate::metrics::quota_wait(waited.elapsed(), acquired.is_ok());
                 acquired.map_err(Failure::not_sent)?;
             }
             () = ctx.cancel.cancelled() => return Err(Failure::not_sent(crate::retry::Cancel::error())),
@@ -439,6 +446,11 @@ impl Engine {
         async {
             let started = Instant::now();
             let (result, usage) = self.graph.call(&plan.graph, &token.secret, timeout).await;
+            crate::metrics::upstream_call(
+                &route.template.raw,
+                result.as_ref().map(drop),
+                started.elapsed(),
+            );
             let span = tracing::Span::current();
             span.record("ms", started.elapsed().as_millis() as u64);
             span.record(

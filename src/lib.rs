@@ -13,6 +13,7 @@ pub mod error;
 pub mod graph;
 pub mod grpc;
 pub mod idempotency;
+pub mod metrics;
 pub mod overload;
 pub mod policy;
 pub mod proto;

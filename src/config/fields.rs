@@ -211,6 +211,10 @@ pub(super) static FIELDS: &[Field] = &[
     field!(health.listen, "Plaintext listener serving only grpc.health.v1, for probes that cannot speak TLS. Unset: none."),
     field!(audit.redis_stream, "Redis stream of the audit records (when redis.url is set). Empty: {<redis.key_prefix>}:audit."),
     field!(audit.redis_max_len, "Approximate length the audit stream is trimmed to (XADD MAXLEN ~)."),
+    field!(
+        metrics.listen,
+        "Plaintext HTTP listener serving /metrics (Prometheus), /livez and /readyz. Unset: none."
+    ),
 ];
 
 const UNSET: &str = "(unset)";

@@ -413,6 +413,7 @@ fn documented_keys_cover_every_field_once() {
             "health.listen",
             "audit.redis_stream",
             "audit.redis_max_len",
+            "metrics.listen",
         ]
     );
     let vars: std::collections::HashSet<&str> =
@@ -440,7 +441,7 @@ fn every_documented_key_is_settable_from_file_and_env() {
             ("graph.base_url", _) => "https://graph.facebook.com".to_string(),
             ("redis.url", _) => "redis://127.0.0.1:6379/0".to_string(),
             ("auth.pepper", _) => "a-pepper-of-at-least-16-bytes".to_string(),
-            ("health.listen", _) => "127.0.0.1:0".to_string(),
+            ("health.listen" | "metrics.listen", _) => "127.0.0.1:0".to_string(),
             ("vault.file" | "vault.seed_file", _) => "/tmp/x".to_string(),
             (_, "(unset)") => "/dev/null".to_string(),
             (_, default) => default.to_string(),

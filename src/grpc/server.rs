@@ -28,6 +28,9 @@ pub enum ServeError {
     /// The plaintext health listener could not be used.
     #[error("health listener: {0}")]
     Health(std::io::Error),
+    /// The metrics listener could not be used.
+    #[error("metrics listener: {0}")]
+    Metrics(std::io::Error),
 }
 
 /// Overload and shutdown behaviour of the server (`[server]`).
@@ -42,6 +45,9 @@ pub struct ServeOptions {
     /// A bound listener serving only grpc.health.v1, in plaintext
     /// (`[health] listen`), for probes that cannot speak TLS.
     pub health_listener: Option<Arc<std::net::TcpListener>>,
+    /// A bound listener serving `/metrics`, `/livez` and `/readyz` over
+    /// HTTP (`[metrics] listen`, src/metrics.rs).
+    pub metrics_listener: Option<Arc<std::net::TcpListener>>,
 }
 
 impl Default for ServeOptions {
@@ -58,6 +64,7 @@ impl From<&crate::config::ServerConfig> for ServeOptions {
             drain_timeout: std::time::Duration::from_millis(cfg.drain_timeout_ms),
             tls: None,
             health_listener: None,
+            metrics_listener: None,
         }
     }
 }
@@ -92,6 +99,12 @@ pub async fn serve_with(
         Some(l) => Some(serve_health_only(l, health.clone())?),
         None => None,
     };
+    // `/readyz` follows the `readiness` health status.
+    let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
+    let _metrics = match &options.metrics_listener {
+        Some(l) => Some(serve_metrics(l, engine.clone(), ready_rx)?),
+        None => None,
+    };
     for name in SERVICE_NAMES
         .iter()
         .copied()
@@ -101,6 +114,7 @@ pub async fn serve_with(
             .set_service_status(name, ServingStatus::Serving)
             .await;
     }
+    ready_tx.send_replace(true);
     engine
         .security()
         .publish_vault_health(engine.vault().as_ref())
@@ -130,6 +144,7 @@ pub async fn serve_with(
         reporter
             .set_service_status(READINESS, ServingStatus::NotServing)
             .await;
+        ready_tx.send_replace(false);
         reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
@@ -143,6 +158,8 @@ pub async fn serve_with(
     }
     let server = builder
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        // Every RPC is counted and timed, refused ones included (src/metrics.rs).
+        .layer(crate::metrics::rpc_layer())
         // Callers authenticate before anything else runs.
         .layer(auth)
         .layer(crate::overload::GateLayer::new(gate.clone()))
@@ -183,6 +200,22 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Serves `/metrics`, `/livez` and `/readyz` on `listener` (src/metrics.rs).
+fn serve_metrics(
+    listener: &std::net::TcpListener,
+    engine: Arc<Engine>,
+    ready: tokio::sync::watch::Receiver<bool>,
+) -> Result<AbortOnDrop, ServeError> {
+    let listener = listener.try_clone().map_err(ServeError::Metrics)?;
+    listener
+        .set_nonblocking(true)
+        .map_err(ServeError::Metrics)?;
+    let listener = TcpListener::from_std(listener).map_err(ServeError::Metrics)?;
+    Ok(AbortOnDrop(crate::metrics::spawn_server(
+        listener, engine, ready,
+    )))
 }
 
 /// Serves only grpc.health.v1, in plaintext, on `listener`.

@@ -166,10 +166,12 @@ pub fn interpret(result: Result<Bytes, GatewayError>, now: u64) -> Check {
 
 /// Asks Graph about one token and records the verdict in the vault.
 pub async fn check(engine: &Engine, entry: &TokenEntry) -> Check {
+    let started = tokio::time::Instant::now();
     let (result, _usage) = engine
         .graph()
         .debug_token(&entry.secret, CHECK_TIMEOUT)
         .await;
+    crate::metrics::upstream_call("/debug_token", result.as_ref().map(drop), started.elapsed());
     let check = interpret(result, now_secs());
     record(engine.vault().as_ref(), &entry.name, &check);
     check

@@ -61,6 +61,8 @@ pub struct TestGateway {
     pub sandbox: Option<Sandbox>,
     /// The engine, for cache statistics.
     pub engine: Arc<Engine>,
+    /// The metrics listener's address, when `cfg.metrics.listen` was set.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Vec<oneshot::Sender<()>>,
 }
 
@@ -94,17 +96,27 @@ impl TestGateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(graph_gateway::grpc::server::serve(
+        let metrics = cfg
+            .metrics
+            .listen
+            .map(|a| Arc::new(std::net::TcpListener::bind(a).unwrap()));
+        let metrics_addr = metrics.as_ref().map(|l| l.local_addr().unwrap());
+        tokio::spawn(graph_gateway::grpc::server::serve_with(
             engine.clone(),
             listener,
             async move {
                 let _ = rx.await;
+            },
+            graph_gateway::grpc::server::ServeOptions {
+                metrics_listener: metrics,
+                ..Default::default()
             },
         ));
         Self {
             addr,
             sandbox: None,
             engine,
+            metrics_addr,
             stop: vec![tx],
         }
     }

@@ -13,5 +13,6 @@ mod redis_server;
 mod security;
 mod server;
 mod services;
+mod telemetry;
 mod wire;
 mod workflows;

@@ -1,0 +1,186 @@
+//! Telemetry end to end: the metrics listener (`[metrics] listen`) serves
+//! every family with sane values after a hit, a miss and an error, plus
+//! `/livez` and `/readyz`; no secret ever appears in it.
+
+use graph_gateway::config::Config;
+use graph_gateway::proto::business_asset_group_service_client::BusinessAssetGroupServiceClient;
+use graph_gateway::proto::{ListBusinessAssetGroupsRequest, ListContainedPagesRequest};
+
+use crate::harness::TestGateway;
+
+const ACME: &str = "1000000001";
+
+/// The value of the first sample whose line starts with `prefix`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn has_family(text: &str, name: &str, kind: &str) -> bool {
+    text.lines().any(|l| l == format!("# TYPE {name} {kind}"))
+}
+
+#[tokio::test]
+async fn metrics_endpoint_serves_every_family() {
+    let mut cfg = Config::default();
+    cfg.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    let gw = TestGateway::sandbox_with(cfg).await;
+    let base = format!("http://{}", gw.metrics_addr.expect("metrics listener"));
+    let http = reqwest::Client::new();
+
+    let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
+    let list = ListBusinessAssetGroupsRequest {
+        business_id: ACME.into(),
+        ..Default::default()
+    };
+    // A miss, then a hit.
+    c.list_business_asset_groups(list.clone()).await.unwrap();
+    c.list_business_asset_groups(list).await.unwrap();
+    // An error: an asset group Graph does not know.
+    let err = c
+        .list_contained_pages(ListContainedPagesRequest {
+            asset_group_id: "9999999999".into(),
+            business_id: ACME.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    // Token health, as the periodic check records it.
+    graph_gateway::vault::health::check_all(&gw.engine, None).await;
+
+    let resp = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = resp.text().await.unwrap();
+
+    // Per-RPC latency and counts by gRPC code.
+    let list_method = "/graphgateway.v1.BusinessAssetGroupService/ListBusinessAssetGroups";
+    assert!(has_family(
+        &text,
+        "graph_gateway_rpc_duration_seconds",
+        "histogram"
+    ));
+    assert!(
+        sample(
+            &text,
+            &format!("graph_gateway_rpc_duration_seconds_count{{method=\"{list_method}\"}}")
+        )
+        .unwrap()
+            >= 2.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            &format!("graph_gateway_rpcs_total{{method=\"{list_method}\",code=\"OK\"}}")
+        )
+        .unwrap()
+            >= 2.0
+    );
+    let code = graph_gateway::metrics::code_name(err.code());
+    assert!(
+        sample(
+            &text,
+            &format!("graph_gateway_rpcs_total{{method=\"/graphgateway.v1.BusinessAssetGroupService/ListContainedPages\",code=\"{code}\"}}")
+        )
+        .unwrap()
+            >= 1.0,
+        "{code}: {text}"
+    );
+    // Upstream calls by route template (never the ids) and Graph error code.
+    assert!(
+        sample(
+            &text,
+            "graph_gateway_upstream_calls_total{route=\"/{business_id}/business_asset_groups\",result=\"ok\",graph_code=\"\"}"
+        )
+        .unwrap()
+            >= 1.0,
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("graph_gateway_upstream_calls_total{route=\"/{asset_group_id}/contained_pages\",result=\"graph_error\",graph_code=\"")),
+        "{text}"
+    );
+    // No raw ids in labels (values may hold any digits).
+    assert!(!text.lines().any(|l| l
+        .rsplit_once(' ')
+        .is_some_and(|(labels, _)| labels.contains("9999999999"))));
+    assert!(has_family(
+        &text,
+        "graph_gateway_upstream_duration_seconds",
+        "histogram"
+    ));
+    // Cache.
+    for result in ["hit", "miss"] {
+        assert!(
+            sample(
+                &text,
+                &format!("graph_gateway_cache_lookups_total{{result=\"{result}\"}}")
+            )
+            .unwrap()
+                >= 1.0,
+            "{result}: {text}"
+        );
+    }
+    // Quota: waits, and the snapshot's numbers (mode, usage, holds).
+    assert!(
+        sample(
+            &text,
+            "graph_gateway_quota_wait_seconds_count{result=\"granted\"}"
+        )
+        .unwrap()
+            >= 2.0
+    );
+    assert_eq!(
+        sample(&text, "graph_gateway_quota_mode{mode=\"local\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "graph_gateway_quota_mode{mode=\"degraded\"}"),
+        Some(0.0)
+    );
+    let app_usage = sample(
+        &text,
+        "graph_gateway_quota_reported_usage_percent{kind=\"app\"",
+    )
+    .expect("the sandbox reports X-App-Usage");
+    assert!((0.0..=100.0).contains(&app_usage), "{app_usage}");
+    assert_eq!(
+        sample(&text, "graph_gateway_quota_hold_seconds{kind=\"app\""),
+        Some(0.0)
+    );
+    // Vault tokens, by name.
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("graph_gateway_vault_token_state{token=\"")
+                && l.contains("state=\"valid\"} 1")
+        ),
+        "{text}"
+    );
+    assert!(
+        has_family(
+            &text,
+            "graph_gateway_vault_token_expires_in_seconds",
+            "gauge"
+        ) || !text.contains("graph_gateway_vault_token_expiry_timestamp_seconds")
+    );
+    assert_eq!(sample(&text, "graph_gateway_ready"), Some(1.0));
+    for t in gw.sb().demo_tokens() {
+        assert!(
+            !text.contains(t.secret.expose()),
+            "a token value leaked into metrics"
+        );
+    }
+
+    let livez = http.get(format!("{base}/livez")).send().await.unwrap();
+    assert_eq!(livez.status(), 200);
+    let readyz = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(readyz.status(), 200);
+}
