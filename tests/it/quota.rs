@@ -42,7 +42,8 @@ fn list_users(n: u64, timeout: Duration) -> tonic::Request<ListAdAccountUsersReq
     let mut req = tonic::Request::new(ListAdAccountUsersRequest {
         ad_account_id: ACCOUNT.into(),
         business: ACME.into(),
-        page_size: i32::try_from(n % 4000 + 1).unwrap(),
+        // 1..=1000, the largest page the gateway accepts.
+        page_size: i32::try_from(n % 1000 + 1).unwrap(),
         ..Default::default()
     });
     req.set_timeout(timeout);
