@@ -64,8 +64,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Serve { config } => {
             let cfg = Config::load(config.as_deref(), &ProcessEnv)?;
-            crate::telemetry::init(&cfg.log.format, &cfg.log.filter);
-            crate::app::serve(cfg, &ProcessEnv, crate::app::shutdown_signal()).await
+            let telemetry =
+                crate::telemetry::init_with(&cfg.log.format, &cfg.log.filter, &cfg.otel)?;
+            let served = crate::app::serve(cfg, &ProcessEnv, crate::app::shutdown_signal()).await;
+            // Exports the last spans (blocking, bounded by the exporter's timeout).
+            tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+            served
         }
         Command::Sandbox { listen } => {
             crate::telemetry::init("human", "info");

@@ -29,7 +29,7 @@ pub use self::auth::{
 use self::fields::{Field, FIELDS};
 pub use self::quota::{CallerConfig, Callers, Priority, QuotaConfig, RedisConfig, UseCaseCalls};
 pub use self::reliability::{BreakerConfig, IdempotencyConfig, RetryConfig, ServerConfig};
-pub use self::telemetry::MetricsConfig;
+pub use self::telemetry::{MetricsConfig, OtelConfig};
 
 mod auth;
 mod fields;
@@ -74,6 +74,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The Prometheus metrics listener.
     pub metrics: MetricsConfig,
+    /// OpenTelemetry trace export.
+    pub otel: OtelConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -178,6 +180,7 @@ impl Default for Config {
             health: HealthConfig::default(),
             audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
+            otel: OtelConfig::default(),
             log: LogConfig::default(),
         }
     }

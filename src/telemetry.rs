@@ -1,31 +1,203 @@
-//! Logging: tracing with a span per RPC and per upstream call; human or JSON
-//! output; RUST_LOG-style filter (RUST_LOG wins over the config).
+//! Logging and traces: tracing with a span per RPC and per upstream call;
+//! human or JSON output; RUST_LOG-style filter (RUST_LOG wins over the
+//! config); optionally, the spans exported to an OpenTelemetry collector
+//! (`[otel] endpoint`, OTLP over HTTP with protobuf).
+//!
+//! Trace context is W3C `traceparent`: taken from the caller's gRPC metadata
+//! as the parent of the RPC's span ([`rpc_span`]), and sent on to Graph with
+//! every upstream call ([`trace_headers`]), so a caller's trace continues
+//! through the gateway.
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::OtelConfig;
+
+/// Target of the span every RPC runs in. At TRACE, so logs leave it out
+/// unless asked; the OpenTelemetry export always takes it.
+pub const RPC_SPAN_TARGET: &str = "otel_rpc";
+
+/// A boxed layer of the subscriber `S`.
+pub type BoxLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
+
+/// What `init` installed; [`Telemetry::shutdown`] flushes the spans not yet
+/// exported.
+#[derive(Debug, Default)]
+#[must_use = "shut it down at exit, or the last spans are lost"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered and stops the exporter. Blocks (up
+    /// to the exporter's timeout); call it once, at exit.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            if let Err(e) = provider.shutdown() {
+                eprintln!("graph-gateway: flushing traces: {e}");
+            }
+        }
+    }
+}
 
 /// Installs the global subscriber. `format` is "human" or "json".
 pub fn init(format: &str, filter: &str) {
+    // Without an exporter nothing can fail.
+    let _ = init_with(format, filter, &OtelConfig::default());
+}
+
+/// Installs the global subscriber, exporting spans when `otel.endpoint` is
+/// set.
+pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true);
-    // A second init (tests) is harmless: keep the first subscriber.
-    let _ = if format == "json" {
-        builder
+    let fmt: BoxLayer<_> = if format == "json" {
+        tracing_subscriber::fmt::layer()
+            .with_target(true)
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .try_init()
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder.compact().try_init()
+        tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .compact()
+            .with_filter(filter)
+            .boxed()
     };
+    let (otel_layer, provider) = match otel_layer(otel)? {
+        Some((layer, provider)) => (Some(layer), Some(provider)),
+        None => (None, None),
+    };
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel_layer)
+        .try_init();
+    if let Some(endpoint) = &otel.endpoint {
+        tracing::info!(%endpoint, service = %otel.service_name, "exporting traces (OTLP/HTTP)");
+    }
+    Ok(Telemetry { provider })
 }
 
-/// The span an RPC runs in, parented to the caller's W3C trace context
-/// (`traceparent` metadata) when OpenTelemetry export is on; else no span
-/// (logs stay as they were).
-pub fn rpc_span(_path: &str, _headers: &http::HeaderMap) -> tracing::Span {
-    tracing::Span::none()
+/// The layer exporting spans to `otel.endpoint` (None when unset), and its
+/// provider (flush it with `force_flush`, stop it with `shutdown`). Exports
+/// the RPC spans and the gateway's own spans at INFO and above.
+pub fn otel_layer<S>(otel: &OtelConfig) -> anyhow::Result<Option<(BoxLayer<S>, SdkTracerProvider)>>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    let Some(endpoint) = &otel.endpoint else {
+        return Ok(None);
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(traces_url(endpoint))
+        .build()
+        .map_err(|e| anyhow::anyhow!("otel.endpoint: {e}"))?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(otel.service_name.clone())
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    let tracer = provider.tracer("graph-gateway");
+    let targets = Targets::new()
+        .with_target(RPC_SPAN_TARGET, LevelFilter::TRACE)
+        .with_target("graph_gateway", LevelFilter::INFO);
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(targets)
+        .boxed();
+    Ok(Some((layer, provider)))
+}
+
+/// `<endpoint>/v1/traces`, unless the endpoint already names a path.
+fn traces_url(endpoint: &str) -> String {
+    let trimmed = endpoint.trim_end_matches('/');
+    match url::Url::parse(trimmed) {
+        Ok(u) if u.path() == "/" || u.path().is_empty() => format!("{trimmed}/v1/traces"),
+        _ => trimmed.to_string(),
+    }
+}
+
+/// The span an RPC runs in: a server span named after the RPC path, child of
+/// the caller's W3C trace context (`traceparent` metadata) when there is
+/// one. Disabled (free) unless a subscriber wants [`RPC_SPAN_TARGET`].
+pub fn rpc_span(path: &str, headers: &http::HeaderMap) -> tracing::Span {
+    let span = tracing::span!(
+        target: RPC_SPAN_TARGET,
+        tracing::Level::TRACE,
+        "grpc",
+        otel.name = path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+    );
+    if !span.is_disabled() {
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+    }
+    span
+}
+
+/// The W3C trace context headers (`traceparent`, `tracestate`) of the
+/// current span, for an upstream call; empty when spans are not exported.
+pub fn trace_headers() -> Vec<(String, String)> {
+    let cx = tracing::Span::current().context();
+    if !cx.span().span_context().is_valid() {
+        return Vec::new();
+    }
+    let mut out = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut out);
+    let mut out: Vec<(String, String)> = out.into_iter().collect();
+    out.sort();
+    out
+}
+
+/// Reads trace context from HTTP/2 headers (gRPC metadata).
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traces_url_appends_the_signal_path_once() {
+        assert_eq!(traces_url("http://c:4318"), "http://c:4318/v1/traces");
+        assert_eq!(traces_url("http://c:4318/"), "http://c:4318/v1/traces");
+        assert_eq!(
+            traces_url("http://c:4318/v1/traces"),
+            "http://c:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn no_trace_headers_without_an_exported_span() {
+        assert!(trace_headers().is_empty());
+    }
 }

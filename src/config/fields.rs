@@ -215,6 +215,11 @@ pub(super) static FIELDS: &[Field] = &[
         metrics.listen,
         "Plaintext HTTP listener serving /metrics (Prometheus), /livez and /readyz. Unset: none."
     ),
+    field!(
+        otel.endpoint,
+        "OpenTelemetry collector, OTLP over HTTP (e.g. http://otel-collector:4318; spans go to <endpoint>/v1/traces). Unset: no trace export."
+    ),
+    field!(otel.service_name, "service.name of the exported spans."),
 ];
 
 const UNSET: &str = "(unset)";

@@ -414,6 +414,8 @@ fn documented_keys_cover_every_field_once() {
             "audit.redis_stream",
             "audit.redis_max_len",
             "metrics.listen",
+            "otel.endpoint",
+            "otel.service_name",
         ]
     );
     let vars: std::collections::HashSet<&str> =
@@ -440,6 +442,7 @@ fn every_documented_key_is_settable_from_file_and_env() {
             ("vault.key", _) => KEY.to_string(),
             ("graph.base_url", _) => "https://graph.facebook.com".to_string(),
             ("redis.url", _) => "redis://127.0.0.1:6379/0".to_string(),
+            ("otel.endpoint", _) => "http://127.0.0.1:4318".to_string(),
             ("auth.pepper", _) => "a-pepper-of-at-least-16-bytes".to_string(),
             ("health.listen" | "metrics.listen", _) => "127.0.0.1:0".to_string(),
             ("vault.file" | "vault.seed_file", _) => "/tmp/x".to_string(),

@@ -37,6 +37,7 @@ pub(super) fn validate(cfg: &Config, from_env: &HashSet<&'static str>, errors: &
         &mut bad,
     );
     super::auth::validate(cfg, &mut bad);
+    super::telemetry::validate(&cfg.otel, &mut bad);
 
     let format = &cfg.log.format;
     if format != "human" && format != "json" {

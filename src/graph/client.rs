@@ -139,6 +139,10 @@ impl GraphClient {
             HttpMethod::Delete => self.http.delete(&url).query(&params),
             HttpMethod::Post => self.http.post(&url).form(&params),
         };
+        // The caller's trace continues at Graph (W3C traceparent).
+        let builder = crate::telemetry::trace_headers()
+            .into_iter()
+            .fold(builder, |b, (k, v)| b.header(k, v));
         let sent = builder
             .header(
                 http::header::AUTHORIZATION,

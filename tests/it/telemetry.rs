@@ -184,3 +184,115 @@ async fn metrics_endpoint_serves_every_family() {
     let readyz = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(readyz.status(), 200);
 }
+
+/// The caller's trace: its id and the caller's span.
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+const CALLER_SPAN: &str = "b7ad6b7169203331";
+
+#[tokio::test]
+async fn spans_carry_the_callers_trace_to_the_collector_and_to_graph() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    // An OTLP/HTTP collector stand-in.
+    let received: Arc<Mutex<Vec<ExportTraceServiceRequest>>> = Default::default();
+    let sink = received.clone();
+    let collector = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(ExportTraceServiceRequest::decode(body).unwrap());
+                [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")]
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await.unwrap() });
+
+    // This test's spans go to the exporter (the test runs on one thread, so
+    // the gateway's tasks see this subscriber).
+    let otel = graph_gateway::config::OtelConfig {
+        endpoint: Some(endpoint),
+        service_name: "gateway-under-test".into(),
+    };
+    let (layer, provider) = graph_gateway::telemetry::otel_layer(&otel)
+        .unwrap()
+        .unwrap();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+
+    let gw = TestGateway::sandbox().await;
+    let mut c = BusinessAssetGroupServiceClient::new(gw.channel().await);
+    let mut req = tonic::Request::new(ListBusinessAssetGroupsRequest {
+        business_id: ACME.into(),
+        ..Default::default()
+    });
+    req.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{CALLER_SPAN}-01").parse().unwrap(),
+    );
+    c.list_business_asset_groups(req).await.unwrap();
+
+    // Graph got the trace too.
+    let upstream = gw.sb().last_request().unwrap();
+    let traceparent = upstream
+        .header("traceparent")
+        .expect("traceparent to Graph");
+    assert!(
+        traceparent.starts_with(&format!("00-{TRACE_ID}-")),
+        "{traceparent}"
+    );
+    assert!(
+        !traceparent.contains(CALLER_SPAN),
+        "the gateway's span is the parent"
+    );
+
+    // Flush (the exporter blocks; the collector runs on this thread).
+    let provider = tokio::task::spawn_blocking(move || {
+        provider.force_flush().unwrap();
+        provider
+    })
+    .await
+    .unwrap();
+    let spans: Vec<_> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.resource_spans.clone())
+        .inspect(|rs| {
+            let service = rs
+                .resource
+                .as_ref()
+                .unwrap()
+                .attributes
+                .iter()
+                .find(|a| a.key == "service.name")
+                .and_then(|a| a.value.clone())
+                .unwrap();
+            assert!(format!("{service:?}").contains("gateway-under-test"));
+        })
+        .flat_map(|rs| rs.scope_spans)
+        .flat_map(|ss| ss.spans)
+        .collect();
+    let trace_id = hex::decode(TRACE_ID).unwrap();
+    let rpc = spans
+        .iter()
+        .find(|s| s.name == "/graphgateway.v1.BusinessAssetGroupService/ListBusinessAssetGroups")
+        .unwrap_or_else(|| panic!("no RPC span in {spans:#?}"));
+    assert_eq!(rpc.trace_id, trace_id);
+    assert_eq!(rpc.parent_span_id, hex::decode(CALLER_SPAN).unwrap());
+    let graph = spans
+        .iter()
+        .find(|s| s.name == "graph")
+        .expect("the upstream call's span");
+    assert_eq!(graph.trace_id, trace_id);
+    assert!(traceparent.contains(&hex::encode(&graph.span_id)));
+    tokio::task::spawn_blocking(move || provider.shutdown().unwrap())
+        .await
+        .unwrap();
+}
