@@ -4,24 +4,29 @@
 //! - P3 identical concurrent cold reads vs upstream calls,
 //! - P4 throughput with the quota engine on vs off,
 //! - P5 idle RSS and time to SERVING,
-//! - and a valgrind profile of the hot path,
+//! - and a valgrind profile of the hot path;
+//! - and the quota benchmark of issue 4 (`quota.rs`: 10x over-demand on one
+//!   ad account against the sandbox's scoring model, one gateway process,
+//!   then three sharing Redis),
 //!
-//! and rewrites its block of BENCHMARKS.md. Run it with `scripts/bench`,
+//! and rewrites its block and the Quota section of BENCHMARKS.md. Run it with `scripts/bench`,
 //! which builds in release and pins this process to the load generator's CPU.
 //!
 //! ```text
-//! bench run [--out BENCHMARKS.md] [--gateway target/release/graph-gateway] [--quick] [--no-profile] [--only p1,p2,...]
+//! bench run [--out BENCHMARKS.md] [--gateway target/release/graph-gateway] [--quick] [--no-profile] [--only p1,p2,...,quota]
+//! bench quota [--out BENCHMARKS.md] [--gateway ...] [--quick]   (the quota benchmark alone; rewrites only the Quota section)
 //! bench echo --listen ADDR --payload FILE       (child: the bare tonic server)
 //! bench upstream --listen ADDR                  (child: the fixed-response upstream)
 //! bench gateway-lib --config FILE --quota on|off (child: the gateway for P4)
 //! bench call --addr ADDR [--n 1000] [--miss]    (by hand: n calls in a row, e.g. under callgrind)
 //! ```
 //!
-//! Everything listens on 127.0.0.1 and every child is killed when the run
-//! ends.
+//! Everything listens on 127.0.0.1 and every child (gateways, servers,
+//! redis-server) is killed when the run ends.
 
 mod load;
 mod procs;
+mod quota;
 mod report;
 mod scenarios;
 mod servers;
@@ -61,9 +66,25 @@ enum Cmd {
         /// Skip the valgrind profile.
         #[arg(long)]
         no_profile: bool,
-        /// Only these scenarios (p1,p2,p3,p4,p5,profile); P2 and P3 run together.
+        /// Only these scenarios (p1,p2,p3,p4,p5,profile,quota); P2 and P3 run together.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+    },
+    /// Run the quota benchmark alone and rewrite the Quota section of the
+    /// report (and its row in the generated block).
+    Quota {
+        /// The report to update.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+        /// The gateway binary under test.
+        #[arg(long, default_value = "target/release/graph-gateway")]
+        gateway: PathBuf,
+        /// Where configs, logs and results go (emptied first).
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+        /// A short window (5 s): a smoke test; the report is not written.
+        #[arg(long)]
+        quick: bool,
     },
     /// Serve the bare tonic echo (a child of `run`).
     Echo {
@@ -107,7 +128,13 @@ async fn main() -> ExitCode {
             quick,
             no_profile,
             only,
-        } => run(out, gateway, dir, quick, no_profile, only).await,
+        } => run(out, gateway, dir, quick, no_profile, only, false).await,
+        Cmd::Quota {
+            out,
+            gateway,
+            dir,
+            quick,
+        } => run(out, gateway, dir, quick, true, vec!["quota".into()], true).await,
         Cmd::Echo { listen, payload } => servers::echo(listen, &payload).await,
         Cmd::Upstream { listen } => servers::upstream(listen).await,
         Cmd::Call { addr, n, miss } => scenarios::calls(addr, n, !miss).await,
@@ -140,6 +167,7 @@ async fn run(
     quick: bool,
     no_profile: bool,
     only: Vec<String>,
+    quota_only: bool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     anyhow::ensure!(
@@ -192,6 +220,7 @@ async fn run(
         p4: None,
         p5: None,
         profile: None,
+        quota: None,
         background_cpu: (background_before, 0.0),
         failures: Vec::new(),
         run_secs: 0.0,
@@ -239,6 +268,16 @@ async fn run(
             Err(e) => note("profile", e),
         }
     }
+    if wants("quota") {
+        eprintln!(
+            "Quota: {}x over-demand on one ad account, 1 gateway, then 3 sharing Redis",
+            quota::OVER_DEMAND
+        );
+        match quota::run(&ctx).await {
+            Ok(q) => results.quota = Some(q),
+            Err(e) => note("Quota", e),
+        }
+    }
     drop(upstream_proc);
     results.background_cpu.1 = background().await;
     results.failures = failures;
@@ -253,7 +292,21 @@ async fn run(
             results.run_secs,
             out.display()
         );
-        println!("{}", report::render(&results, None));
+        if !quota_only {
+            println!("{}", report::render(&results, None));
+        }
+        if let Some(q) = &results.quota {
+            println!("{}", report::render_quota(q));
+        }
+    } else if quota_only {
+        if let Some(q) = &results.quota {
+            report::write_quota(&out, q)?;
+        }
+        eprintln!(
+            "bench: done in {:.0} s; updated the Quota section of {}",
+            results.run_secs,
+            out.display()
+        );
     } else {
         report::write(&out, &results)?;
         eprintln!(

@@ -81,6 +81,8 @@ struct Order {
 struct Waiter {
     demands: Arc<[Demand]>,
     caller: Arc<str>,
+    /// What queuing it added to its caller's finish tag (`cost / weight`).
+    charge: f64,
     deadline: Instant,
     tx: oneshot::Sender<Result<(), GatewayError>>,
 }
@@ -205,6 +207,7 @@ impl super::Quota for AdaptiveQuota {
             let mut q = inner.queue.lock();
             let (priority, weight) = inner.params.caller(&caller);
             let primary = demands.last().map(|d| (d.key.clone(), d.cost));
+            let mut charge = 0.0;
             let finish = match primary {
                 Some((key, cost)) => {
                     let v = q.virtual_time.get(&key).copied().unwrap_or(0.0);
@@ -213,7 +216,8 @@ impl super::Quota for AdaptiveQuota {
                         .get(&(key.clone(), caller.clone()))
                         .copied()
                         .unwrap_or(0.0);
-                    let f = v.max(last) + cost / f64::from(weight.max(1));
+                    charge = cost / f64::from(weight.max(1));
+                    let f = v.max(last) + charge;
                     q.finish.insert((key, caller.clone()), f);
                     f
                 }
@@ -230,6 +234,7 @@ impl super::Quota for AdaptiveQuota {
                 Waiter {
                     demands,
                     caller,
+                    charge,
                     deadline,
                     tx,
                 },
@@ -323,12 +328,41 @@ impl Inner {
         }
     }
 
-    /// Removes a waiter and answers it.
+    /// Removes a waiter and answers it; a waiter leaving without a permit
+    /// gives its charge back (see [`Queue::refund`]).
     fn finish(&self, order: &Order, result: Result<(), GatewayError>) -> bool {
-        let w = self.queue.lock().waiters.remove(order);
+        let w = {
+            let mut q = self.queue.lock();
+            let w = q.waiters.remove(order);
+            if let (Some(w), Err(_)) = (&w, &result) {
+                q.refund(w);
+            }
+            w
+        };
         match w {
             Some(w) => w.tx.send(result).is_ok(),
             None => false,
+        }
+    }
+}
+
+impl Queue {
+    /// A waiter left without a permit (refused, timed out, cancelled): its
+    /// caller's finish tag on the key goes back by its charge, never below
+    /// the key's virtual time. Without this, a caller's refused calls would
+    /// count as service: under over-demand the caller whose tags grow
+    /// fastest per call (the lowest weight) would fall ever further behind
+    /// and be starved instead of getting its weighted share.
+    fn refund(&mut self, w: &Waiter) {
+        let Some(primary) = w.demands.last() else {
+            return;
+        };
+        let v = self.virtual_time.get(&primary.key).copied().unwrap_or(0.0);
+        if let Some(f) = self
+            .finish
+            .get_mut(&(primary.key.clone(), w.caller.clone()))
+        {
+            *f = (*f - w.charge).max(v);
         }
     }
 }
@@ -375,7 +409,10 @@ async fn drive(inner: Arc<Inner>) {
         for (order, demands, deadline, closed) in round {
             if closed {
                 // The caller went away: it must not use up a permit.
-                inner.queue.lock().waiters.remove(&order);
+                let mut q = inner.queue.lock();
+                if let Some(w) = q.waiters.remove(&order) {
+                    q.refund(&w);
+                }
                 continue;
             }
             let now = Instant::now();
