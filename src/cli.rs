@@ -1,4 +1,4 @@
-//! Command line: `serve`, `sandbox`, `routes`, `hash-key`.
+//! Command line: `serve`, `sandbox`, `routes`, `hash-key`, `config-reference`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,14 @@ enum Command {
     },
     /// Print every RPC's Graph call: method, HTTP method, path template.
     Routes,
+    /// Print the configuration reference (every key, its environment
+    /// variable, default and meaning) as a Markdown table.
+    ConfigReference {
+        /// Replace the generated section of this Markdown file instead (the
+        /// lines between its config-reference:begin and :end markers).
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
     /// Print a new random caller API key and its key_sha256 for
     /// [[auth.callers]] (HMAC-SHA256 with the pepper of auth.pepper_file or
     /// GRAPH_GATEWAY_AUTH_PEPPER). Give the key to the caller; put only the
@@ -106,6 +114,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
             print!("{out}");
             Ok(())
         }
+        Command::ConfigReference { write: None } => {
+            print!("{}", config_reference());
+            Ok(())
+        }
+        Command::ConfigReference { write: Some(path) } => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            let updated = with_config_reference(&text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} lacks the lines {REFERENCE_BEGIN}... and {REFERENCE_END}",
+                    path.display()
+                )
+            })?;
+            std::fs::write(&path, updated)
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            Ok(())
+        }
         Command::Routes => {
             let table = RouteTable::embedded()?;
             let mut out = String::new();
@@ -120,5 +145,79 @@ async fn run(args: Args) -> anyhow::Result<()> {
             print!("{out}");
             Ok(())
         }
+    }
+}
+
+/// Where the generated configuration reference starts in a Markdown file
+/// (the rest of that line is free text).
+pub const REFERENCE_BEGIN: &str = "<!-- config-reference:begin";
+/// Where it ends.
+pub const REFERENCE_END: &str = "<!-- config-reference:end -->";
+
+/// The configuration reference, from `Config::documented_keys()`: one
+/// Markdown table row per key.
+pub fn config_reference() -> String {
+    // Markdown escapes: a pipe ends the cell, <word> reads as an HTML tag.
+    let cell = |s: &str| {
+        s.replace('|', "\\|")
+            .replace('<', "\\<")
+            .replace('>', "\\>")
+    };
+    let mut out =
+        String::from("| Key | Environment variable | Default | Description |\n|---|---|---|---|\n");
+    for (key, var, default, description) in Config::documented_keys() {
+        let default = if default.is_empty() {
+            "(empty)".to_string()
+        } else if default == "(unset)" {
+            default
+        } else {
+            format!("`{}`", cell(&default))
+        };
+        out.push_str(&format!(
+            "| `{key}` | `{var}` | {default} | {} |\n",
+            cell(description)
+        ));
+    }
+    out
+}
+
+/// `text` with the lines between its reference markers replaced by
+/// [`config_reference`]; None when a marker is missing.
+pub fn with_config_reference(text: &str) -> Option<String> {
+    let begin = text.find(REFERENCE_BEGIN)?;
+    let body = begin + text[begin..].find('\n')? + 1;
+    let end = body + text[body..].find(REFERENCE_END)?;
+    Some(format!(
+        "{}\n{}\n{}",
+        &text[..body],
+        config_reference(),
+        &text[end..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_md_has_the_generated_configuration_reference() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            with_config_reference(&text).as_deref() == Some(text.as_str()),
+            "docs/operations.md's configuration reference is out of date: run \
+             `cargo run -q -- config-reference --write docs/operations.md`"
+        );
+    }
+
+    #[test]
+    fn every_key_is_one_row() {
+        let table = config_reference();
+        assert_eq!(
+            table.lines().count(),
+            Config::documented_keys().len() + 2,
+            "{table}"
+        );
+        assert!(table.contains("| `metrics.listen` | `GRAPH_GATEWAY_METRICS_LISTEN` | (unset) |"));
     }
 }
