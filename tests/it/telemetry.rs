@@ -296,3 +296,88 @@ async fn spans_carry_the_callers_trace_to_the_collector_and_to_graph() {
         .await
         .unwrap();
 }
+
+/// Waits (without sleeping) until `cond` holds, bounded by wall-clock time.
+async fn until<F: std::future::Future<Output = bool>>(mut cond: impl FnMut() -> F) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond().await {
+        assert!(std::time::Instant::now() < give_up, "condition never held");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn readyz_turns_503_while_the_gateway_drains() {
+    use graph_gateway::grpc::server::{serve_with, ServeOptions};
+    use graph_gateway::proto::page_service_client::PageServiceClient;
+    use graph_gateway::proto::ListOwnedPagesRequest;
+    use graph_gateway::sandbox::Sandbox;
+    use graph_gateway::vault::MemoryVault;
+    use std::sync::Arc;
+    use tokio::net::TcpListener;
+
+    let sandbox = Sandbox::demo();
+    let sl = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", sl.local_addr().unwrap());
+    tokio::spawn(sandbox.clone().serve(sl, std::future::pending()));
+    let vault = Arc::new(MemoryVault::new(sandbox.demo_tokens()));
+    let engine =
+        Arc::new(graph_gateway::app::build_engine(&Config::default(), &upstream, vault).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", metrics.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(serve_with(
+        engine,
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+        ServeOptions {
+            metrics_listener: Some(Arc::new(metrics)),
+            ..Default::default()
+        },
+    ));
+    let http = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    until(|| async { status("/readyz").await.is_ok_and(|s| s == 200) }).await;
+
+    // One RPC in flight (held at the sandbox), then SIGTERM.
+    sandbox.pause();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = PageServiceClient::new(channel);
+    let in_flight = tokio::spawn(async move {
+        c.list_owned_pages(ListOwnedPagesRequest {
+            business_id: ACME.into(),
+            ..Default::default()
+        })
+        .await
+    });
+    until(|| async { sandbox.arrivals() >= 1 }).await;
+    stop.send(()).unwrap();
+
+    until(|| async { status("/readyz").await.is_ok_and(|s| s == 503) }).await;
+    assert_eq!(status("/livez").await.unwrap(), 200, "alive while draining");
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(sample(&text, "graph_gateway_ready "), Some(0.0), "{text}");
+
+    sandbox.resume();
+    in_flight.await.unwrap().unwrap();
+    served.await.unwrap().unwrap();
+}
