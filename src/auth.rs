@@ -485,7 +485,7 @@ fn named_assets(route: &Route, msg: &DynamicMessage) -> (Vec<String>, Vec<String
     let mut ad_accounts = Vec::new();
     let mut pages = Vec::new();
     for f in &route.fields {
-        let is_ad_account = f.id_format == IdFormat::AdAccount;
+        let is_ad_account = matches!(f.id_format, IdFormat::AdAccount | IdFormat::AdAccountDigits);
         let is_page = matches!(f.field.name(), "page_id" | "page_ids");
         if !is_ad_account && !is_page {
             continue;

@@ -271,8 +271,12 @@ fn check_id(format: IdFormat, s: &str) -> Result<(), String> {
             "must be a Graph id (digits), got {:?}",
             truncate(s)
         )),
-        IdFormat::AdAccount if digits(s.strip_prefix("act_").unwrap_or(s)) => Ok(()),
-        IdFormat::AdAccount => Err(format!(
+        IdFormat::AdAccount | IdFormat::AdAccountDigits
+            if digits(s.strip_prefix("act_").unwrap_or(s)) =>
+        {
+            Ok(())
+        }
+        IdFormat::AdAccount | IdFormat::AdAccountDigits => Err(format!(
             "must be an ad account id like act_123 or 123, got {:?}",
             truncate(s)
         )),
@@ -286,7 +290,9 @@ fn truncate(s: &str) -> String {
 /// Ad account ids become bare digits; the `act_` prefix is added where sent.
 fn normalize(format: IdFormat, s: &str) -> String {
     match format {
-        IdFormat::AdAccount => s.strip_prefix("act_").unwrap_or(s).to_string(),
+        IdFormat::AdAccount | IdFormat::AdAccountDigits => {
+            s.strip_prefix("act_").unwrap_or(s).to_string()
+        }
         _ => s.to_string(),
     }
 }
@@ -300,6 +306,9 @@ fn encode_param(
         Some(match v {
             Value::String(s) if fp.id_format == IdFormat::AdAccount => {
                 format!("act_{}", normalize(IdFormat::AdAccount, s))
+            }
+            Value::String(s) if fp.id_format == IdFormat::AdAccountDigits => {
+                normalize(IdFormat::AdAccountDigits, s)
             }
             Value::String(s) => s.clone(),
             Value::Bool(b) => b.to_string(),

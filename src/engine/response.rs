@@ -93,7 +93,10 @@ fn fill(table: &RouteTable, msg: &mut DynamicMessage, json: &Json) {
     let Json::Object(map) = json else { return };
     let desc = msg.descriptor();
     for f in desc.fields() {
-        let Some(j) = map.get(table.graph_name(&f)) else {
+        let Some(j) = map
+            .get(table.graph_name(&f))
+            .or_else(|| table.alias(&f).and_then(|a| map.get(a)))
+        else {
             continue;
         };
         if j.is_null() {

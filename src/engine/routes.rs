@@ -33,6 +33,8 @@ pub enum IdFormat {
     Node,
     /// `act_123` or `123`.
     AdAccount,
+    /// `act_123` or `123`, sent as `123`.
+    AdAccountDigits,
 }
 
 /// What a request field is for.
@@ -160,6 +162,9 @@ pub struct RouteTable {
     /// full name: the response side reads one per field of every object
     /// Graph returns, so they are worked out once here.
     renamed: HashMap<String, String>,
+    /// Older Graph keys read into a field when its own key is absent
+    /// (`(field).alias`), by the field's full name.
+    aliases: HashMap<String, String>,
 }
 
 /// A route declaration that cannot be used.
@@ -241,6 +246,9 @@ impl EnumSpelling {
                 if let Some(name) = str_field(&opt, "name").filter(|n| !n.is_empty()) {
                     graph = name;
                 }
+                for alias in list_field(&opt, "aliases") {
+                    s.from_graph.insert(alias, v.number());
+                }
                 let expands = list_field(&opt, "expands_to");
                 if !expands.is_empty() {
                     s.expands_to.insert(v.number(), expands);
@@ -315,12 +323,22 @@ impl RouteTable {
                 (graph != f.name()).then(|| (f.full_name().to_string(), graph))
             })
             .collect();
+        let aliases = pool
+            .all_messages()
+            .flat_map(|m| m.fields().collect::<Vec<_>>())
+            .filter_map(|f| {
+                let opt = field_options(&f)?;
+                let alias = str_field(&opt, "alias").filter(|a| !a.is_empty())?;
+                Some((f.full_name().to_string(), alias))
+            })
+            .collect();
         Ok(Self {
             pool,
             routes,
             ordered,
             enums,
             renamed,
+            aliases,
         })
     }
 
@@ -350,6 +368,15 @@ impl RouteTable {
         self.renamed
             .get(f.full_name())
             .map_or_else(|| f.name(), String::as_str)
+    }
+
+    /// The older Graph key read into a response field when its own key is
+    /// absent (`(field).alias`).
+    pub fn alias(&self, f: &FieldDescriptor) -> Option<&str> {
+        if self.aliases.is_empty() {
+            return None;
+        }
+        self.aliases.get(f.full_name()).map(String::as_str)
     }
 
     /// The descriptor pool.
@@ -421,6 +448,7 @@ fn build_route(
         let id_format = match fopt.as_ref().and_then(|o| enum_field(o, "id_format")) {
             Some(1) => IdFormat::Node,
             Some(2) => IdFormat::AdAccount,
+            Some(3) => IdFormat::AdAccountDigits,
             _ => IdFormat::Any,
         };
         let expands = match get_str("expands") {
@@ -526,14 +554,18 @@ fn list_shape(output: &MessageDescriptor) -> Option<ResponseShape> {
     })
 }
 
-/// The `fields=` value for a node message: every field, nested messages as
-/// `name{a,b}`. Depth-limited against recursive messages.
+/// The `fields=` value for a node message: every field but the opt-in ones
+/// (`(field).opt_in`), nested messages as `name{a,b}`. Depth-limited against
+/// recursive messages.
 pub fn fields_param(node: &MessageDescriptor, depth: usize) -> String {
     // Two fields may read the same Graph key (an enum and its raw string
     // sibling, which keeps values this version does not know): ask once.
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for f in node.fields() {
+        if is_opt_in(&f) {
+            continue;
+        }
         let name = graph_field_name(&f);
         if seen.contains(&name) {
             continue;
@@ -551,12 +583,23 @@ pub fn fields_param(node: &MessageDescriptor, depth: usize) -> String {
 
 /// A response field's Graph key: `(field).name` or the field name.
 pub fn graph_field_name(f: &FieldDescriptor) -> String {
-    let pool = f.parent_pool();
-    pool.get_extension_by_name(&format!("{PACKAGE}.field"))
-        .and_then(|x| extension(&f.options(), &x))
+    field_options(f)
         .and_then(|o| str_field(&o, "name"))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| f.name().to_string())
+}
+
+/// True for a response field asked for only when a read_mask names it
+/// (`(field).opt_in`): Graph serves it on some edges, but Meta's spec does
+/// not list it on the node type.
+pub fn is_opt_in(f: &FieldDescriptor) -> bool {
+    field_options(f).is_some_and(|o| bool_field(&o, "opt_in"))
+}
+
+fn field_options(f: &FieldDescriptor) -> Option<DynamicMessage> {
+    let pool = f.parent_pool();
+    pool.get_extension_by_name(&format!("{PACKAGE}.field"))
+        .and_then(|x| extension(&f.options(), &x))
 }
 
 fn extension(

@@ -146,7 +146,7 @@ async fn invalid_requests_never_reach_graph() {
             asset_group_id: "55".into(),
             business: String::new(),
             user: "777".into(),
-            page_roles: vec![PageTask::Analyze as i32, PageTask::Unspecified as i32],
+            page_tasks: vec![PageTask::Analyze as i32, PageTask::Unspecified as i32],
             ..Default::default()
         })
         .await
@@ -160,7 +160,7 @@ async fn invalid_requests_never_reach_graph() {
         .iter()
         .map(|v| v.field.clone())
         .collect();
-    assert_eq!(fields, vec!["business", "page_roles[1]"]);
+    assert_eq!(fields, vec!["business", "page_tasks[1]"]);
 
     let st = c
         .list_business_asset_groups(ListBusinessAssetGroupsRequest {

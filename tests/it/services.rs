@@ -103,6 +103,38 @@ impl IntoField<Vec<String>> for &[&str] {
     }
 }
 
+/// A read_mask's paths.
+impl IntoField<Option<prost_types::FieldMask>> for &[&str] {
+    fn into_field(self) -> Option<prost_types::FieldMask> {
+        Some(prost_types::FieldMask {
+            paths: self.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+}
+
+/// Graph's spelling of proto enum values: the value name without its prefix.
+pub fn spelled<E: Copy>(values: &[E], name: impl Fn(E) -> &'static str, prefix: &str) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| name(*v).trim_start_matches(prefix).to_string())
+        .collect()
+}
+
+/// Graph's spellings of ad account tasks.
+pub fn ad_raw(t: &[graph_gateway::proto::AdAccountTask]) -> Vec<String> {
+    spelled(t, |v| v.as_str_name(), "AD_ACCOUNT_TASK_")
+}
+
+/// Graph's spellings of page tasks.
+pub fn page_raw(t: &[graph_gateway::proto::PageTask]) -> Vec<String> {
+    spelled(t, |v| v.as_str_name(), "PAGE_TASK_")
+}
+
+/// Graph's spellings of catalog tasks.
+pub fn catalog_raw(t: &[graph_gateway::proto::CatalogTask]) -> Vec<String> {
+    spelled(t, |v| v.as_str_name(), "CATALOG_TASK_")
+}
+
 /// An enum value (or a raw number).
 impl<E: Into<i32>> IntoField<i32> for E {
     fn into_field(self) -> i32 {

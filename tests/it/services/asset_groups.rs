@@ -27,12 +27,22 @@ rpc!(fn rename_group(asset_group_id: &str, business_id: &str, name: &str) -> Mut
     = rename_business_asset_group(RenameBusinessAssetGroupRequest));
 rpc!(fn delete_group(asset_group_id: &str; business_id = ACME) -> MutationResult
     = delete_business_asset_group(DeleteBusinessAssetGroupRequest));
-rpc!(fn group_users_of(asset_group_id: &str, business: &str) -> ListAssetGroupUsersResponse
+// The per-type roles are opt-in (Meta's spec lists them on neither
+// AssignedUser nor BusinessAssetGroup), so the tests name them.
+const ROLE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "page_roles",
+    "adaccount_roles",
+    "pixel_roles",
+    "offline_conversion_data_set_roles",
+];
+rpc!(fn group_users_of(asset_group_id: &str, business: &str; read_mask = ROLE_FIELDS) -> ListAssetGroupUsersResponse
     = list_asset_group_users(ListAssetGroupUsersRequest));
-rpc!(fn user_groups_of(business_scoped_user_id: &str, business_id: &str)
+rpc!(fn user_groups_of(business_scoped_user_id: &str, business_id: &str; read_mask = ROLE_FIELDS)
     -> ListUserBusinessAssetGroupsResponse
     = list_user_business_asset_groups(ListUserBusinessAssetGroupsRequest));
-rpc!(fn assign(user: &str, page_roles: &[PageTask], page_role_preset: Preset;
+rpc!(fn assign(user: &str, page_tasks: &[PageTask], page_role_preset: Preset;
     asset_group_id = BRAND, business = ACME) -> MutationResult
     = assign_asset_group_user(AssignAssetGroupUserRequest));
 rpc!(fn remove_user(asset_group_id: &str, user: &str; business = ACME) -> MutationResult
@@ -180,9 +190,13 @@ async fn ag05_lists_a_users_groups_with_roles() {
             id: BRAND.into(),
             name: "Acme Brand Team".into(),
             page_roles: nums(&[PageTask::Advertise, PageTask::Analyze]),
+            page_roles_raw: page_raw(&[PageTask::Advertise, PageTask::Analyze]),
             adaccount_roles: nums(&[AdAccountTask::Advertise, AdAccountTask::Analyze]),
-            pixel_roles: vec!["ANALYZE".into()],
-            offline_conversion_data_set_roles: vec!["UPLOAD".into()],
+            adaccount_roles_raw: ad_raw(&[AdAccountTask::Advertise, AdAccountTask::Analyze]),
+            pixel_roles: nums(&[PixelTask::Analyze]),
+            pixel_roles_raw: vec!["ANALYZE".into()],
+            offline_conversion_data_set_roles: nums(&[OfflineConversionDataSetTask::Upload]),
+            offline_conversion_data_set_roles_raw: vec!["UPLOAD".into()],
         }]
     );
     // Frank, seen by Globex's token.
@@ -207,9 +221,13 @@ async fn ag06_lists_group_users_with_roles() {
             id: CAROL.into(),
             name: "Carol Analyst".into(),
             page_roles: nums(&[PageTask::Advertise, PageTask::Analyze]),
+            page_roles_raw: page_raw(&[PageTask::Advertise, PageTask::Analyze]),
             adaccount_roles: nums(&[AdAccountTask::Advertise, AdAccountTask::Analyze]),
-            pixel_roles: vec!["ANALYZE".into()],
-            offline_conversion_data_set_roles: vec!["UPLOAD".into()],
+            adaccount_roles_raw: ad_raw(&[AdAccountTask::Advertise, AdAccountTask::Analyze]),
+            pixel_roles: nums(&[PixelTask::Analyze]),
+            pixel_roles_raw: vec!["ANALYZE".into()],
+            offline_conversion_data_set_roles: nums(&[OfflineConversionDataSetTask::Upload]),
+            offline_conversion_data_set_roles_raw: vec!["UPLOAD".into()],
         }]
     );
     assert!(group_users(&mut c, REGIONAL, ACME).await.is_empty());
@@ -231,8 +249,8 @@ async fn ag07_assigns_a_user_visible_in_ag06_and_ag05() {
             business: ACME.into(),
             user: BOB.into(),
             page_role_preset: Preset::Analyst as i32,
-            adaccount_roles: nums(&[AdAccountTask::Analyze]),
-            pixel_roles: vec!["ANALYZE".into()],
+            adaccount_tasks: nums(&[AdAccountTask::Analyze]),
+            pixel_tasks: nums(&[PixelTask::Analyze]),
             ..Default::default()
         })
         .await
@@ -241,11 +259,14 @@ async fn ag07_assigns_a_user_visible_in_ag06_and_ag05() {
     assert!(ok.success);
     let sent = last_sent_to(&gw, "POST", &format!("/{BRAND}/assigned_users"));
     assert_eq!(
-        sent.param("page_roles"),
+        sent.param("page_tasks"),
         Some(r#"["ANALYZE"]"#),
-        "the preset expanded"
+        "the preset expanded, under Meta's name"
     );
-    assert_eq!(sent.param("adaccount_roles"), Some(r#"["ANALYZE"]"#));
+    assert_eq!(sent.param("adaccount_tasks"), Some(r#"["ANALYZE"]"#));
+    assert_eq!(sent.param("pixel_tasks"), Some(r#"["ANALYZE"]"#));
+    assert_eq!(sent.param("page_roles"), None, "the seed's names are not sent");
+    assert_eq!(sent.param("business"), None, "Meta's edge takes no business");
 
     let users = group_users(&mut c, BRAND, ACME).await;
     assert_eq!(ids(&users, |u| &u.id), vec![BOB, CAROL]);
@@ -253,7 +274,8 @@ async fn ag07_assigns_a_user_visible_in_ag06_and_ag05() {
     assert_eq!(bob.name, "Bob Employee");
     assert_eq!(bob.page_roles, nums(&[PageTask::Analyze]));
     assert_eq!(bob.adaccount_roles, nums(&[AdAccountTask::Analyze]));
-    assert_eq!(bob.pixel_roles, vec!["ANALYZE"]);
+    assert_eq!(bob.pixel_roles, nums(&[PixelTask::Analyze]));
+    assert_eq!(bob.pixel_roles_raw, vec!["ANALYZE"]);
 
     let bobs = user_groups(&mut c, BOB, ACME).await;
     assert_eq!(ids(&bobs, |g| &g.id), vec![BRAND]);

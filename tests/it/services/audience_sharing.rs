@@ -200,7 +200,7 @@ async fn as01_joins_a_pending_relationship_and_shares_once_it_is_approved() {
     );
     assert_eq!(
         initiated(&mut c, INITECH).await[0].request_status(),
-        AudienceSharingRequestStatus::Approved
+        AudienceSharingRequestStatus::Approve
     );
 }
 
@@ -259,12 +259,12 @@ async fn as02_declines_a_request_and_the_cached_lists_follow() {
     let inbox = received(&mut c, GLOBEX).await;
     assert_eq!(
         inbox[0].request_status(),
-        AudienceSharingRequestStatus::Declined
+        AudienceSharingRequestStatus::Decline
     );
     assert_eq!(inbox[0].request_status_raw, "DECLINED");
     assert_eq!(
         initiated(&mut c, INITECH).await[0].request_status(),
-        AudienceSharingRequestStatus::Declined
+        AudienceSharingRequestStatus::Decline
     );
 
     // Answered already.
@@ -298,7 +298,7 @@ async fn as02_approve_is_sent_as_graph_spells_it() {
     let inbox = received(&mut c, GLOBEX).await;
     assert_eq!(
         inbox[0].request_status(),
-        AudienceSharingRequestStatus::Approved
+        AudienceSharingRequestStatus::Approve
     );
     assert_eq!(inbox[0].request_status_raw, "APPROVED");
 }
@@ -361,7 +361,7 @@ async fn as03_as04_show_an_answer_given_in_business_manager() {
     assert!(gw.sb().respond(DEMO_RELATIONSHIP, true));
     assert_eq!(
         received(&mut c, GLOBEX).await[0].request_status(),
-        AudienceSharingRequestStatus::Approved
+        AudienceSharingRequestStatus::Approve
     );
     assert_eq!(
         initiated(&mut c, INITECH).await[0].request_status_raw,

@@ -14,13 +14,16 @@ const PRODUCTS: &str = "7000000001";
 /// Initech Catalog (Initech OWNER; Globex AGENCY [ADMIN]).
 const INITECH_CATALOG: &str = "7000000002";
 
-rpc!(fn owned(business_id: &str) -> Vec<ProductCatalog>
+// access_status and the task lists are opt-in (not on Meta's ProductCatalog
+// or AssignedUser), so the tests name them.
+const CATALOG_FIELDS: &[&str] = &["id", "name", "access_status", "permitted_tasks", "tasks"];
+rpc!(fn owned(business_id: &str; read_mask = CATALOG_FIELDS) -> Vec<ProductCatalog>
     = list_owned_product_catalogs(ListOwnedProductCatalogsRequest).product_catalogs);
-rpc!(fn client_catalogs(business_id: &str) -> Vec<ProductCatalog>
+rpc!(fn client_catalogs(business_id: &str; read_mask = CATALOG_FIELDS) -> Vec<ProductCatalog>
     = list_client_product_catalogs(ListClientProductCatalogsRequest).product_catalogs);
-rpc!(fn users(catalog_id: &str, business: &str) -> Vec<ProductCatalogUser>
-    = list_product_catalog_users(ListProductCatalogUsersRequest).users);
-rpc!(fn user_catalogs(business_scoped_user_id: &str, business_id: &str) -> Vec<ProductCatalog>
+rpc!(fn users(catalog_id: &str, business: &str; read_mask = &["id", "name", "tasks"][..])
+    -> Vec<ProductCatalogUser> = list_product_catalog_users(ListProductCatalogUsersRequest).users);
+rpc!(fn user_catalogs(business_scoped_user_id: &str, business_id: &str; read_mask = CATALOG_FIELDS) -> Vec<ProductCatalog>
     = list_user_product_catalogs(ListUserProductCatalogsRequest).product_catalogs);
 rpc!(fn assign(business: &str, user: &str, tasks: &[CatalogTask], preset: Preset;
     catalog_id = PRODUCTS) -> MutationResult
@@ -40,8 +43,11 @@ async fn ct01_lists_owned_catalogs() {
             id: PRODUCTS.into(),
             name: "Acme Products".into(),
             access_status: AccessStatus::Confirmed as i32,
+            access_status_raw: "CONFIRMED".into(),
             permitted_tasks: nums(&[CatalogTask::Manage, CatalogTask::Advertise]),
+            permitted_tasks_raw: catalog_raw(&[CatalogTask::Manage, CatalogTask::Advertise]),
             tasks: vec![],
+            tasks_raw: vec![],
         }]
     );
     let initech = owned(&mut c, INITECH).await;
@@ -106,11 +112,13 @@ async fn ct03_assigns_a_user_with_a_preset_visible_in_ct06_and_ct05() {
                 id: ALICE.into(),
                 name: "Alice Admin".into(),
                 tasks: nums(&[CatalogTask::Manage, CatalogTask::Advertise]),
+                tasks_raw: catalog_raw(&[CatalogTask::Manage, CatalogTask::Advertise]),
             },
             ProductCatalogUser {
                 id: BOB.into(),
                 name: "Bob Employee".into(),
-                tasks: nums(&[CatalogTask::Advertise])
+                tasks: nums(&[CatalogTask::Advertise]),
+                tasks_raw: catalog_raw(&[CatalogTask::Advertise]),
             },
         ]
     );
@@ -139,7 +147,8 @@ async fn ct03_rules_and_validation() {
         vec![ProductCatalogUser {
             id: FRANK.into(),
             name: "Frank Planner".into(),
-            tasks: nums(&[CatalogTask::Advertise])
+            tasks: nums(&[CatalogTask::Advertise]),
+            tasks_raw: catalog_raw(&[CatalogTask::Advertise]),
         }]
     );
     assert_eq!(
@@ -196,7 +205,8 @@ async fn ct06_lists_catalog_users() {
         vec![ProductCatalogUser {
             id: BOB.into(),
             name: "Bob Employee".into(),
-            tasks: nums(&[CatalogTask::Advertise])
+            tasks: nums(&[CatalogTask::Advertise]),
+            tasks_raw: catalog_raw(&[CatalogTask::Advertise]),
         }]
     );
     assert!(users(&mut c, PRODUCTS, GLOBEX).await.is_empty());

@@ -9,7 +9,8 @@ rpc!(fn owned(business_id: &str) -> Vec<InstagramAccount>
     = list_owned_instagram_accounts(ListOwnedInstagramAccountsRequest).instagram_accounts);
 rpc!(fn all(business_id: &str) -> Vec<InstagramAccount>
     = list_instagram_accounts(ListInstagramAccountsRequest).instagram_accounts);
-rpc!(fn agencies(instagram_account_id: &str; business_id = ACME) -> Vec<InstagramAgency>
+rpc!(fn agencies(instagram_account_id: &str; business_id = ACME,
+    read_mask = &["id", "name", "permitted_tasks", "access_status"][..]) -> Vec<InstagramAgency>
     = list_instagram_account_agencies(ListInstagramAccountAgenciesRequest).agencies);
 rpc!(fn authorized(instagram_account_id: &str; business = ACME) -> Vec<AdAccount>
     = list_instagram_authorized_ad_accounts(ListInstagramAuthorizedAdAccountsRequest)
@@ -70,6 +71,7 @@ async fn ig03_lists_agencies() {
             name: "Globex Agency".into(),
             permitted_tasks: vec!["ADVERTISE".into(), "ANALYZE".into()],
             access_status: AccessStatus::Confirmed as i32,
+            access_status_raw: "CONFIRMED".into(),
         }]
     );
     assert!(agencies(&mut c, "6000000003").await.is_empty());
@@ -86,7 +88,7 @@ async fn ig04_adds_an_agency_visible_in_ig03_and_the_agencys_ig02() {
             instagram_account_id: "6000000003".into(),
             business_id: ACME.into(),
             agency_business_id: GLOBEX.into(),
-            permitted_tasks: vec!["ADVERTISE".into()],
+            permitted_tasks: nums(&[InstagramAssetTask::Advertise]),
             ..Default::default()
         })
         .await

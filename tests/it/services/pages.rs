@@ -9,18 +9,45 @@ use super::*;
 /// Tasks given explicitly.
 const NO_PRESET: Preset = Preset::Unspecified;
 
-rpc!(pub(super) fn owned(business_id: &str) -> Vec<Page>
+// The relationship fields (access status and type, tasks) are opt-in: Meta's
+// spec does not list them on Page, so the tests name them.
+rpc!(pub(super) fn owned(business_id: &str; read_mask = &["id", "name", "access_status", "access_type", "permitted_tasks", "tasks", "business"][..]) -> Vec<Page>
     = list_owned_pages(ListOwnedPagesRequest).pages);
-rpc!(fn pending_owned(business_id: &str) -> Vec<Page>
-    = list_pending_owned_pages(ListPendingOwnedPagesRequest).pages);
-rpc!(pub(super) fn client_pages(business_id: &str) -> Vec<Page>
+rpc!(fn pending_owned_requests(business_id: &str) -> Vec<PageRequest>
+    = list_pending_owned_pages(ListPendingOwnedPagesRequest).requests);
+rpc!(pub(super) fn client_pages(business_id: &str; read_mask = &["id", "name", "access_status", "access_type", "permitted_tasks", "tasks", "business"][..]) -> Vec<Page>
     = list_client_pages(ListClientPagesRequest).pages);
-rpc!(fn pending_client(business_id: &str) -> Vec<Page>
-    = list_pending_client_pages(ListPendingClientPagesRequest).pages);
-rpc!(pub(super) fn page_users(page_id: &str, business: &str) -> Vec<PageUser>
-    = list_page_users(ListPageUsersRequest).users);
-rpc!(pub(super) fn user_pages(business_scoped_user_id: &str, business_id: &str) -> Vec<Page>
+rpc!(fn pending_client_requests(business_id: &str) -> Vec<PageRequest>
+    = list_pending_client_pages(ListPendingClientPagesRequest).requests);
+rpc!(pub(super) fn page_users(page_id: &str, business: &str; read_mask = &["id", "name", "tasks"][..])
+    -> Vec<PageUser> = list_page_users(ListPageUsersRequest).users);
+rpc!(pub(super) fn user_pages(business_scoped_user_id: &str, business_id: &str; read_mask = &["id", "name", "access_status", "access_type", "permitted_tasks", "tasks", "business"][..]) -> Vec<Page>
     = list_user_pages(ListUserPagesRequest).pages);
+
+/// The pages of PG11's pending requests (Meta's BusinessPageRequest); each
+/// request has its own id, distinct from the page's.
+async fn pending_owned(c: &mut Client<tonic::transport::Channel>, business_id: &str) -> Vec<Page> {
+    let requests = pending_owned_requests(c, business_id).await;
+    for r in &requests {
+        let page = r.page.as_ref().map(|p| p.id.as_str());
+        assert!(!r.id.is_empty() && Some(r.id.as_str()) != page, "{r:?}");
+    }
+    requests.into_iter().filter_map(|r| r.page).collect()
+}
+
+/// The pages of PG03's pending agency requests.
+async fn pending_client(c: &mut Client<tonic::transport::Channel>, business_id: &str) -> Vec<Page> {
+    let requests = pending_client_requests(c, business_id).await;
+    for r in &requests {
+        assert!(!r.id.is_empty(), "{r:?}");
+    }
+    requests.into_iter().filter_map(|r| r.page).collect()
+}
+
+/// (id, name) of each page.
+fn names(list: &[Page]) -> Vec<(&str, &str)> {
+    list.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect()
+}
 rpc!(fn claim(page_id: &str; business_id = ACME) -> ClaimResult = claim_page(ClaimPageRequest));
 rpc!(fn remove_page(page_id: &str; business_id = ACME) -> MutationResult
     = remove_page(RemovePageRequest));
@@ -39,6 +66,18 @@ fn all_page_tasks() -> Vec<i32> {
         PageTask::Advertise,
         PageTask::Analyze,
     ])
+}
+
+fn all_page_tasks_raw() -> Vec<String> {
+    ["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn editor_tasks_raw() -> Vec<String> {
+    ["CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn editor_tasks() -> Vec<i32> {
@@ -77,12 +116,11 @@ async fn pg01_claim_pending_for_a_new_admin_then_listed_by_pg11() {
     );
     let r = claim(&mut c, "3000000004").await.unwrap();
     assert_eq!(r.access_status(), AccessStatus::Pending);
-    use {AccessStatus::Pending, AccessType::Owner};
     assert_eq!(
-        access(&pending_owned(&mut c, ACME).await),
+        names(&pending_owned(&mut c, ACME).await),
         vec![
-            ("3000000004", "Acme Pop-up Store", Pending, Owner),
-            ("3000000007", "Acme Kiosk", Pending, Owner),
+            ("3000000004", "Acme Pop-up Store"),
+            ("3000000007", "Acme Kiosk"),
         ]
     );
     assert!(!ids(&owned(&mut c, ACME).await, |p| &p.id).contains(&"3000000004".to_string()));
@@ -153,11 +191,6 @@ async fn pg02_agency_claim_with_a_preset_is_pending_and_listed_by_pg03() {
 
     let pending = pending_client(&mut c, GLOBEX).await;
     assert_eq!(ids(&pending, |p| &p.id), vec!["3000000001", "3000000005"]);
-    assert_eq!(
-        pending[0].permitted_tasks,
-        nums(&[PageTask::Moderate, PageTask::Advertise, PageTask::Analyze])
-    );
-    assert_eq!(pending[0].access_status(), AccessStatus::Pending);
 }
 
 #[tokio::test]
@@ -181,19 +214,7 @@ async fn pg02_refusals() {
 async fn pg03_lists_pending_client_pages() {
     let (_gw, mut c) = start(Client::new).await;
     let pending = pending_client(&mut c, GLOBEX).await;
-    assert_eq!(
-        access(&pending),
-        vec![(
-            "3000000005",
-            "Initech News",
-            AccessStatus::Pending,
-            AccessType::Agency
-        )]
-    );
-    assert_eq!(
-        pending[0].permitted_tasks,
-        nums(&[PageTask::Advertise, PageTask::Analyze])
-    );
+    assert_eq!(names(&pending), vec![("3000000005", "Initech News")]);
     assert!(pending_client(&mut c, ACME).await.is_empty());
 }
 
@@ -316,12 +337,14 @@ async fn pg07_assign_with_editor_preset_sends_its_tasks() {
             PageUser {
                 id: ALICE.into(),
                 name: "Alice Admin".into(),
-                tasks: editor_tasks()
+                tasks: editor_tasks(),
+                tasks_raw: editor_tasks_raw(),
             },
             PageUser {
                 id: BOB.into(),
                 name: "Bob Employee".into(),
-                tasks: editor_tasks()
+                tasks: editor_tasks(),
+                tasks_raw: editor_tasks_raw(),
             },
         ]
     );
@@ -395,12 +418,14 @@ async fn pg09_lists_page_users_per_business() {
             PageUser {
                 id: ALICE.into(),
                 name: "Alice Admin".into(),
-                tasks: all_page_tasks()
+                tasks: all_page_tasks(),
+                tasks_raw: all_page_tasks_raw(),
             },
             PageUser {
                 id: CAROL.into(),
                 name: "Carol Analyst".into(),
                 tasks: nums(&[PageTask::Advertise, PageTask::Analyze]),
+                tasks_raw: page_raw(&[PageTask::Advertise, PageTask::Analyze]),
             },
         ]
     );
@@ -410,7 +435,8 @@ async fn pg09_lists_page_users_per_business() {
         vec![PageUser {
             id: FRANK.into(),
             name: "Frank Planner".into(),
-            tasks: nums(&[PageTask::Analyze])
+            tasks: nums(&[PageTask::Analyze]),
+            tasks_raw: page_raw(&[PageTask::Analyze]),
         }]
     );
     assert!(page_users(&mut c, "3000000008", ACME).await.is_empty());
