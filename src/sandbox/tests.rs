@@ -3130,3 +3130,629 @@ async fn calls_failing_authentication_spend_nothing() {
     assert_eq!(sb.calls_admitted(), 0);
     assert_eq!(sb.points_spent("act_2000000001"), 0);
 }
+
+// --- Meta's published spec (tests/data/graph-spec.json) -------------------------
+
+#[tokio::test]
+async fn unknown_params_are_refused_as_graph_does() {
+    let sb = Sandbox::demo();
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages?colour=red")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.err(), (100, None));
+    assert_eq!(r.message(), "(#100) Param colour is not a valid parameter");
+    assert_eq!(r.body["error"]["type"], "OAuthException");
+    assert!(r.body["error"]["fbtrace_id"].is_string());
+    // Always-allowed parameters pass everywhere.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_pages?limit=1&summary=true&pretty=0&locale=en_US&fields=id&access_token={ACME_ADMIN}"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["3000000001"]);
+    // PG01 takes page_id, code and entry_point; the seed's ig_password is
+    // not a parameter of the edge.
+    let path = format!("/{ACME}/owned_pages");
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &path,
+        &[("page_id", "3000000003"), ("ig_password", "x")],
+    )
+    .await;
+    assert_eq!(
+        r.message(),
+        "(#100) Param ig_password is not a valid parameter"
+    );
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &path,
+        &[
+            ("page_id", "3000000003"),
+            ("code", "123456"),
+            ("entry_point", "BM"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    // Spec-required parameters.
+    let r = post(&sb, ACME_ADMIN, &path, &[]).await;
+    assert_eq!(r.message(), "(#100) The parameter page_id is required");
+    // A param exception row for the operation lets it through.
+    sb.add_exceptions("PG01\tparam\tig_password\ttest\n");
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &path,
+        &[("page_id", "3000000003"), ("ig_password", "x")],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    // Calls outside the table keep their behaviour (/debug_token, /me).
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/debug_token?input_token={CAROL}"),
+    )
+    .await;
+    assert_eq!(r.ok()["data"]["user_id"], "10003");
+}
+
+#[tokio::test]
+async fn enum_params_take_every_spec_value_and_nothing_else() {
+    let sb = Sandbox::demo();
+    // Ad account tasks of the spec, DRAFT and AA_ANALYZE included.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/act_2000000001/assigned_users",
+        &[
+            ("user", "10002"),
+            ("tasks", "['DRAFT','AA_ANALYZE','ANALYZE']"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/act_2000000001/assigned_users",
+        &[("user", "10002"), ("tasks", "['ANALYZE','FLY']")],
+    )
+    .await;
+    assert_eq!(
+        r.message(),
+        "(#100) Param tasks[1] must be one of {AA_ANALYZE, ADVERTISE, ANALYZE, DRAFT, MANAGE} - got \"FLY\""
+    );
+    // A value exception row lets an outside value through.
+    sb.add_exceptions("AA08\tvalue\ttasks=FLY\ttest\n");
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/act_2000000001/assigned_users",
+        &[("user", "10002"), ("tasks", "['FLY']")],
+    )
+    .await;
+    assert_eq!(r.err(), (100, None));
+    assert!(r.message().contains("invalid task"), "{}", r.message());
+    // A single-valued enum (OB04 status).
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        "/act_2000000007/onbehalf_requests?status=MAYBE",
+    )
+    .await;
+    assert!(
+        r.message()
+            .starts_with("(#100) Param status must be one of {APPROVE, CANCELED,"),
+        "{}",
+        r.message()
+    );
+    // Every AG07 task list takes the spec's values.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/9000000002/assigned_users",
+        &[
+            ("user", "10002"),
+            ("page_tasks", "['MANAGE_JOBS','VIEW_MONETIZATION_INSIGHTS']"),
+            ("adaccount_tasks", "['DRAFT','AA_ANALYZE']"),
+            ("pixel_tasks", "['EDIT','AA_ANALYZE']"),
+            ("offline_conversion_data_set_tasks", "['VIEW','AA_ANALYZE']"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/9000000002/assigned_users",
+        &[("user", "10002"), ("pixel_tasks", "['MANAGE']")],
+    )
+    .await;
+    assert!(r
+        .message()
+        .starts_with("(#100) Param pixel_tasks[0] must be one of"));
+}
+
+#[tokio::test]
+async fn fields_are_checked_against_the_spec_types_and_exceptions() {
+    let sb = Sandbox::demo();
+    // Spec fields the sandbox does not model are accepted (and omitted).
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,name,amount_spent&limit=1"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "name": "Acme US Prospecting"}])
+    );
+    // The seed's edge-context fields need an exception row.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type"),
+    )
+    .await;
+    assert_eq!(
+        r.message(),
+        "(#100) Tried accessing nonexisting field (access_type) on node type (AdAccount)"
+    );
+    // Nested selections are checked against the nested type.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,business{{id,colour}}"),
+    )
+    .await;
+    assert_eq!(
+        r.message(),
+        "(#100) Tried accessing nonexisting field (colour) on node type (Business)"
+    );
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,business{{id,name}}&limit=1"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "business": {"id": ACME, "name": "Acme Retail"}}])
+    );
+    // Without fields=, edge-context defaults are dropped unless excepted:
+    // BB02's page_permissions.
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/clients")).await;
+    assert!(
+        r.ok()["data"][0].get("page_permissions").is_none(),
+        "{}",
+        r.body
+    );
+    sb.add_exceptions("AA03\tfield\taccess_type\ttest\nBB02\tfield\tpage_permissions\ttest\n");
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type&limit=1"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "access_type": "OWNER"}])
+    );
+    // The row is per operation: AA10 still refuses it.
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/client_ad_accounts?fields=id,access_type"),
+    )
+    .await;
+    assert_eq!(r.err(), (100, None));
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/clients")).await;
+    assert!(
+        r.ok()["data"][0].get("page_permissions").is_some(),
+        "{}",
+        r.body
+    );
+    // Instagram accounts are IGUser nodes.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_instagram_accounts?fields=id,karma"),
+    )
+    .await;
+    assert_eq!(
+        r.message(),
+        "(#100) Tried accessing nonexisting field (karma) on node type (IGUser)"
+    );
+}
+
+#[tokio::test]
+async fn pending_lists_answer_request_objects() {
+    let sb = Sandbox::demo();
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/pending_owned_ad_accounts"),
+    )
+    .await;
+    let data = r.ok()["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(data.len(), 1);
+    let request = data[0]["id"].as_str().unwrap_or_default().to_string();
+    assert_ne!(request, "act_2000000003");
+    assert_eq!(
+        data[0]["ad_account"],
+        json!({"id": "act_2000000003", "name": "Acme Legacy Account"})
+    );
+    // The request keeps its id; each request has its own.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/pending_owned_ad_accounts?fields=id,ad_account{{id}}"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": request, "ad_account": {"id": "act_2000000003"}}])
+    );
+    let pages = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/pending_owned_pages?fields=id,page{{name}}"),
+    )
+    .await;
+    assert_eq!(pages.ok()["data"][0]["page"], json!({"name": "Acme Kiosk"}));
+    let page_request = pages.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(page_request, request);
+    let apps = get(&sb, ACME_ADMIN, &format!("/{ACME}/pending_client_apps")).await;
+    assert_eq!(apps.asset_ids("application"), vec!["4000000003"]);
+    let app_request = apps.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ![request.as_str(), page_request.as_str(), "4000000003"].contains(&app_request.as_str())
+    );
+    for (path, field) in [
+        ("pending_client_ad_accounts", "ad_account"),
+        ("pending_client_pages", "page"),
+    ] {
+        let r = get(
+            &sb,
+            GLOBEX_ADMIN,
+            &format!("/{GLOBEX}/{path}?fields=id,{field}{{id,name}}"),
+        )
+        .await;
+        assert_eq!(r.asset_ids(field).len(), 1, "{path}");
+        // Fields outside BusinessAdAccountRequest / BusinessPageRequest.
+        let r = get(
+            &sb,
+            GLOBEX_ADMIN,
+            &format!("/{GLOBEX}/{path}?fields=id,name"),
+        )
+        .await;
+        assert_eq!(r.err(), (100, None), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn mutations_answer_success_objects() {
+    let sb = Sandbox::demo();
+    for r in [
+        post(&sb, ACME_ADMIN, "/9000000002", &[("name", "West")]).await,
+        post(
+            &sb,
+            ACME_ADMIN,
+            "/9000000002/contained_pages",
+            &[("asset_id", "3000000002")],
+        )
+        .await,
+        delete(
+            &sb,
+            ACME_ADMIN,
+            "/9000000002/contained_pages?asset_id=3000000002",
+        )
+        .await,
+        post(
+            &sb,
+            ACME_ADMIN,
+            "/9000000002/assigned_users",
+            &[("user", "10002"), ("adaccount_tasks", "['ANALYZE']")],
+        )
+        .await,
+        delete(&sb, ACME_ADMIN, "/9000000002/assigned_users?user=10002").await,
+        delete(&sb, ACME_ADMIN, "/9000000002").await,
+    ] {
+        assert_eq!(r.ok(), &json!({"success": true}));
+    }
+}
+
+#[tokio::test]
+async fn ag07_tasks_are_what_the_user_gets_on_the_groups_assets() {
+    let sb = Sandbox::demo();
+    // Bob joins group 9000000002 (act_2000000001) with DRAFT.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/9000000002/assigned_users",
+        &[
+            ("user", "10002"),
+            ("adaccount_tasks", r#"["DRAFT","ANALYZE"]"#),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    sb.add_exceptions("AA07\tfield\ttasks\ttest\n");
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/act_2000000001/assigned_users?business={ACME}&fields=id,tasks"),
+    )
+    .await;
+    let bob = r.ok()["data"]
+        .as_array()
+        .and_then(|d| d.iter().find(|u| u["id"] == "10002").cloned())
+        .expect("bob");
+    assert_eq!(bob["tasks"], json!(["ADVERTISE", "ANALYZE", "DRAFT"]));
+    // AG05 contained_asset_id filters the user's groups.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/10002/assigned_business_asset_groups?contained_asset_id=act_2000000001",
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["9000000002"]);
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/10002/assigned_business_asset_groups?contained_asset_id=3000000001",
+    )
+    .await;
+    assert!(r.ids().is_empty());
+}
+
+#[tokio::test]
+async fn spec_filters_and_params_of_lists() {
+    let sb = Sandbox::demo();
+    // AA03 search_query and include_shared_ad_accounts.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?search_query=retarget"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["act_2000000002"]);
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/owned_ad_accounts")).await;
+    assert_eq!(r.ids(), vec!["act_2000000007"]);
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/owned_ad_accounts?include_shared_ad_accounts=true"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["act_2000000001", "act_2000000007"]);
+    // AA10 search_query.
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/client_ad_accounts?search_query=nothing"),
+    )
+    .await;
+    assert!(r.ids().is_empty());
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/client_ad_accounts?search_query=PROSPECT"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["act_2000000001"]);
+    // PG08 pages.
+    let r = get(&sb, ACME_ADMIN, "/10002/assigned_pages").await;
+    assert_eq!(r.ids(), vec!["3000000002"]);
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/10001/assigned_pages?pages=['3000000003']",
+    )
+    .await;
+    assert!(r.ids().is_empty());
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/10001/assigned_pages?pages=['3000000001']",
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["3000000001"]);
+    // AA02's optional spec params are accepted.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/adaccount"),
+        &[
+            ("name", "Invoiced"),
+            ("currency", "USD"),
+            ("timezone_id", "1"),
+            ("end_advertiser", ACME),
+            ("media_agency", "NONE"),
+            ("partner", "NONE"),
+            ("funding_id", "123"),
+            ("invoice", "true"),
+            ("invoice_group_id", "9"),
+            ("invoicing_emails", r#"["a@example.com"]"#),
+            ("io", "false"),
+            ("po_number", "PO-1"),
+            ("ad_account_created_from_bm_flag", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok()["business_id"], ACME);
+    // OB04 takes Meta's status enum: CANCELED lists canceled requests.
+    let r = delete(&sb, GLOBEX_ADMIN, "/8400000001").await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        "/act_2000000007/onbehalf_requests?status=CANCELED",
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["8400000001"]);
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        "/act_2000000007/onbehalf_requests?status=PENDING",
+    )
+    .await;
+    assert!(r.ids().is_empty());
+}
+
+#[tokio::test]
+async fn as01_to_as04_spec_params() {
+    let sb = Sandbox::demo();
+    // AS03 filters by request_status (Meta's enum) and initiator_id.
+    let received = format!("/{GLOBEX}/received_audience_sharing_requests");
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("{received}?request_status=IN_PROGRESS"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["8300000001"]);
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("{received}?request_status=APPROVE"),
+    )
+    .await;
+    assert!(r.ids().is_empty());
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("{received}?initiator_id={ACME}"),
+    )
+    .await;
+    assert!(r.ids().is_empty());
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("{received}?initiator_id=1000000003"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["8300000001"]);
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("{received}?request_status=APPROVED"),
+    )
+    .await;
+    assert_eq!(r.err(), (100, None));
+    // AS04 filters by recipient_id.
+    let initiated = "/1000000003/initiated_audience_sharing_requests";
+    let r = get(
+        &sb,
+        INITECH_ADMIN,
+        &format!("{initiated}?recipient_id={GLOBEX}&request_status=IN_PROGRESS"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["8300000001"]);
+    // The request_status field is Meta's spelling.
+    assert!(sb.respond("8300000001", true));
+    let r = get(
+        &sb,
+        INITECH_ADMIN,
+        &format!("{initiated}?fields=id,request_status"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "8300000001", "request_status": "APPROVE"}])
+    );
+    // AS01 accepts permissions and replace.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/8200000001/adaccounts",
+        &[
+            ("adaccounts", "['2000000002']"),
+            ("relationship_type", "['Agency']"),
+            ("permissions", "{}"),
+            ("replace", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok()["success"], true);
+    assert_eq!(r.ok()["sharing_data"][0]["audience_share_status"], "SHARED");
+}
+
+#[tokio::test]
+async fn legacy_edges_follow_the_setting() {
+    let sb = Sandbox::demo();
+    // Default: served, as for an app that kept access.
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/sent_inprogress_onbehalf_requests"),
+    )
+    .await;
+    assert_eq!(r.ids(), vec!["8400000001"]);
+    sb.set_legacy_edges(false);
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/sent_inprogress_onbehalf_requests"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.message(),
+        "(#100) Tried accessing nonexisting field (sent_inprogress_onbehalf_requests) on node type (Business)"
+    );
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/client_ad_accounts"),
+        &[
+            ("adaccount_id", "act_2000000006"),
+            ("permitted_tasks", "['ANALYZE']"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.err(), (3, None));
+    assert_eq!(
+        r.message(),
+        "(#3) Application does not have the capability to make this API call."
+    );
+    let r = delete(&sb, ACME_ADMIN, "/9000000002").await;
+    assert_eq!(r.err(), (100, Some(33)));
+    let r = delete(&sb, GLOBEX_ADMIN, "/8400000001").await;
+    assert_eq!(r.err(), (100, Some(33)));
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        "/9000000002/contained_offline_conversion_data_sets",
+        &[("asset_id", "8000000001")],
+    )
+    .await;
+    assert_eq!(r.err(), (2500, None));
+    let r = delete(&sb, ACME_ADMIN, &format!("/{ACME}/apps?app_id=4000000001")).await;
+    assert_eq!(r.err(), (2500, None));
+    // Edges in the spec are unaffected.
+    let r = get(&sb, ACME_ADMIN, "/9000000002").await;
+    assert_eq!(r.ok()["id"], "9000000002");
+    // And back on at run time.
+    sb.set_legacy_edges(true);
+    let r = delete(&sb, GLOBEX_ADMIN, "/8400000001").await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let sb = Sandbox::demo().with_legacy_edges(false);
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/9000000001/contained_offline_conversion_data_sets",
+    )
+    .await;
+    assert_eq!(r.err(), (100, None));
+}
