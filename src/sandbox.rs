@@ -14,8 +14,9 @@
 //! - `Sandbox::serve(self, listener, shutdown) -> std::io::Result<()>`
 //! - test hooks: `request_count()`, `requests_to(path)`, `pause()`, `resume()`, `arrivals()`
 //!
-//! Also: builders [`Sandbox::with_app_secret`], [`Sandbox::with_scoring`];
-//! test hooks [`Sandbox::last_request`], [`Sandbox::advance_clock`],
+//! Also: builders [`Sandbox::with_app_secret`], [`Sandbox::with_scoring`],
+//! [`Sandbox::with_legacy_edges`]; test hooks [`Sandbox::set_legacy_edges`],
+//! [`Sandbox::last_request`], [`Sandbox::advance_clock`],
 //! [`Sandbox::expire_token`], [`Sandbox::approve_access`], [`Sandbox::respond`],
 //! and the rate-limit counters [`Sandbox::throttled_count`],
 //! [`Sandbox::calls_admitted`], [`Sandbox::points_spent`], [`Sandbox::score`].
@@ -23,6 +24,8 @@
 //! Layout: `http` (the axum handler: auth, hooks, headers), `ops` (routing
 //! and one module per area), `world` (the state and its queries), `render`
 //! (node types and fields), `wire` (errors, parameters, `fields=`, paging),
+//! `spec` (Meta's published spec and the justified exceptions: parameter,
+//! enum and field checks, edges gone from the spec),
 //! `usage` (Meta's rate-limit scoring model), `demo` (the demo world and its id table).
 
 mod demo;
@@ -30,6 +33,7 @@ mod faults;
 mod http;
 mod ops;
 mod render;
+mod spec;
 mod usage;
 mod wire;
 mod world;
@@ -135,7 +139,8 @@ fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 // === impl Sandbox ===
 
 impl Sandbox {
-    fn from_world(world: world::World) -> Self {
+    fn from_world(mut world: world::World) -> Self {
+        world.legacy_edges = true;
         let (paused, _) = watch::channel(false);
         Self {
             inner: Arc::new(Inner {
@@ -173,6 +178,22 @@ impl Sandbox {
     pub fn with_scoring(self, config: ScoringConfig) -> Self {
         self.inner.usage.lock().configure(config);
         self
+    }
+
+    /// Whether the edges gone from Meta's spec (rows of kind `edge` in
+    /// `tests/data/graph-exceptions.tsv`: AG04, AG24–AG26, AP04, BB01, OB01,
+    /// OB03, OB05, OB06) are served, as for an app that kept legacy access
+    /// (the default), or refused with Graph's own answers, as for an app
+    /// without that access.
+    pub fn with_legacy_edges(self, served: bool) -> Self {
+        self.set_legacy_edges(served);
+        self
+    }
+
+    /// The Graph API version and spec commit the sandbox follows
+    /// (`("v26.0", "ad2b0b6…")`, from `tests/data/graph-spec.json`).
+    pub fn spec_version() -> (String, String) {
+        (spec::SPEC.version.clone(), spec::SPEC.commit.clone())
     }
 
     /// Vault entries for the demo tokens: the admin system-user token of
@@ -231,6 +252,22 @@ impl Sandbox {
     }
 
     // --- test hooks -------------------------------------------------------
+
+    /// Test hook: serves (true) or refuses (false) the edges gone from
+    /// Meta's spec from now on (see [`Sandbox::with_legacy_edges`]).
+    pub fn set_legacy_edges(&self, served: bool) {
+        self.inner.world.lock().legacy_edges = served;
+    }
+
+    /// Test hook: adds exception rows (the tsv format of
+    /// `tests/data/graph-exceptions.tsv`) to the embedded ones.
+    #[cfg(test)]
+    pub(crate) fn add_exceptions(&self, tsv: &str) {
+        let mut world = self.inner.world.lock();
+        let mut exc = world.exceptions().clone();
+        exc.add(tsv);
+        world.extra_exceptions = Some(exc);
+    }
 
     /// Test hook: replaces the injected faults (None: none), with a fresh
     /// random generator from the config's seed.

@@ -345,7 +345,7 @@ impl Builder {
             .world
             .assets
             .get(id)
-            .map(|a| a.kind.user_tasks())
+            .map(|a| a.kind.owner_tasks())
             .unwrap_or_default();
         self.access(id, biz, AccessType::Owner, AccessStatus::Confirmed, tasks);
     }

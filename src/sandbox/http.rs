@@ -251,18 +251,19 @@ fn run(inner: &Inner, incoming: &Incoming, scope: &mut Scope) -> Result<Value, G
         .cloned()
         .collect();
     let paging = PageRequest::parse(&params, incoming.base_url.clone(), link_query)?;
-    let call = Call {
+    let mut call = Call {
         verb,
         actor,
         token_page,
         params,
         fields,
         paging,
+        spec_fields: None,
     };
     *scope = ops::scope(&world, &call, &incoming.segments);
     usage::classify(&world, scope, &incoming.segments);
     inner.usage.lock().admit(scope, call.verb)?;
-    ops::dispatch(&mut world, &call, &incoming.segments)
+    ops::dispatch(&mut world, &mut call, &incoming.segments)
 }
 
 /// The Graph method: the HTTP method, or the `method` parameter Graph

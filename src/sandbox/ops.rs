@@ -19,6 +19,7 @@ pub(crate) use audiences::answer_sharing;
 
 use serde_json::{json, Map, Value};
 
+use super::spec::SPEC;
 use super::wire::{subcode, FieldSel, GraphError, NodeType, PageRequest, Params};
 use super::world::{AccessStatus, AccessType, Asset, AssetKind, World};
 
@@ -54,6 +55,10 @@ pub(crate) struct Call {
     /// The parsed `fields=`, when given.
     pub(crate) fields: Option<Vec<FieldSel>>,
     pub(crate) paging: PageRequest,
+    /// Set when Meta's spec covers the call (see `spec`): `fields=` has
+    /// been checked against the spec, and these are the fields the answer
+    /// may carry (the return type's plus the operation's exceptions).
+    pub(crate) spec_fields: Option<Vec<String>>,
 }
 
 /// What a call is accounted against (usage headers).
@@ -98,7 +103,7 @@ pub(crate) fn scope(world: &World, call: &Call, segments: &[String]) -> Scope {
 /// Runs the call addressed to `segments` (the path after the version).
 pub(crate) fn dispatch(
     world: &mut World,
-    call: &Call,
+    call: &mut Call,
     segments: &[String],
 ) -> Result<Value, GraphError> {
     let Some((id, rest)) = segments.split_first() else {
@@ -112,6 +117,8 @@ pub(crate) fn dispatch(
     }
     let edge = rest.first().map(String::as_str);
     let node = resolve(world, id, call)?;
+    conform(world, call, &node, id, edge)?;
+    let call = &*call;
     let verb = call.verb;
     let unsupported = || GraphError::unknown_object(verb.as_str(), id);
     match node {
@@ -137,6 +144,80 @@ pub(crate) fn dispatch(
             (None, _) => Err(unsupported()),
             (Some(e), _) => Err(GraphError::unknown_path(e)),
         },
+    }
+}
+
+/// The spec's node type names a resolved node may have, most specific first
+/// (a user is a BusinessUser for its `assigned_*` edges and a User for
+/// `/me`; an Instagram account is an IGUser, and an InstagramBusinessAsset
+/// for POST/DELETE `agencies`, which the spec puts there).
+fn spec_types(node: &Node) -> &'static [&'static str] {
+    match node {
+        Node::User(_) => &["BusinessUser", "User", "SystemUser"],
+        Node::Business(_) => &["Business"],
+        Node::Group(_) => &["BusinessAssetGroup"],
+        Node::Obo(_) => &["BusinessOwnedObjectOnBehalfOfRequest"],
+        Node::Audience(_) => &["CustomAudience"],
+        Node::Sharing(_) => &["BusinessAssetSharingAgreement"],
+        Node::Asset(_, kind) => match kind {
+            AssetKind::AdAccount => &["AdAccount"],
+            AssetKind::Page => &["Page"],
+            AssetKind::App => &["Application"],
+            AssetKind::Pixel => &["AdsPixel"],
+            AssetKind::InstagramAccount => &["IGUser", "InstagramBusinessAsset"],
+            AssetKind::Catalog => &["ProductCatalog"],
+            AssetKind::OfflineConversionDataSet => &["OfflineConversionDataSet"],
+            AssetKind::CustomConversion => &["CustomConversion"],
+        },
+    }
+}
+
+/// Holds the call to Meta's spec when the table has its node type, edge and
+/// method (see `spec`): parameters, enums and `fields=`; edges gone from the
+/// spec answer Graph's refusal while the sandbox has no legacy access.
+/// Calls outside the table keep the sandbox's own checks.
+fn conform(
+    world: &World,
+    call: &mut Call,
+    node: &Node,
+    id: &str,
+    edge: Option<&str>,
+) -> Result<(), GraphError> {
+    let spec = &*SPEC;
+    let Some((ty, route)) = spec.route(
+        spec_types(node),
+        edge.unwrap_or_default(),
+        call.verb.as_str(),
+    ) else {
+        return Ok(());
+    };
+    let exc = world.exceptions();
+    if !route.in_spec || exc.legacy_edge(&route.op) {
+        if !world.legacy_edges {
+            return Err(removed_edge(&route.op, ty, id, edge, call.verb));
+        }
+        // A kept, deprecated edge: the spec has no facts for it.
+        return Ok(());
+    }
+    spec.check_params(route, &call.params, exc)?;
+    if let Some(fields) = &call.fields {
+        spec.check_fields(route, fields, exc)?;
+    }
+    call.spec_fields = Some(spec.allowed_fields(route, exc).unwrap_or_default());
+    Ok(())
+}
+
+/// What Graph answers an app without access to an edge gone from the spec:
+/// BB01 (limited since 2021-06) code 3; a method gone from a node, Graph's
+/// "Unsupported ... request" (100/33); a GET of a gone edge, the
+/// nonexisting-field error Graph gives any unknown edge; other methods,
+/// unknown path components.
+fn removed_edge(op: &str, ty: &str, id: &str, edge: Option<&str>, verb: Verb) -> GraphError {
+    match (op, edge, verb) {
+        ("BB01", _, _) => GraphError::no_capability(),
+        (_, None, _) => GraphError::unknown_object(verb.as_str(), id),
+        (_, Some(e), Verb::Get) => GraphError::nonexisting_field(e, ty),
+        (_, Some(e), _) => GraphError::unknown_path(e),
     }
 }
 
@@ -484,12 +565,10 @@ pub(crate) fn list(
     items: Vec<Map<String, Value>>,
     defaults: Option<&[&str]>,
 ) -> Result<Value, GraphError> {
-    if let Some(fields) = &call.fields {
-        ty.validate(fields)?;
-    }
+    check_fields(call, ty)?;
     let selected = items
         .iter()
-        .map(|item| ty.select(item, call.fields.as_deref(), defaults))
+        .map(|item| spec_filter(call, ty.select(item, call.fields.as_deref(), defaults)))
         .collect();
     Ok(call.paging.page(selected))
 }
@@ -500,10 +579,32 @@ pub(crate) fn node(
     ty: &NodeType,
     full: &Map<String, Value>,
 ) -> Result<Value, GraphError> {
-    if let Some(fields) = &call.fields {
-        ty.validate(fields)?;
+    check_fields(call, ty)?;
+    Ok(spec_filter(
+        call,
+        ty.select(full, call.fields.as_deref(), None),
+    ))
+}
+
+/// Checks `fields=` against the sandbox's node type, unless the spec has
+/// checked it already.
+fn check_fields(call: &Call, ty: &NodeType) -> Result<(), GraphError> {
+    match (&call.fields, &call.spec_fields) {
+        (Some(fields), None) => ty.validate(fields),
+        _ => Ok(()),
     }
-    Ok(ty.select(full, call.fields.as_deref(), None))
+}
+
+/// Without `fields=`, a call the spec covers answers only fields the spec
+/// (or an exception row) gives its return type.
+fn spec_filter(call: &Call, mut value: Value) -> Value {
+    if let (None, Some(allowed), Value::Object(map)) = (&call.fields, &call.spec_fields, &mut value)
+    {
+        if !allowed.is_empty() {
+            map.retain(|k, _| allowed.iter().any(|a| a == k));
+        }
+    }
+    value
 }
 
 /// The caller must belong to the business.

@@ -117,7 +117,7 @@ pub(crate) static PIXEL: NodeType = NodeType {
 };
 
 pub(crate) static INSTAGRAM: NodeType = NodeType {
-    name: "InstagramUser",
+    name: "IGUser",
     fields: &["id", "username"],
     defaults: &["id"],
     nested: &[],
@@ -186,7 +186,7 @@ pub(crate) static CUSTOM_AUDIENCE: NodeType = NodeType {
 
 /// An audience sharing relationship request (AS03, AS04).
 pub(crate) static SHARING_REQUEST: NodeType = NodeType {
-    name: "BusinessAudienceSharingRequest",
+    name: "BusinessAssetSharingAgreement",
     fields: &[
         "id",
         "initiator",
@@ -204,6 +204,30 @@ pub(crate) static SHARING_REQUEST: NodeType = NodeType {
         "custom_audiences",
     ],
     nested: &[("initiator", &BUSINESS), ("recipient", &BUSINESS)],
+};
+
+/// AA04/AA11: a business's request for an ad account.
+pub(crate) static AD_ACCOUNT_REQUEST: NodeType = NodeType {
+    name: "BusinessAdAccountRequest",
+    fields: &["id", "ad_account"],
+    defaults: &["id", "ad_account"],
+    nested: &[("ad_account", &AD_ACCOUNT)],
+};
+
+/// PG03/PG11: a business's request for a page.
+pub(crate) static PAGE_REQUEST: NodeType = NodeType {
+    name: "BusinessPageRequest",
+    fields: &["id", "page"],
+    defaults: &["id", "page"],
+    nested: &[("page", &PAGE)],
+};
+
+/// AP03: a business's request for an app.
+pub(crate) static APP_REQUEST: NodeType = NodeType {
+    name: "BusinessApplicationRequest",
+    fields: &["id", "application"],
+    defaults: &["id", "application"],
+    nested: &[("application", &APP)],
 };
 
 /// The node type of an asset kind.

@@ -88,6 +88,15 @@ impl GraphError {
         Self::new(200, format!("(#200) {message}"))
     }
 
+    /// Code 3: the app lacks the capability (edges limited to apps with
+    /// access, e.g. BB01 since 2021-06).
+    pub(crate) fn no_capability() -> Self {
+        Self::new(
+            3,
+            "(#3) Application does not have the capability to make this API call.",
+        )
+    }
+
     /// Code 210: the call needs a page access token.
     pub(crate) fn page_token_required() -> Self {
         Self::new(
@@ -217,6 +226,14 @@ impl Params {
     /// A non-empty (trimmed) parameter.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Names of the non-empty parameters.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, _)| k.as_str())
     }
 
     /// A required parameter.

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::spec::{Exceptions, EXCEPTIONS};
 use crate::vault::TokenKind;
 
 /// A business member's role.
@@ -83,14 +84,54 @@ impl AssetKind {
     /// Tasks users may hold on the asset (`assigned_users`), in Graph's order.
     pub(crate) fn user_tasks(self) -> &'static [&'static str] {
         match self {
-            AssetKind::AdAccount => &["MANAGE", "ADVERTISE", "ANALYZE"],
-            AssetKind::Page => &[
+            // Meta's spec (v26.0) enums: AA08 tasks, BB03 permitted_tasks.
+            AssetKind::AdAccount => &["MANAGE", "ADVERTISE", "ANALYZE", "DRAFT", "AA_ANALYZE"],
+            // PG07 tasks, PG02/BB04 permitted_tasks, AG07 page_tasks.
+            AssetKind::Page => PAGE_TASKS,
+            // CT03 tasks, CT07 permitted_tasks.
+            AssetKind::Catalog => &["MANAGE", "ADVERTISE", "MANAGE_AR", "AA_ANALYZE"],
+            // AG07 pixel_tasks (MANAGE kept: the owner's own permitted tasks).
+            AssetKind::Pixel => &[
                 "MANAGE",
-                "CREATE_CONTENT",
-                "MODERATE",
+                "EDIT",
+                "UPLOAD",
                 "ADVERTISE",
                 "ANALYZE",
+                "AA_ANALYZE",
             ],
+            // AG07 offline_conversion_data_set_tasks.
+            AssetKind::OfflineConversionDataSet => &[
+                "MANAGE",
+                "EDIT",
+                "UPLOAD",
+                "VIEW",
+                "ADVERTISE",
+                "ANALYZE",
+                "AA_ANALYZE",
+            ],
+            // IG04 permitted_tasks, plus the seed's names.
+            AssetKind::InstagramAccount => &[
+                "MANAGE",
+                "CONTENT",
+                "MODERATE",
+                "MESSAGES",
+                "COMMUNITY_ACTIVITY",
+                "ADVERTISE",
+                "ANALYZE",
+                "INSIGHTS",
+            ],
+            AssetKind::App => &["MANAGE", "DEVELOP", "TEST", "ADVERTISE", "ANALYZE"],
+            AssetKind::CustomConversion => &["MANAGE", "ADVERTISE", "ANALYZE"],
+        }
+    }
+
+    /// The tasks an owner business's access lists as `permitted_tasks`: the
+    /// classic ones (an owner may still assign every task, see
+    /// `ops::people::assign`).
+    pub(crate) fn owner_tasks(self) -> &'static [&'static str] {
+        match self {
+            AssetKind::AdAccount => &["MANAGE", "ADVERTISE", "ANALYZE"],
+            AssetKind::Page => &PAGE_TASKS[..5],
             AssetKind::Catalog => &["MANAGE", "ADVERTISE"],
             AssetKind::Pixel => &["MANAGE", "EDIT", "UPLOAD", "ADVERTISE", "ANALYZE"],
             AssetKind::OfflineConversionDataSet => {
@@ -105,8 +146,7 @@ impl AssetKind {
                 "ANALYZE",
                 "INSIGHTS",
             ],
-            AssetKind::App => &["MANAGE", "DEVELOP", "TEST", "ADVERTISE", "ANALYZE"],
-            AssetKind::CustomConversion => &["MANAGE", "ADVERTISE", "ANALYZE"],
+            other => other.user_tasks(),
         }
     }
 
@@ -116,7 +156,14 @@ impl AssetKind {
         match self {
             // CT07's seed grants catalog agencies the role ADMIN (or
             // ADVERTISER); they are stored as the tasks they stand for.
-            AssetKind::Catalog => &["MANAGE", "ADVERTISE", "ADMIN", "ADVERTISER"],
+            AssetKind::Catalog => &[
+                "MANAGE",
+                "ADVERTISE",
+                "MANAGE_AR",
+                "AA_ANALYZE",
+                "ADMIN",
+                "ADVERTISER",
+            ],
             other => other.user_tasks(),
         }
     }
@@ -133,6 +180,38 @@ impl AssetKind {
         }
     }
 }
+
+/// Page tasks, as Meta's spec (v26.0) enumerates them; the five classic
+/// ones first, in Graph's order.
+const PAGE_TASKS: &[&str] = &[
+    "MANAGE",
+    "CREATE_CONTENT",
+    "MODERATE",
+    "ADVERTISE",
+    "ANALYZE",
+    "CASHIER_ROLE",
+    "GLOBAL_STRUCTURE_MANAGEMENT",
+    "MANAGE_JOBS",
+    "MANAGE_LEADS",
+    "MESSAGING",
+    "MODERATE_COMMUNITY",
+    "PAGES_MESSAGING",
+    "PAGES_MESSAGING_SUBSCRIPTIONS",
+    "PROFILE_PLUS_ADVERTISE",
+    "PROFILE_PLUS_ANALYZE",
+    "PROFILE_PLUS_CREATE_CONTENT",
+    "PROFILE_PLUS_FACEBOOK_ACCESS",
+    "PROFILE_PLUS_FULL_CONTROL",
+    "PROFILE_PLUS_GLOBAL_STRUCTURE_MANAGEMENT",
+    "PROFILE_PLUS_MANAGE",
+    "PROFILE_PLUS_MANAGE_LEADS",
+    "PROFILE_PLUS_MESSAGING",
+    "PROFILE_PLUS_MODERATE",
+    "PROFILE_PLUS_MODERATE_DELEGATE_COMMUNITY",
+    "PROFILE_PLUS_REVENUE",
+    "READ_PAGE_MAILBOXES",
+    "VIEW_MONETIZATION_INSIGHTS",
+];
 
 /// How a business holds an asset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,13 +367,13 @@ impl GroupRoles {
         }
     }
 
-    /// The role list named like Graph's parameter.
-    pub(crate) fn by_key_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
-        match key {
-            "page_roles" => Some(&mut self.page_roles),
-            "adaccount_roles" => Some(&mut self.adaccount_roles),
-            "pixel_roles" => Some(&mut self.pixel_roles),
-            "offline_conversion_data_set_roles" => {
+    /// The task list of an asset kind (None when groups carry none for it).
+    pub(crate) fn for_kind_mut(&mut self, kind: AssetKind) -> Option<&mut Vec<String>> {
+        match kind {
+            AssetKind::Page => Some(&mut self.page_roles),
+            AssetKind::AdAccount => Some(&mut self.adaccount_roles),
+            AssetKind::Pixel => Some(&mut self.pixel_roles),
+            AssetKind::OfflineConversionDataSet => {
                 Some(&mut self.offline_conversion_data_set_roles)
             }
             _ => None,
@@ -391,8 +470,9 @@ impl SharingStatus {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             SharingStatus::InProgress => "IN_PROGRESS",
-            SharingStatus::Approved => "APPROVED",
-            SharingStatus::Declined => "DECLINED",
+            // Meta's request_status enum (AS03/AS04) spells them so.
+            SharingStatus::Approved => "APPROVE",
+            SharingStatus::Declined => "DECLINE",
         }
     }
 }
@@ -424,7 +504,19 @@ pub(crate) struct World {
     pub(crate) tokens: HashMap<String, TokenRecord>,
     /// Seconds added to the wall clock (test hook `advance_clock`).
     pub(crate) clock_offset: u64,
+    /// Whether edges gone from Meta's spec are served (an app with legacy
+    /// access; `Sandbox::with_legacy_edges`).
+    pub(crate) legacy_edges: bool,
+    /// Exception rows added at run time (unit tests), on top of the
+    /// embedded `graph-exceptions.tsv`.
+    pub(crate) extra_exceptions: Option<Exceptions>,
+    /// Ids of access requests (pending_* lists), by (asset, business).
+    pub(crate) access_requests: BTreeMap<(String, String), String>,
 }
+
+/// First id of access requests (BusinessAdAccountRequest,
+/// BusinessPageRequest, BusinessApplicationRequest).
+pub(crate) const ACCESS_REQUEST_IDS: u64 = 8_500_000_001;
 
 /// Seconds in a day.
 pub(crate) const DAY: u64 = 24 * 60 * 60;
@@ -432,6 +524,23 @@ pub(crate) const DAY: u64 = 24 * 60 * 60;
 // === impl World ===
 
 impl World {
+    /// The exception rows in force: the embedded ones plus any added.
+    pub(crate) fn exceptions(&self) -> &Exceptions {
+        self.extra_exceptions.as_ref().unwrap_or(&EXCEPTIONS)
+    }
+
+    /// The id of the business's access request for an asset (pending_*
+    /// lists), allocated on first use.
+    pub(crate) fn access_request_id(&mut self, asset: &str, business: &str) -> String {
+        let key = (asset.to_string(), business.to_string());
+        if let Some(id) = self.access_requests.get(&key) {
+            return id.clone();
+        }
+        let id = self.next_id(ACCESS_REQUEST_IDS);
+        self.access_requests.insert(key, id.clone());
+        id
+    }
+
     /// The sandbox's clock, seconds since the epoch.
     pub(crate) fn now(&self) -> u64 {
         SystemTime::now()
@@ -566,6 +675,8 @@ impl World {
         for group in self.groups.values_mut().filter(|g| g.business == business) {
             group.assets.remove(asset_id);
         }
+        self.access_requests
+            .remove(&(asset_id.to_string(), business.to_string()));
     }
 
     /// The next free id in the range that starts at `first` (ids of one
@@ -594,6 +705,7 @@ impl World {
             .chain(self.obo_requests.keys())
             .chain(self.audiences.keys())
             .chain(self.sharing.keys())
+            .chain(self.access_requests.values())
     }
 }
 

@@ -2,11 +2,14 @@
 //!
 //! Reads need membership of the group's business; every add, remove, rename
 //! and delete needs a business admin (the seed: "Access token's user needs to
-//! be an admin of the business"). Mutations answer `true`, as the seed says.
+//! be an admin of the business"). Mutations answer `{"success": true}`, as
+//! Graph does (the seed's bare `true` crashes Meta's Python SDK).
 
 use serde_json::Value;
 
-use super::{list, node, param_user, require_admin, require_member, visible_businesses, Call};
+use super::{
+    list, node, param_user, require_admin, require_member, success, visible_businesses, Call,
+};
 use crate::sandbox::render::{self, View, ASSET_GROUP, ASSIGNED_USER};
 use crate::sandbox::wire::{subcode, GraphError};
 use crate::sandbox::world::{AssetGroup, AssetKind, GroupRoles, World};
@@ -110,23 +113,29 @@ pub(super) fn rename(world: &mut World, call: &Call, id: &str) -> Result<Value, 
     if let Some(g) = world.groups.get_mut(id) {
         g.name = name;
     }
-    Ok(Value::Bool(true))
+    Ok(success())
 }
 
 /// AG04 DELETE /{asset_group_id}.
 pub(super) fn delete(world: &mut World, call: &Call, id: &str) -> Result<Value, GraphError> {
     writable(world, call, id)?;
     world.groups.remove(id);
-    Ok(Value::Bool(true))
+    Ok(success())
 }
 
-/// AG05 GET /{business_scoped_user_id}/assigned_business_asset_groups.
+/// AG05 GET /{business_scoped_user_id}/assigned_business_asset_groups
+/// (optional `contained_asset_id`: only groups containing that asset).
 pub(super) fn for_user(world: &mut World, call: &Call, user: &str) -> Result<Value, GraphError> {
     let via = visible_businesses(world, &call.actor, user)?;
+    let contained = call
+        .params
+        .get("contained_asset_id")
+        .map(|a| a.strip_prefix("act_").unwrap_or(a));
     let items = world
         .groups
         .values()
         .filter(|g| via.as_ref().is_none_or(|v| v.contains(&g.business)))
+        .filter(|g| contained.is_none_or(|a| g.assets.contains(a)))
         .filter_map(|g| g.users.get(user).map(|roles| render::group(g, Some(roles))))
         .collect();
     list(call, &ASSET_GROUP, items, None)
@@ -144,19 +153,23 @@ pub(super) fn users(world: &mut World, call: &Call, id: &str) -> Result<Value, G
     list(call, &ASSIGNED_USER, items, None)
 }
 
-/// The role parameters of AG07 and the asset kind whose tasks they take.
-const ROLE_PARAMS: &[(&str, AssetKind)] = &[
-    ("page_roles", AssetKind::Page),
-    ("adaccount_roles", AssetKind::AdAccount),
-    ("pixel_roles", AssetKind::Pixel),
+/// The task parameters of AG07 (Meta's spec names) and the asset kind whose
+/// tasks they take.
+const TASK_PARAMS: &[(&str, AssetKind)] = &[
+    ("page_tasks", AssetKind::Page),
+    ("adaccount_tasks", AssetKind::AdAccount),
+    ("pixel_tasks", AssetKind::Pixel),
     (
-        "offline_conversion_data_set_roles",
+        "offline_conversion_data_set_tasks",
         AssetKind::OfflineConversionDataSet,
     ),
 ];
 
-/// AG07 POST /{asset_group_id}/assigned_users: assigns a business user with
-/// per-type roles. Role lists not given keep their current value.
+/// AG07 POST /{asset_group_id}/assigned_users user=, page_tasks=,
+/// adaccount_tasks=, pixel_tasks=, offline_conversion_data_set_tasks=:
+/// assigns a business user with tasks per asset type (what the user then
+/// holds on the group's assets of that type). Task lists not given keep
+/// their current value.
 pub(super) fn assign_user(world: &mut World, call: &Call, id: &str) -> Result<Value, GraphError> {
     let biz = writable(world, call, id)?;
     let user = param_user(world, call, "user")?.to_string();
@@ -169,21 +182,21 @@ pub(super) fn assign_user(world: &mut World, call: &Call, id: &str) -> Result<Va
         ));
     }
     let mut given = Vec::new();
-    for (param, kind) in ROLE_PARAMS {
-        if let Some(roles) = call.params.list(param)? {
-            let roles = super::check_tasks(*kind, kind.user_tasks(), param, &roles)?;
-            given.push((*param, roles));
+    for (param, kind) in TASK_PARAMS {
+        if let Some(tasks) = call.params.list(param)? {
+            let tasks = super::check_tasks(*kind, kind.user_tasks(), param, &tasks)?;
+            given.push((*kind, tasks));
         }
     }
     if let Some(g) = world.groups.get_mut(id) {
         let entry = g.users.entry(user).or_insert_with(GroupRoles::default);
-        for (param, roles) in given {
-            if let Some(slot) = entry.by_key_mut(param) {
-                *slot = roles;
+        for (kind, tasks) in given {
+            if let Some(slot) = entry.for_kind_mut(kind) {
+                *slot = tasks;
             }
         }
     }
-    Ok(Value::Bool(true))
+    Ok(success())
 }
 
 /// AG08 DELETE /{asset_group_id}/assigned_users user=.
@@ -193,7 +206,7 @@ pub(super) fn remove_user(world: &mut World, call: &Call, id: &str) -> Result<Va
     if let Some(g) = world.groups.get_mut(id) {
         g.users.remove(&user);
     }
-    Ok(Value::Bool(true))
+    Ok(success())
 }
 
 /// AG09/12/15/18/21/24/27/30 GET /{asset_group_id}/contained_*.
@@ -250,7 +263,7 @@ pub(super) fn add_asset(
     if let Some(g) = world.groups.get_mut(id) {
         g.assets.insert(key);
     }
-    Ok(Value::Bool(true))
+    Ok(success())
 }
 
 /// AG11/14/17/20/23/26/29/32 DELETE /{asset_group_id}/contained_* asset_id=.
@@ -265,5 +278,5 @@ pub(super) fn remove_asset(
     if let Some(g) = world.groups.get_mut(id) {
         g.assets.remove(&key);
     }
-    Ok(Value::Bool(true))
+    Ok(success())
 }

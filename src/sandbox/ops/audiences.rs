@@ -55,7 +55,10 @@ pub(super) fn read(world: &mut World, call: &Call, id: &str) -> Result<Value, Gr
 }
 
 /// AS01 POST /{custom_audience_id}/adaccounts adaccounts=[...],
-/// relationship_type=[...]: one `sharing_data` entry per ad account.
+/// relationship_type=[...], permissions= (accepted, not modelled),
+/// replace= (true: the audience stops being shared with ad accounts of
+/// other businesses not in this call): one `sharing_data` entry per ad
+/// account.
 pub(super) fn share(world: &mut World, call: &Call, id: &str) -> Result<Value, GraphError> {
     let types = call.params.require_list("relationship_type")?;
     if let Some(bad) = types
@@ -72,6 +75,21 @@ pub(super) fn share(world: &mut World, call: &Call, id: &str) -> Result<Value, G
     let may_share = owner
         .as_ref()
         .is_some_and(|o| world.is_admin(&call.actor, o));
+    let replace = call
+        .params
+        .get("replace")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    if replace && may_share {
+        let keep: Vec<String> = accounts
+            .iter()
+            .map(|a| a.strip_prefix("act_").unwrap_or(a).to_string())
+            .collect();
+        let own = world.audiences.get(id).map(|a| a.ad_account.clone());
+        if let Some(a) = world.audiences.get_mut(id) {
+            a.shared_with
+                .retain(|x| keep.contains(x) || own.as_ref() == Some(x));
+        }
+    }
     let mut sharing_data = Vec::new();
     for raw in accounts {
         let key = raw.strip_prefix("act_").unwrap_or(&raw).to_string();
@@ -227,18 +245,37 @@ pub(crate) fn answer_sharing(world: &mut World, id: &str, approve: bool) -> bool
     true
 }
 
+/// AS03/AS04: `request_status` (Meta's enum, checked by the spec) and
+/// `initiator_id` (AS03) / `recipient_id` (AS04) filter the requests.
 fn requests(world: &World, call: &Call, biz: &str, received: bool) -> Result<Value, GraphError> {
     require_member(world, &call.actor, biz)?;
+    let status = call
+        .params
+        .get("request_status")
+        .map(str::to_ascii_uppercase);
+    let (other_param, other) = if received {
+        ("initiator_id", call.params.get("initiator_id"))
+    } else {
+        ("recipient_id", call.params.get("recipient_id"))
+    };
+    if let Some(o) = other {
+        if !o.chars().all(|c| c.is_ascii_digit()) {
+            return Err(GraphError::param(format!(
+                "Param {other_param} must be a valid business id"
+            )));
+        }
+    }
     let items = world
         .sharing
         .values()
         .filter(|r| {
             if received {
-                r.recipient == biz
+                r.recipient == biz && other.is_none_or(|o| r.initiator == o)
             } else {
-                r.initiator == biz
+                r.initiator == biz && other.is_none_or(|o| r.recipient == o)
             }
         })
+        .filter(|r| status.as_deref().is_none_or(|s| r.status.as_str() == s))
         .map(|r| render::sharing_request(world, r))
         .collect();
     list(call, &SHARING_REQUEST, items, None)

@@ -44,8 +44,16 @@ impl Relation {
 /// confirmed at once (PG01).
 pub(crate) const PAGE_CLAIM_ADMIN_AGE: u64 = 7 * DAY;
 
-/// AA03/AA04/AA10/AA11, PG03/PG04/PG05/PG11, AP01–AP03, PX01/PX02,
-/// IG01/IG02, CT01/CT02: the business's assets of a kind in a relation.
+/// AA03/AA10, PG04/PG05, AP01/AP02, PX01/PX02, IG01/IG02, CT01/CT02: the
+/// business's assets of a kind in a relation. AA03 takes
+/// `include_shared_ad_accounts` (adds the ad accounts the business holds
+/// as an agency) and `search_query`, AA10 `search_query` (a
+/// case-insensitive match on the name or id).
+///
+/// AA04/AA11, PG03/PG11, AP03 (pending relations) answer request objects,
+/// as Meta's spec has them: `BusinessAdAccountRequest {id, ad_account}`,
+/// `BusinessPageRequest {id, page}`, `BusinessApplicationRequest {id,
+/// application}`, whose id is the request's own.
 pub(super) fn list(
     world: &mut World,
     call: &Call,
@@ -54,22 +62,67 @@ pub(super) fn list(
     relation: Relation,
 ) -> Result<Value, GraphError> {
     require_member(world, &call.actor, biz)?;
-    let via = [biz.to_string()];
-    let items = world
+    let include_shared = kind == AssetKind::AdAccount
+        && relation == Relation::Owned
+        && call
+            .params
+            .get("include_shared_ad_accounts")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let search = call.params.get("search_query").map(str::to_ascii_lowercase);
+    let keys: Vec<String> = world
         .assets
         .values()
         .filter(|a| a.kind == kind)
-        .filter(|a| a.access_of(biz).is_some_and(|acc| relation.matches(acc)))
-        .map(|a| {
+        .filter(|a| {
+            a.access_of(biz).is_some_and(|acc| {
+                relation.matches(acc) || (include_shared && Relation::Client.matches(acc))
+            })
+        })
+        .filter(|a| {
+            search
+                .as_deref()
+                .is_none_or(|q| a.name.to_ascii_lowercase().contains(q) || a.graph_id().contains(q))
+        })
+        .map(|a| a.id.clone())
+        .collect();
+    let pending = matches!(relation, Relation::OwnedPending | Relation::ClientPending);
+    let request_type = match kind {
+        AssetKind::AdAccount => Some((&render::AD_ACCOUNT_REQUEST, "ad_account")),
+        AssetKind::Page => Some((&render::PAGE_REQUEST, "page")),
+        AssetKind::App => Some((&render::APP_REQUEST, "application")),
+        _ => None,
+    };
+    let request_ids: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| (pending && request_type.is_some()).then(|| world.access_request_id(k, biz)))
+        .collect();
+    let via = [biz.to_string()];
+    let items = keys
+        .iter()
+        .zip(request_ids)
+        .filter_map(|(key, request)| {
+            let a = world.assets.get(key)?;
             let view = View {
                 business: Some(biz),
                 user: Some(&call.actor),
                 tasks_via: Some(&via),
             };
-            render::asset(world, a, view)
+            let full = render::asset(world, a, view);
+            Some(match (request, request_type) {
+                (Some(id), Some((_, field))) => {
+                    let mut item = serde_json::Map::new();
+                    item.insert("id".into(), json!(id));
+                    item.insert(field.into(), Value::Object(full));
+                    item
+                }
+                _ => full,
+            })
         })
         .collect();
-    super::list(call, render::node_type(kind), items, None)
+    match request_type.filter(|_| pending) {
+        Some((ty, _)) => super::list(call, ty, items, None),
+        None => super::list(call, render::node_type(kind), items, None),
+    }
 }
 
 /// The parameter naming the asset in claims and removals.
@@ -190,7 +243,7 @@ pub(super) fn claim_owner(
         _ if world.is_asset_admin(asset, actor) => AccessStatus::Confirmed,
         _ => AccessStatus::Pending,
     };
-    let permitted: Vec<String> = kind.user_tasks().iter().map(|t| t.to_string()).collect();
+    let permitted: Vec<String> = kind.owner_tasks().iter().map(|t| t.to_string()).collect();
     upsert_access(world, &key, biz, AccessType::Owner, status, permitted);
     Ok(render::claim_result(status))
 }
@@ -297,7 +350,7 @@ pub(super) fn create_ad_account(
         access_type: AccessType::Owner,
         status: AccessStatus::Confirmed,
         permitted_tasks: AssetKind::AdAccount
-            .user_tasks()
+            .owner_tasks()
             .iter()
             .map(|t| t.to_string())
             .collect(),

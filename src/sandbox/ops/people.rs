@@ -20,7 +20,7 @@ use super::{
 };
 use crate::sandbox::render::{self, View, ASSIGNED_USER};
 use crate::sandbox::wire::{subcode, GraphError};
-use crate::sandbox::world::{Asset, AssetKind, TaskGrant, World};
+use crate::sandbox::world::{AccessType, Asset, AssetKind, TaskGrant, World};
 
 /// AA07 GET /act_{id}/assigned_users, PG09 GET /{page_id}/assigned_users,
 /// CT06 GET /{catalog_id}/assigned_users: users with tasks from the business.
@@ -82,8 +82,9 @@ fn refuse_group_derived(
 }
 
 /// AA08 POST /act_{id}/assigned_users user=, tasks=;
-/// PG07 POST /{page_id}/assigned_users user=, tasks=, business=;
-/// CT03 POST /{catalog_id}/assigned_users user=, business=, tasks=.
+/// PG07 POST /{page_id}/assigned_users user=, tasks=;
+/// CT03 POST /{catalog_id}/assigned_users user=, tasks= (Meta's spec gives
+/// PG07 and CT03 no `business`: the acting business is the caller's).
 /// Adds the user or replaces their tasks.
 pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
     let asset = super::asset(world, key)?;
@@ -99,11 +100,13 @@ pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value,
             ),
         ));
     }
-    let permitted = asset
-        .access_of(&biz)
+    let access = asset.access_of(&biz);
+    let owner = access.is_some_and(|a| a.access_type == AccessType::Owner);
+    let permitted = access
         .map(|a| a.permitted_tasks.clone())
         .unwrap_or_default();
-    if let Some(extra) = tasks.iter().find(|t| !permitted.contains(t)) {
+    // The owner may assign every task; an agency, its permitted tasks.
+    if let Some(extra) = tasks.iter().find(|t| !owner && !permitted.contains(t)) {
         return Err(GraphError::rule(
             subcode::TASKS_NOT_PERMITTED,
             format!(
@@ -143,7 +146,7 @@ pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value,
 
 /// AA09 DELETE /act_{id}/assigned_users user=;
 /// PG10 DELETE /{page_id}/assigned_users user=;
-/// CT04 DELETE /{catalog_id}/assigned_users user=, business=.
+/// CT04 DELETE /{catalog_id}/assigned_users user=.
 pub(super) fn unassign(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
     let asset = super::asset(world, key)?;
     let biz = context_business(world, call, asset, true)?;
@@ -160,7 +163,8 @@ pub(super) fn unassign(world: &mut World, call: &Call, key: &str) -> Result<Valu
 /// AA06 GET /{user}/assigned_ad_accounts, PG08 GET /{user}/assigned_pages,
 /// CT05 GET /{user}/assigned_product_catalogs: assets the user holds tasks
 /// on (direct or through asset groups), through the businesses the caller
-/// shares with the user.
+/// shares with the user. PG08 takes `pages` (a list of page ids: only
+/// those).
 pub(super) fn user_assets(
     world: &mut World,
     call: &Call,
@@ -168,10 +172,15 @@ pub(super) fn user_assets(
     kind: AssetKind,
 ) -> Result<Value, GraphError> {
     let via = visible_businesses(world, &call.actor, user)?;
+    let only = match kind {
+        AssetKind::Page => call.params.list("pages")?,
+        _ => None,
+    };
     let items = world
         .assets
         .values()
         .filter(|a| a.kind == kind)
+        .filter(|a| only.as_ref().is_none_or(|ids| ids.contains(&a.id)))
         .filter(|a| !world.effective_tasks(a, user, via.as_deref()).is_empty())
         .map(|a| {
             let view = View {
