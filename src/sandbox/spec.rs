@@ -183,8 +183,13 @@ impl Exceptions {
         self.params.contains(&(op.to_string(), name.to_string()))
     }
 
-    fn field(&self, op: &str, name: &str) -> bool {
+    /// A `field` row of the operation, or of Meta's type wherever it is read
+    /// (op `*`, name `Type.field`).
+    fn field(&self, op: &str, ty: &str, name: &str) -> bool {
         self.fields.contains(&(op.to_string(), name.to_string()))
+            || self
+                .fields
+                .contains(&("*".to_string(), format!("{ty}.{name}")))
     }
 
     fn value(&self, op: &str, param: &str, value: &str) -> bool {
@@ -269,14 +274,19 @@ impl Spec {
     /// Every field name of the return type plus the operation's `field`
     /// exceptions (None when the table has no such type).
     pub(crate) fn allowed_fields(&self, route: &Route, exc: &Exceptions) -> Option<Vec<String>> {
-        let fields = self.fields(route.ret.as_deref()?)?;
+        let ty = route.ret.as_deref()?;
+        let fields = self.fields(ty)?;
         let mut out: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
-        out.extend(
-            exc.fields
-                .iter()
-                .filter(|(op, _)| *op == route.op)
-                .map(|(_, name)| name.clone()),
-        );
+        let by_type = format!("{ty}.");
+        out.extend(exc.fields.iter().filter_map(|(op, name)| {
+            if *op == route.op {
+                Some(name.clone())
+            } else if op == "*" {
+                name.strip_prefix(&by_type).map(str::to_string)
+            } else {
+                None
+            }
+        }));
         Some(out)
     }
 
@@ -363,7 +373,7 @@ impl Spec {
                 .map(|(_, t)| t.as_str());
             // An exception row of the operation covers the field in nested
             // selections too (`ad_account{access_status}` in AA04).
-            let excepted = exc.field(op, &sel.name);
+            let excepted = exc.field(op, ty, &sel.name);
             match field_ty {
                 None if excepted => {}
                 None => return Err(GraphError::nonexisting_field(&sel.name, ty)),
@@ -409,10 +419,12 @@ mod tests {
         ] {
             assert!(exc.legacy_edge(op), "{op}");
         }
-        let extra = Exceptions::parse("AA03\tfield\taccess_type\twhy\nAG07\tparam\tbusiness\twhy\nPG07\tvalue\ttasks=FLY\twhy\n");
-        assert!(extra.field("AA03", "access_type"));
+        let extra = Exceptions::parse("AA03\tfield\taccess_type\twhy\nAG07\tparam\tbusiness\twhy\nPG07\tvalue\ttasks=FLY\twhy\n*\tfield\tPage.tasks\twhy\n");
+        assert!(extra.field("AA03", "AdAccount", "access_type"));
+        assert!(extra.field("PG04", "Page", "tasks"), "a type-wide row");
+        assert!(!extra.field("AA03", "AdAccount", "tasks"));
         assert!(extra.param("AG07", "business"));
         assert!(extra.value("PG07", "tasks", "FLY"));
-        assert!(!extra.field("AA10", "access_type"));
+        assert!(!extra.field("AA10", "AdAccount", "access_type"));
     }
 }

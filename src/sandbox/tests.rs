@@ -3290,16 +3290,28 @@ async fn fields_are_checked_against_the_spec_types_and_exceptions() {
         r.ok()["data"],
         json!([{"id": "act_2000000001", "name": "Acme US Prospecting"}])
     );
-    // The seed's edge-context fields need an exception row.
+    // A field neither in Meta's type nor in an exception row is refused.
     let r = get(
         &sb,
         ACME_ADMIN,
-        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type"),
+        &format!("/{ACME}/owned_ad_accounts?fields=id,favourite_colour"),
     )
     .await;
     assert_eq!(
         r.message(),
-        "(#100) Tried accessing nonexisting field (access_type) on node type (AdAccount)"
+        "(#100) Tried accessing nonexisting field (favourite_colour) on node type (AdAccount)"
+    );
+    // The seed's edge-context fields are served because an exception row
+    // (`*  field  AdAccount.access_type`) names them.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type&limit=1"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "access_type": "OWNER"}])
     );
     // Nested selections are checked against the nested type.
     let r = get(
@@ -3322,39 +3334,30 @@ async fn fields_are_checked_against_the_spec_types_and_exceptions() {
         r.ok()["data"],
         json!([{"id": "act_2000000001", "business": {"id": ACME, "name": "Acme Retail"}}])
     );
-    // Without fields=, edge-context defaults are dropped unless excepted:
-    // BB02's page_permissions.
-    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/clients")).await;
-    assert!(
-        r.ok()["data"][0].get("page_permissions").is_none(),
-        "{}",
-        r.body
-    );
-    sb.add_exceptions("AA03\tfield\taccess_type\ttest\nBB02\tfield\tpage_permissions\ttest\n");
-    let r = get(
-        &sb,
-        ACME_ADMIN,
-        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type&limit=1"),
-    )
-    .await;
-    assert_eq!(
-        r.ok()["data"],
-        json!([{"id": "act_2000000001", "access_type": "OWNER"}])
-    );
-    // The row is per operation: AA10 still refuses it.
-    let r = get(
-        &sb,
-        GLOBEX_ADMIN,
-        &format!("/{GLOBEX}/client_ad_accounts?fields=id,access_type"),
-    )
-    .await;
-    assert_eq!(r.err(), (100, None));
+    // Without fields=, the edge-context defaults that an exception row names
+    // are served: BB02's page_permissions (`*  field  Business.page_permissions`).
     let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/clients")).await;
     assert!(
         r.ok()["data"][0].get("page_permissions").is_some(),
         "{}",
         r.body
     );
+    // A row of one operation covers that operation only.
+    sb.add_exceptions("AA03\tfield\tfavourite_colour\ttest\n");
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,favourite_colour&limit=1"),
+    )
+    .await;
+    assert_eq!(r.ok()["data"], json!([{"id": "act_2000000001"}]));
+    let r = get(
+        &sb,
+        GLOBEX_ADMIN,
+        &format!("/{GLOBEX}/client_ad_accounts?fields=id,favourite_colour"),
+    )
+    .await;
+    assert_eq!(r.err(), (100, None));
     // Instagram accounts are IGUser nodes.
     let r = get(
         &sb,

@@ -32,10 +32,7 @@ fn exceptions(text: &str) -> BTreeMap<Exception, String> {
         .map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
             assert_eq!(cols.len(), 4, "exception row needs 4 columns: {l}");
-            assert!(
-                cols[3].len() > 20,
-                "exception row needs a real reason: {l}"
-            );
+            assert!(cols[3].len() > 20, "exception row needs a real reason: {l}");
             assert!(
                 ["edge", "param", "field", "value"].contains(&cols[1]),
                 "unknown exception kind: {l}"
@@ -75,7 +72,8 @@ impl Findings {
 fn edge_of(route: &Route) -> String {
     let raw = &route.template.raw;
     let last = raw.rsplit('/').next().unwrap_or_default();
-    if last.contains('{') {
+    // "/{id}", "/act_{id}" and "/me" address a node itself.
+    if last.contains('{') || !raw[1..].contains('/') {
         String::new()
     } else {
         last.to_string()
@@ -131,7 +129,12 @@ fn spec_fields(spec: &Value, ty: &str) -> Option<BTreeMap<String, Value>> {
         t["fields"]
             .as_array()?
             .iter()
-            .map(|f| (f["name"].as_str().unwrap_or_default().to_string(), f.clone()))
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap_or_default().to_string(),
+                    f.clone(),
+                )
+            })
             .collect(),
     )
 }
@@ -151,7 +154,10 @@ fn split_fields(sel: &str) -> Vec<(String, Option<String>)> {
                 let part = &sel[start..i];
                 if !part.is_empty() {
                     out.push(match part.find('{') {
-                        Some(p) => (part[..p].to_string(), Some(part[p + 1..part.len() - 1].to_string())),
+                        Some(p) => (
+                            part[..p].to_string(),
+                            Some(part[p + 1..part.len() - 1].to_string()),
+                        ),
                         None => (part.to_string(), None),
                     });
                 }
@@ -185,7 +191,15 @@ fn check_selection(spec: &Value, ty: &str, sel: &str, op: &str, path: &str, f: &
 
 /// Opt-in fields (not in Meta's type) of a node message, recursively, as
 /// differences of kind `field`.
-fn check_node_fields(spec: &Value, ty: &str, node: &MessageDescriptor, op: &str, path: &str, f: &mut Findings, depth: usize) {
+fn check_node_fields(
+    spec: &Value,
+    ty: &str,
+    node: &MessageDescriptor,
+    op: &str,
+    path: &str,
+    f: &mut Findings,
+    depth: usize,
+) {
     let Some(fields) = spec_fields(spec, ty) else {
         return;
     };
@@ -201,10 +215,20 @@ fn check_node_fields(spec: &Value, ty: &str, node: &MessageDescriptor, op: &str,
                 let spec_ty = def["type"].as_str().unwrap_or_default();
                 if let Kind::Message(md) = fd.kind() {
                     if depth < 3 && !md.full_name().starts_with("google.protobuf.") {
-                        check_node_fields(spec, inner(spec_ty), &md, op, &format!("{path}{graph}."), f, depth + 1);
+                        check_node_fields(
+                            spec,
+                            inner(spec_ty),
+                            &md,
+                            op,
+                            &format!("{path}{graph}."),
+                            f,
+                            depth + 1,
+                        );
                     }
                 }
-                if let (Kind::Enum(e), Some(values)) = (fd.kind(), def.get("values").and_then(Value::as_array)) {
+                if let (Kind::Enum(e), Some(values)) =
+                    (fd.kind(), def.get("values").and_then(Value::as_array))
+                {
                     check_enum_values(&e, values, op, &format!("{path}{graph}"), f);
                 }
             }
@@ -212,7 +236,13 @@ fn check_node_fields(spec: &Value, ty: &str, node: &MessageDescriptor, op: &str,
     }
 }
 
-fn check_enum_values(e: &prost_reflect::EnumDescriptor, values: &[Value], op: &str, name: &str, f: &mut Findings) {
+fn check_enum_values(
+    e: &prost_reflect::EnumDescriptor,
+    values: &[Value],
+    op: &str,
+    name: &str,
+    f: &mut Findings,
+) {
     let table = RouteTable::embedded().unwrap();
     let spelling = table.spelling(e).unwrap();
     let meta: BTreeSet<&str> = values.iter().filter_map(Value::as_str).collect();
@@ -226,7 +256,11 @@ fn check_enum_values(e: &prost_reflect::EnumDescriptor, values: &[Value], op: &s
 
 /// Every enum field of a message Graph answers has a lossless `*_raw` string
 /// sibling reading the same key, list for list.
-fn check_raw_siblings(msg: &MessageDescriptor, seen: &mut BTreeSet<String>, hard: &mut Vec<String>) {
+fn check_raw_siblings(
+    msg: &MessageDescriptor,
+    seen: &mut BTreeSet<String>,
+    hard: &mut Vec<String>,
+) {
     if !seen.insert(msg.full_name().to_string()) {
         return;
     }
@@ -266,33 +300,51 @@ fn conformance(table: &RouteTable, spec: &Value) -> Findings {
         let op = route.operation_id.as_str();
         seen_ops.insert(op.to_string());
         let Some(row) = spec["routes"].get(op) else {
-            f.hard.push(format!("{op}: no row in graph-spec.json (add it to graph-routes.tsv)"));
+            f.hard.push(format!(
+                "{op}: no row in graph-spec.json (add it to graph-routes.tsv)"
+            ));
             continue;
         };
         let edge = edge_of(route);
         if row["edge"].as_str() != Some(edge.as_str()) {
-            f.hard.push(format!("{op}: route edge {edge:?}, table {}", row["edge"]));
+            f.hard
+                .push(format!("{op}: route edge {edge:?}, table {}", row["edge"]));
         }
         if row["method"].as_str() != Some(method_name(route.http)) {
-            f.hard.push(format!("{op}: route method {}, table {}", method_name(route.http), row["method"]));
+            f.hard.push(format!(
+                "{op}: route method {}, table {}",
+                method_name(route.http),
+                row["method"]
+            ));
         }
         let deprecated = table
             .pool()
             .get_service_by_name(&route.service)
             .and_then(|s| s.methods().find(|m| m.name() == route.method))
-            .map(|m| m.options().get_field_by_name("deprecated").and_then(|v| v.as_bool()).unwrap_or(false))
+            .map(|m| {
+                m.options()
+                    .get_field_by_name("deprecated")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false)
+            })
             .unwrap_or(false);
         if row["in_spec"] != Value::Bool(true) {
             f.diff(op, "edge", "-");
             if !deprecated {
-                f.hard.push(format!("{op}: not in Meta's spec, so its RPC must be marked deprecated"));
+                f.hard.push(format!(
+                    "{op}: not in Meta's spec, so its RPC must be marked deprecated"
+                ));
             }
             continue;
         }
         // Parameters.
         let params: BTreeMap<&str, &Value> = row["params"]
             .as_array()
-            .map(|a| a.iter().map(|p| (p["name"].as_str().unwrap_or_default(), p)).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|p| (p["name"].as_str().unwrap_or_default(), p))
+                    .collect()
+            })
             .unwrap_or_default();
         for fp in &route.fields {
             if fp.role != Role::Param || fp.local || fp.in_path {
@@ -339,7 +391,11 @@ fn conformance(table: &RouteTable, spec: &Value) -> Findings {
                 .find(|p| p.field.number() == target.number())
                 .map(|p| p.graph_name.clone())
                 .unwrap_or_default();
-            let Some(values) = params.get(target_graph.as_str()).and_then(|p| p.get("values")).and_then(Value::as_array) else {
+            let Some(values) = params
+                .get(target_graph.as_str())
+                .and_then(|p| p.get("values"))
+                .and_then(Value::as_array)
+            else {
                 continue;
             };
             let meta: BTreeSet<&str> = values.iter().filter_map(Value::as_str).collect();
@@ -347,7 +403,10 @@ fn conformance(table: &RouteTable, spec: &Value) -> Findings {
             for v in e.values().filter(|v| v.number() != 0) {
                 for t in spelling.expands_to(v.number()).unwrap_or_default() {
                     if !meta.contains(t.as_str()) {
-                        f.hard.push(format!("{op}: preset {} expands to {t}, not one of Meta's {target_graph}", v.name()));
+                        f.hard.push(format!(
+                            "{op}: preset {} expands to {t}, not one of Meta's {target_graph}",
+                            v.name()
+                        ));
                     }
                 }
             }
@@ -355,9 +414,14 @@ fn conformance(table: &RouteTable, spec: &Value) -> Findings {
         // Required parameters the gateway cannot send.
         for (name, p) in &params {
             if p["required"] == Value::Bool(true)
-                && !route.fields.iter().any(|fp| (fp.graph_name == *name && !fp.local) || fp.expands.as_ref().is_some_and(|t| t.name() == *name))
+                && !route.fields.iter().any(|fp| {
+                    (fp.graph_name == *name && !fp.local)
+                        || fp.expands.as_ref().is_some_and(|t| t.name() == *name)
+                })
             {
-                f.hard.push(format!("{op}: Meta requires {name}, which the RPC cannot send"));
+                f.hard.push(format!(
+                    "{op}: Meta requires {name}, which the RPC cannot send"
+                ));
             }
         }
         // Fields asked for by default, and the fields a read can return.
@@ -366,15 +430,21 @@ fn conformance(table: &RouteTable, spec: &Value) -> Findings {
             check_selection(spec, ret, &sel, op, "", &mut f);
             check_node_fields(spec, ret, node, op, "", &mut f, 0);
         } else if route.is_read() {
-            f.hard.push(format!("{op}: a read with no node message or no return type"));
+            f.hard.push(format!(
+                "{op}: a read with no node message or no return type"
+            ));
         }
         check_raw_siblings(&route.output, &mut seen_msgs, &mut f.hard);
     }
     // Every catalogue operation with a Graph route has one.
-    for line in CATALOGUE_ROUTES.lines().filter(|l| !l.starts_with('#') && !l.starts_with("op\t")) {
+    for line in CATALOGUE_ROUTES
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("op\t"))
+    {
         let op = line.split('\t').next().unwrap_or_default();
         if !op.is_empty() && !seen_ops.contains(op) {
-            f.hard.push(format!("{op}: in graph-routes.tsv but no RPC declares it"));
+            f.hard
+                .push(format!("{op}: in graph-routes.tsv but no RPC declares it"));
         }
     }
     f
@@ -393,7 +463,10 @@ fn verdict(f: &Findings, excused: &BTreeMap<Exception, String>) -> Vec<String> {
     }
     for e in excused.keys() {
         if !f.differences.contains(e) {
-            problems.push(format!("graph-exceptions.tsv: {} {} {} excuses nothing; remove it", e.op, e.kind, e.name));
+            problems.push(format!(
+                "graph-exceptions.tsv: {} {} {} excuses nothing; remove it",
+                e.op, e.kind, e.name
+            ));
         }
     }
     problems
@@ -412,7 +485,11 @@ fn every_route_matches_metas_published_spec() {
         problems.join("\n")
     );
     // The check covers the whole catalogue's Graph routes.
-    assert!(table.iter().count() >= 99, "{} routes", table.iter().count());
+    assert!(
+        table.iter().count() >= 99,
+        "{} routes",
+        table.iter().count()
+    );
 }
 
 #[test]
@@ -438,7 +515,9 @@ fn a_deliberate_mismatch_fails_the_check() {
         }
     }
     // Meta drops a field the gateway asks for by default.
-    let group = spec["types"]["BusinessAssetGroup"]["fields"].as_array_mut().unwrap();
+    let group = spec["types"]["BusinessAssetGroup"]["fields"]
+        .as_array_mut()
+        .unwrap();
     group.retain(|f| f["name"] != "name");
     let problems = verdict(&conformance(&table, &spec), &excused);
     let text = problems.join("\n");
@@ -449,10 +528,17 @@ fn a_deliberate_mismatch_fails_the_check() {
     // An exception row that excuses nothing fails as well.
     let mut stale = excused.clone();
     stale.insert(
-        Exception { op: "AG01".into(), kind: "param".into(), name: "nonexistent".into() },
+        Exception {
+            op: "AG01".into(),
+            kind: "param".into(),
+            name: "nonexistent".into(),
+        },
         "a reason long enough to pass the row check".into(),
     );
     let spec: Value = serde_json::from_str(SPEC).unwrap();
     let text = verdict(&conformance(&table, &spec), &stale).join("\n");
-    assert!(text.contains("AG01 param nonexistent excuses nothing"), "{text}");
+    assert!(
+        text.contains("AG01 param nonexistent excuses nothing"),
+        "{text}"
+    );
 }

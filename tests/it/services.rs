@@ -113,7 +113,11 @@ impl IntoField<Option<prost_types::FieldMask>> for &[&str] {
 }
 
 /// Graph's spelling of proto enum values: the value name without its prefix.
-pub fn spelled<E: Copy>(values: &[E], name: impl Fn(E) -> &'static str, prefix: &str) -> Vec<String> {
+pub fn spelled<E: Copy>(
+    values: &[E],
+    name: impl Fn(E) -> &'static str,
+    prefix: &str,
+) -> Vec<String> {
     values
         .iter()
         .map(|v| name(*v).trim_start_matches(prefix).to_string())

@@ -26,7 +26,10 @@ rpc!(fn user_accounts(business_scoped_user_id: &str, business_id: &str; read_mas
 
 /// The ad accounts of AA04's pending requests (Meta's BusinessAdAccountRequest);
 /// each request has its own id, distinct from the account's.
-async fn pending_owned(c: &mut Client<tonic::transport::Channel>, business_id: &str) -> Vec<AdAccount> {
+async fn pending_owned(
+    c: &mut Client<tonic::transport::Channel>,
+    business_id: &str,
+) -> Vec<AdAccount> {
     let requests = pending_owned_requests(c, business_id).await;
     for r in &requests {
         let account = r.ad_account.as_ref().map(|a| a.id.as_str());
@@ -49,7 +52,9 @@ pub(super) async fn pending_client_accounts(
 
 /// (id, name) of each account.
 fn names(list: &[AdAccount]) -> Vec<(&str, &str)> {
-    list.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect()
+    list.iter()
+        .map(|a| (a.id.as_str(), a.name.as_str()))
+        .collect()
 }
 rpc!(fn claim(ad_account_id: &str; business_id = ACME) -> ClaimResult
     = claim_ad_account(ClaimAdAccountRequest));
@@ -567,5 +572,8 @@ async fn aa10_lists_client_accounts() {
 async fn aa11_lists_pending_client_accounts() {
     let (_gw, mut c) = start(Client::new).await;
     let list = pending_client_accounts(&mut c, GLOBEX).await;
-    assert_eq!(names(&list), vec![("act_2000000006", "Initech Main Account")]);
+    assert_eq!(
+        names(&list),
+        vec![("act_2000000006", "Initech Main Account")]
+    );
 }

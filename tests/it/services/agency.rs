@@ -14,14 +14,24 @@ use super::{ad_accounts, pages};
 /// Tasks given explicitly.
 const NO_PRESET: Preset = Preset::Unspecified;
 
-rpc!(fn clients_of(business_id: &str) -> Vec<PartnerBusiness>
+// The per-asset access states are opt-in (Meta's Business does not list
+// them), so the tests name them.
+const PARTNER_FIELDS: &[&str] = &["id", "name", "page_permissions", "adaccount_permissions"];
+const AGENCY_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "permitted_tasks",
+    "access_status",
+    "access_type",
+];
+rpc!(fn clients_of(business_id: &str; read_mask = PARTNER_FIELDS) -> Vec<PartnerBusiness>
     = list_client_businesses(ListClientBusinessesRequest).clients);
-rpc!(fn agencies_of(business_id: &str) -> Vec<PartnerBusiness>
+rpc!(fn agencies_of(business_id: &str; read_mask = PARTNER_FIELDS) -> Vec<PartnerBusiness>
     = list_agency_businesses(ListAgencyBusinessesRequest).agencies);
-rpc!(fn ad_account_agencies(ad_account_id: &str, business_id: &str) -> Vec<AdAccountAgency>
-    = list_ad_account_agencies(ListAdAccountAgenciesRequest).agencies);
-rpc!(fn page_agencies(page_id: &str, business_id: &str) -> Vec<PageAgency>
-    = list_page_agencies(ListPageAgenciesRequest).agencies);
+rpc!(fn ad_account_agencies(ad_account_id: &str, business_id: &str; read_mask = AGENCY_FIELDS)
+    -> Vec<AdAccountAgency> = list_ad_account_agencies(ListAdAccountAgenciesRequest).agencies);
+rpc!(fn page_agencies(page_id: &str, business_id: &str; read_mask = AGENCY_FIELDS)
+    -> Vec<PageAgency> = list_page_agencies(ListPageAgenciesRequest).agencies);
 rpc!(fn remove_ad_account_agency(ad_account_id: &str, agency_business_id: &str; business_id = ACME)
     -> MutationResult = remove_ad_account_agency(RemoveAdAccountAgencyRequest));
 rpc!(fn remove_agency(agency_business_id: &str; business_id = ACME) -> MutationResult

@@ -13,7 +13,14 @@ rpc!(fn client_apps(business_id: &str; read_mask = APP_FIELDS) -> Vec<App>
 rpc!(fn pending_client_requests(business_id: &str) -> Vec<AppRequest>
     = list_pending_client_apps(ListPendingClientAppsRequest).requests);
 
-const APP_FIELDS: &[&str] = &["id", "name", "category", "link", "access_status", "permitted_tasks"];
+const APP_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "category",
+    "link",
+    "access_status",
+    "permitted_tasks",
+];
 
 /// The apps of AP03's pending requests (Meta's BusinessApplicationRequest).
 async fn pending_client(c: &mut Client<tonic::transport::Channel>, business_id: &str) -> Vec<App> {

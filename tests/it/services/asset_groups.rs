@@ -265,8 +265,16 @@ async fn ag07_assigns_a_user_visible_in_ag06_and_ag05() {
     );
     assert_eq!(sent.param("adaccount_tasks"), Some(r#"["ANALYZE"]"#));
     assert_eq!(sent.param("pixel_tasks"), Some(r#"["ANALYZE"]"#));
-    assert_eq!(sent.param("page_roles"), None, "the seed's names are not sent");
-    assert_eq!(sent.param("business"), None, "Meta's edge takes no business");
+    assert_eq!(
+        sent.param("page_roles"),
+        None,
+        "the seed's names are not sent"
+    );
+    assert_eq!(
+        sent.param("business"),
+        None,
+        "Meta's edge takes no business"
+    );
 
     let users = group_users(&mut c, BRAND, ACME).await;
     assert_eq!(ids(&users, |u| &u.id), vec![BOB, CAROL]);

@@ -173,7 +173,7 @@ async fn ob02_reads_a_request_for_either_business() {
 async fn ob02_keeps_statuses_this_version_does_not_know() {
     let body = serde_json::json!({
         "id": DEMO_REQUEST,
-        "status": "EXPIRED",
+        "status": "UNDER_REVIEW",
         "receiving_business": {"id": ACME, "name": "Acme Retail"},
         "requesting_business": {"id": GLOBEX, "name": "Globex Agency"},
         "business_owned_object": "2000000007",
@@ -181,7 +181,7 @@ async fn ob02_keeps_statuses_this_version_does_not_know() {
     let (_rec, _gw, mut c) = start_recorded(body, GLOBEX, Client::new).await;
     let r = get(&mut c, DEMO_REQUEST, GLOBEX).await.unwrap();
     assert_eq!(r.status(), OnBehalfOfRequestStatus::Unspecified);
-    assert_eq!(r.status_raw, "EXPIRED");
+    assert_eq!(r.status_raw, "UNDER_REVIEW");
     assert_eq!(r.business_owned_object, "2000000007");
 }
 
@@ -329,10 +329,11 @@ async fn ob04_lists_an_ad_accounts_requests_by_status() {
 }
 
 #[tokio::test]
-async fn ob04_status_is_required_and_ids_are_checked() {
+async fn ob04_status_is_optional_and_ids_are_checked() {
     let (gw, mut c) = start(Client::new).await;
-    let no_status = list_by_status(&mut c, GLOBEX_ACCOUNT, 0);
-    assert_refused_before_graph(&gw, no_status, &["status"]).await;
+    // Meta's spec makes status optional: unset lists every status.
+    list_by_status(&mut c, GLOBEX_ACCOUNT, 0).await.unwrap();
+    assert_eq!(last_sent(&gw).query_param("status"), None);
     let bad_id = list_by_status(&mut c, "act_abc", OnBehalfOfStatusFilter::Approve as i32);
     assert_refused_before_graph(&gw, bad_id, &["ad_account_id"]).await;
     // A status number this version does not define.
