@@ -280,6 +280,17 @@ impl Spec {
         Some(out)
     }
 
+    /// Names of the route's `Object`-typed parameters (AA02
+    /// `end_advertiser`, AP05/AP06 `app_id`): Meta's SDK sends them as JSON
+    /// objects (`{"id": "4000000004"}`), the seeds as plain ids.
+    pub(crate) fn object_params<'a>(&self, route: &'a Route) -> impl Iterator<Item = &'a str> {
+        route
+            .params
+            .iter()
+            .filter(|p| p.ty == "Object")
+            .map(|p| p.name.as_str())
+    }
+
     /// Checks parameters against the route (see the module doc).
     pub(crate) fn check_params(
         &self,
