@@ -3756,3 +3756,35 @@ async fn legacy_edges_follow_the_setting() {
     .await;
     assert_eq!(r.err(), (100, None));
 }
+
+#[tokio::test]
+async fn object_params_take_an_id_or_a_json_object() {
+    let sb = Sandbox::demo();
+    // AP05 app_id is an Object in Meta's spec; the SDK sends {"id": ...}.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_apps"),
+        &[("app_id", r#"{"id":"4000000004"}"#)],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_apps")).await;
+    assert_eq!(r.ids(), vec!["4000000001", "4000000004"]);
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/adaccount"),
+        &[
+            ("name", "Obj"),
+            ("currency", "USD"),
+            ("timezone_id", "1"),
+            ("end_advertiser", r#"{"id": 1000000001}"#),
+            ("media_agency", "NONE"),
+            ("partner", "NONE"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok()["end_advertiser_id"], ACME);
+    assert_eq!(Sandbox::spec_version().0, "v26.0");
+}
