@@ -20,7 +20,10 @@
 //!   exception of the operation) gets `(#100) Tried accessing nonexisting
 //!   field (f) on node type (T)`; nested selections are checked against the
 //!   nested field's type when the table has it (the operation's `field`
-//!   exceptions apply there too);
+//!   exceptions apply there too). A `field` row's op may be `*` (every
+//!   operation) and its name scoped to a node type (`AdAccount.tasks`:
+//!   wherever an AdAccount is selected); `param` and `value` rows may use
+//!   `*` too;
 //! - an edge gone from the spec (an `edge` exception) is served only while
 //!   the sandbox has legacy access (`Sandbox::with_legacy_edges`).
 
@@ -179,17 +182,39 @@ impl Exceptions {
         }
     }
 
-    fn param(&self, op: &str, name: &str) -> bool {
-        self.params.contains(&(op.to_string(), name.to_string()))
+    /// True when `rows` has (op, name) or (`*`, name).
+    fn has(rows: &BTreeSet<(String, String)>, op: &str, name: &str) -> bool {
+        [op, "*"]
+            .iter()
+            .any(|o| rows.contains(&(o.to_string(), name.to_string())))
     }
 
-    fn field(&self, op: &str, name: &str) -> bool {
-        self.fields.contains(&(op.to_string(), name.to_string()))
+    fn param(&self, op: &str, name: &str) -> bool {
+        Self::has(&self.params, op, name)
+    }
+
+    /// A `field` row for the field on node type `ty` in the operation: the
+    /// name is the bare field (`access_status`) or scoped to a node type
+    /// (`AdAccount.access_status`, wherever an AdAccount is selected); the
+    /// operation is the op id or `*` (every operation).
+    fn field(&self, op: &str, ty: &str, name: &str) -> bool {
+        Self::has(&self.fields, op, name) || Self::has(&self.fields, op, &format!("{ty}.{name}"))
+    }
+
+    /// Every field the rows allow on node type `ty` in the operation.
+    fn fields_for<'a>(&'a self, op: &'a str, ty: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(o, _)| o == op || o == "*")
+            .filter_map(move |(_, name)| match name.split_once('.') {
+                None => Some(name.clone()),
+                Some((t, f)) if t == ty => Some(f.to_string()),
+                Some(_) => None,
+            })
     }
 
     fn value(&self, op: &str, param: &str, value: &str) -> bool {
-        self.values
-            .contains(&(op.to_string(), format!("{param}={value}")))
+        Self::has(&self.values, op, &format!("{param}={value}"))
     }
 
     /// True when the operation's edge is a kept, deprecated one.
@@ -269,14 +294,10 @@ impl Spec {
     /// Every field name of the return type plus the operation's `field`
     /// exceptions (None when the table has no such type).
     pub(crate) fn allowed_fields(&self, route: &Route, exc: &Exceptions) -> Option<Vec<String>> {
-        let fields = self.fields(route.ret.as_deref()?)?;
+        let ty = route.ret.as_deref()?;
+        let fields = self.fields(ty)?;
         let mut out: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
-        out.extend(
-            exc.fields
-                .iter()
-                .filter(|(op, _)| *op == route.op)
-                .map(|(_, name)| name.clone()),
-        );
+        out.extend(exc.fields_for(&route.op, ty));
         Some(out)
     }
 
@@ -374,7 +395,7 @@ impl Spec {
                 .map(|(_, t)| t.as_str());
             // An exception row of the operation covers the field in nested
             // selections too (`ad_account{access_status}` in AA04).
-            let excepted = exc.field(op, &sel.name);
+            let excepted = exc.field(op, ty, &sel.name);
             match field_ty {
                 None if excepted => {}
                 None => return Err(GraphError::nonexisting_field(&sel.name, ty)),
@@ -421,9 +442,19 @@ mod tests {
             assert!(exc.legacy_edge(op), "{op}");
         }
         let extra = Exceptions::parse("AA03\tfield\taccess_type\twhy\nAG07\tparam\tbusiness\twhy\nPG07\tvalue\ttasks=FLY\twhy\n");
-        assert!(extra.field("AA03", "access_type"));
+        assert!(extra.field("AA03", "AdAccount", "access_type"));
         assert!(extra.param("AG07", "business"));
         assert!(extra.value("PG07", "tasks", "FLY"));
-        assert!(!extra.field("AA10", "access_type"));
+        assert!(!extra.field("AA10", "AdAccount", "access_type"));
+        // Rows for every operation, scoped to a node type.
+        let star = Exceptions::parse("*\tfield\tAdAccount.access_status\twhy\n*\tparam\tx\twhy\n");
+        assert!(star.field("AA04", "AdAccount", "access_status"));
+        assert!(!star.field("AA04", "Page", "access_status"));
+        assert!(star.param("PG01", "x"));
+        assert_eq!(
+            star.fields_for("AA03", "AdAccount").collect::<Vec<_>>(),
+            vec!["access_status"]
+        );
+        assert_eq!(star.fields_for("AA03", "Page").count(), 0);
     }
 }
