@@ -31,6 +31,11 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
+        /// Refuse the edges gone from Meta's spec (AG04, AG24–AG26, AP04,
+        /// BB01, OB01, OB03, OB05, OB06) as Graph does for an app without
+        /// legacy access (default: served).
+        #[arg(long)]
+        no_legacy_edges: bool,
     },
     /// Print every RPC's Graph call: method, HTTP method, path template.
     Routes,
@@ -79,10 +84,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
             served
         }
-        Command::Sandbox { listen } => {
+        Command::Sandbox {
+            listen,
+            no_legacy_edges,
+        } => {
             crate::telemetry::init("human", "info");
             let listener = tokio::net::TcpListener::bind(listen).await?;
             crate::sandbox::Sandbox::demo()
+                .with_legacy_edges(!no_legacy_edges)
                 .serve(listener, crate::app::shutdown_signal())
                 .await?;
             Ok(())

@@ -259,6 +259,12 @@ impl Sandbox {
         self.inner.world.lock().legacy_edges = served;
     }
 
+    /// Test hook: replaces the exception rows in force by these only.
+    #[cfg(test)]
+    pub(crate) fn set_exceptions(&self, tsv: &str) {
+        self.inner.world.lock().extra_exceptions = Some(spec::Exceptions::parse(tsv));
+    }
+
     /// Test hook: adds exception rows (the tsv format of
     /// `tests/data/graph-exceptions.tsv`) to the embedded ones.
     #[cfg(test)]

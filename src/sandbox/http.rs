@@ -18,8 +18,9 @@ use super::usage::{self, UsageHeaders};
 use super::wire::{self, GraphError, PageRequest, Params};
 use super::{Inner, RecordedRequest, Sandbox};
 
-/// The version answered in `facebook-api-version` for unversioned paths.
-const DEFAULT_VERSION: &str = "v25.0";
+/// The version answered in `facebook-api-version` for unversioned paths:
+/// the version of Meta's spec the sandbox follows.
+const DEFAULT_VERSION: &str = "v26.0";
 
 /// A parsed incoming request.
 struct Incoming {

@@ -200,6 +200,21 @@ fn conform(
         return Ok(());
     }
     spec.check_params(route, &call.params, exc)?;
+    // An Object-typed parameter given as a JSON object stands for its id.
+    for name in spec.object_params(route) {
+        let id = call
+            .params
+            .get(name)
+            .and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw).ok())
+            .and_then(|obj| match obj.get("id") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            });
+        if let Some(id) = id {
+            call.params.set(name, id);
+        }
+    }
     if let Some(fields) = &call.fields {
         spec.check_fields(route, fields, exc)?;
     }

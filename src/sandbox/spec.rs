@@ -20,7 +20,10 @@
 //!   exception of the operation) gets `(#100) Tried accessing nonexisting
 //!   field (f) on node type (T)`; nested selections are checked against the
 //!   nested field's type when the table has it (the operation's `field`
-//!   exceptions apply there too);
+//!   exceptions apply there too). A `field` row's op may be `*` (every
+//!   operation) and its name scoped to a node type (`AdAccount.tasks`:
+//!   wherever an AdAccount is selected); `param` and `value` rows may use
+//!   `*` too;
 //! - an edge gone from the spec (an `edge` exception) is served only while
 //!   the sandbox has legacy access (`Sandbox::with_legacy_edges`).
 
@@ -179,22 +182,39 @@ impl Exceptions {
         }
     }
 
-    fn param(&self, op: &str, name: &str) -> bool {
-        self.params.contains(&(op.to_string(), name.to_string()))
+    /// True when `rows` has (op, name) or (`*`, name).
+    fn has(rows: &BTreeSet<(String, String)>, op: &str, name: &str) -> bool {
+        [op, "*"]
+            .iter()
+            .any(|o| rows.contains(&(o.to_string(), name.to_string())))
     }
 
-    /// A `field` row of the operation, or of Meta's type wherever it is read
-    /// (op `*`, name `Type.field`).
+    fn param(&self, op: &str, name: &str) -> bool {
+        Self::has(&self.params, op, name)
+    }
+
+    /// A `field` row for the field on node type `ty` in the operation: the
+    /// name is the bare field (`access_status`) or scoped to a node type
+    /// (`AdAccount.access_status`, wherever an AdAccount is selected); the
+    /// operation is the op id or `*` (every operation).
     fn field(&self, op: &str, ty: &str, name: &str) -> bool {
-        self.fields.contains(&(op.to_string(), name.to_string()))
-            || self
-                .fields
-                .contains(&("*".to_string(), format!("{ty}.{name}")))
+        Self::has(&self.fields, op, name) || Self::has(&self.fields, op, &format!("{ty}.{name}"))
+    }
+
+    /// Every field the rows allow on node type `ty` in the operation.
+    fn fields_for<'a>(&'a self, op: &'a str, ty: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(o, _)| o == op || o == "*")
+            .filter_map(move |(_, name)| match name.split_once('.') {
+                None => Some(name.clone()),
+                Some((t, f)) if t == ty => Some(f.to_string()),
+                Some(_) => None,
+            })
     }
 
     fn value(&self, op: &str, param: &str, value: &str) -> bool {
-        self.values
-            .contains(&(op.to_string(), format!("{param}={value}")))
+        Self::has(&self.values, op, &format!("{param}={value}"))
     }
 
     /// True when the operation's edge is a kept, deprecated one.
@@ -277,17 +297,19 @@ impl Spec {
         let ty = route.ret.as_deref()?;
         let fields = self.fields(ty)?;
         let mut out: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
-        let by_type = format!("{ty}.");
-        out.extend(exc.fields.iter().filter_map(|(op, name)| {
-            if *op == route.op {
-                Some(name.clone())
-            } else if op == "*" {
-                name.strip_prefix(&by_type).map(str::to_string)
-            } else {
-                None
-            }
-        }));
+        out.extend(exc.fields_for(&route.op, ty));
         Some(out)
+    }
+
+    /// Names of the route's `Object`-typed parameters (AA02
+    /// `end_advertiser`, AP05/AP06 `app_id`): Meta's SDK sends them as JSON
+    /// objects (`{"id": "4000000004"}`), the seeds as plain ids.
+    pub(crate) fn object_params<'a>(&self, route: &'a Route) -> impl Iterator<Item = &'a str> {
+        route
+            .params
+            .iter()
+            .filter(|p| p.ty == "Object")
+            .map(|p| p.name.as_str())
     }
 
     /// Checks parameters against the route (see the module doc).
@@ -419,12 +441,20 @@ mod tests {
         ] {
             assert!(exc.legacy_edge(op), "{op}");
         }
-        let extra = Exceptions::parse("AA03\tfield\taccess_type\twhy\nAG07\tparam\tbusiness\twhy\nPG07\tvalue\ttasks=FLY\twhy\n*\tfield\tPage.tasks\twhy\n");
+        let extra = Exceptions::parse("AA03\tfield\taccess_type\twhy\nAG07\tparam\tbusiness\twhy\nPG07\tvalue\ttasks=FLY\twhy\n");
         assert!(extra.field("AA03", "AdAccount", "access_type"));
-        assert!(extra.field("PG04", "Page", "tasks"), "a type-wide row");
-        assert!(!extra.field("AA03", "AdAccount", "tasks"));
         assert!(extra.param("AG07", "business"));
         assert!(extra.value("PG07", "tasks", "FLY"));
         assert!(!extra.field("AA10", "AdAccount", "access_type"));
+        // Rows for every operation, scoped to a node type.
+        let star = Exceptions::parse("*\tfield\tAdAccount.access_status\twhy\n*\tparam\tx\twhy\n");
+        assert!(star.field("AA04", "AdAccount", "access_status"));
+        assert!(!star.field("AA04", "Page", "access_status"));
+        assert!(star.param("PG01", "x"));
+        assert_eq!(
+            star.fields_for("AA03", "AdAccount").collect::<Vec<_>>(),
+            vec!["access_status"]
+        );
+        assert_eq!(star.fields_for("AA03", "Page").count(), 0);
     }
 }

@@ -3133,9 +3133,24 @@ async fn calls_failing_authentication_spend_nothing() {
 
 // --- Meta's published spec (tests/data/graph-spec.json) -------------------------
 
+/// The demo sandbox with only the `edge` rows of the exceptions (the edges
+/// gone from the spec), so that these tests see the spec's own answers
+/// whatever `field`, `param` and `value` rows the embedded file has.
+fn bare() -> Sandbox {
+    let sb = Sandbox::demo();
+    let rows: String = [
+        "AG04", "AG24", "AG25", "AG26", "AP04", "BB01", "OB01", "OB03", "OB05", "OB06",
+    ]
+    .iter()
+    .map(|op| format!("{op}\tedge\t-\tgone from the spec\n"))
+    .collect();
+    sb.set_exceptions(&rows);
+    sb
+}
+
 #[tokio::test]
 async fn unknown_params_are_refused_as_graph_does() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_pages?colour=red")).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.err(), (100, None));
@@ -3201,7 +3216,7 @@ async fn unknown_params_are_refused_as_graph_does() {
 
 #[tokio::test]
 async fn enum_params_take_every_spec_value_and_nothing_else() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     // Ad account tasks of the spec, DRAFT and AA_ANALYZE included.
     let r = post(
         &sb,
@@ -3278,7 +3293,7 @@ async fn enum_params_take_every_spec_value_and_nothing_else() {
 
 #[tokio::test]
 async fn fields_are_checked_against_the_spec_types_and_exceptions() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     // Spec fields the sandbox does not model are accepted (and omitted).
     let r = get(
         &sb,
@@ -3373,7 +3388,7 @@ async fn fields_are_checked_against_the_spec_types_and_exceptions() {
 
 #[tokio::test]
 async fn pending_lists_answer_request_objects() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     let r = get(
         &sb,
         ACME_ADMIN,
@@ -3444,7 +3459,7 @@ async fn pending_lists_answer_request_objects() {
 
 #[tokio::test]
 async fn mutations_answer_success_objects() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     for r in [
         post(&sb, ACME_ADMIN, "/9000000002", &[("name", "West")]).await,
         post(
@@ -3476,7 +3491,7 @@ async fn mutations_answer_success_objects() {
 
 #[tokio::test]
 async fn ag07_tasks_are_what_the_user_gets_on_the_groups_assets() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     // Bob joins group 9000000002 (act_2000000001) with DRAFT.
     let r = post(
         &sb,
@@ -3520,7 +3535,7 @@ async fn ag07_tasks_are_what_the_user_gets_on_the_groups_assets() {
 
 #[tokio::test]
 async fn spec_filters_and_params_of_lists() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     // AA03 search_query and include_shared_ad_accounts.
     let r = get(
         &sb,
@@ -3614,7 +3629,7 @@ async fn spec_filters_and_params_of_lists() {
 
 #[tokio::test]
 async fn as01_to_as04_spec_params() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     // AS03 filters by request_status (Meta's enum) and initiator_id.
     let received = format!("/{GLOBEX}/received_audience_sharing_requests");
     let r = get(
@@ -3692,7 +3707,7 @@ async fn as01_to_as04_spec_params() {
 
 #[tokio::test]
 async fn legacy_edges_follow_the_setting() {
-    let sb = Sandbox::demo();
+    let sb = bare();
     // Default: served, as for an app that kept access.
     let r = get(
         &sb,
@@ -3750,7 +3765,7 @@ async fn legacy_edges_follow_the_setting() {
     sb.set_legacy_edges(true);
     let r = delete(&sb, GLOBEX_ADMIN, "/8400000001").await;
     assert_eq!(r.ok(), &json!({"success": true}));
-    let sb = Sandbox::demo().with_legacy_edges(false);
+    let sb = bare().with_legacy_edges(false);
     let r = get(
         &sb,
         ACME_ADMIN,
@@ -3758,4 +3773,84 @@ async fn legacy_edges_follow_the_setting() {
     )
     .await;
     assert_eq!(r.err(), (100, None));
+}
+
+#[tokio::test]
+async fn object_params_take_an_id_or_a_json_object() {
+    let sb = bare();
+    // AP05 app_id is an Object in Meta's spec; the SDK sends {"id": ...}.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_apps"),
+        &[("app_id", r#"{"id":"4000000004"}"#)],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"access_status": "CONFIRMED"}));
+    let r = get(&sb, ACME_ADMIN, &format!("/{ACME}/owned_apps")).await;
+    assert_eq!(r.ids(), vec!["4000000001", "4000000004"]);
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/adaccount"),
+        &[
+            ("name", "Obj"),
+            ("currency", "USD"),
+            ("timezone_id", "1"),
+            ("end_advertiser", r#"{"id": 1000000001}"#),
+            ("media_agency", "NONE"),
+            ("partner", "NONE"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok()["end_advertiser_id"], ACME);
+    assert_eq!(Sandbox::spec_version().0, "v26.0");
+}
+
+#[tokio::test]
+async fn type_scoped_exception_rows_apply_to_every_operation() {
+    let sb = bare();
+    // The main engineer's row format: op `*`, name `Type.field`.
+    sb.add_exceptions(
+        "*\tfield\tAdAccount.access_status\tedge context\n*\tfield\tBusiness.page_permissions\tBB02\n",
+    );
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,access_status&limit=1"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "access_status": "CONFIRMED"}])
+    );
+    // Nested: AA04's ad_account is an AdAccount.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/pending_owned_ad_accounts?fields=ad_account{{id,access_status}}"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"ad_account": {"id": "act_2000000003", "access_status": "PENDING"}}])
+    );
+    // Scoped to AdAccount: a Page still refuses it.
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_pages?fields=id,access_status"),
+    )
+    .await;
+    assert_eq!(
+        r.message(),
+        "(#100) Tried accessing nonexisting field (access_status) on node type (Page)"
+    );
+    // Defaults keep excepted fields of the return type.
+    let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/clients")).await;
+    assert!(
+        r.ok()["data"][0].get("page_permissions").is_some(),
+        "{}",
+        r.body
+    );
 }

@@ -228,6 +228,11 @@ impl Params {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// Replaces (or adds) a parameter.
+    pub(crate) fn set(&mut self, name: &str, value: String) {
+        self.0.insert(name.to_string(), value);
+    }
+
     /// Names of the non-empty parameters.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.0
