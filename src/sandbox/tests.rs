@@ -3316,18 +3316,6 @@ async fn fields_are_checked_against_the_spec_types_and_exceptions() {
         r.message(),
         "(#100) Tried accessing nonexisting field (favourite_colour) on node type (AdAccount)"
     );
-    // The seed's edge-context fields are served because an exception row
-    // (`*  field  AdAccount.access_type`) names them.
-    let r = get(
-        &sb,
-        ACME_ADMIN,
-        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type&limit=1"),
-    )
-    .await;
-    assert_eq!(
-        r.ok()["data"],
-        json!([{"id": "act_2000000001", "access_type": "OWNER"}])
-    );
     // Nested selections are checked against the nested type.
     let r = get(
         &sb,
@@ -3349,13 +3337,25 @@ async fn fields_are_checked_against_the_spec_types_and_exceptions() {
         r.ok()["data"],
         json!([{"id": "act_2000000001", "business": {"id": ACME, "name": "Acme Retail"}}])
     );
-    // Without fields=, the edge-context defaults that an exception row names
-    // are served: BB02's page_permissions (`*  field  Business.page_permissions`).
+    // Without fields=, edge-context defaults are dropped unless excepted
+    // (this sandbox has no field rows): BB02's page_permissions.
     let r = get(&sb, GLOBEX_ADMIN, &format!("/{GLOBEX}/clients")).await;
     assert!(
-        r.ok()["data"][0].get("page_permissions").is_some(),
+        r.ok()["data"][0].get("page_permissions").is_none(),
         "{}",
         r.body
+    );
+    // A type-wide row (`*  field  Type.field`) serves it on every edge.
+    sb.add_exceptions("*\tfield\tAdAccount.access_type\ttest\n");
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/{ACME}/owned_ad_accounts?fields=id,access_type&limit=1"),
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": "act_2000000001", "access_type": "OWNER"}])
     );
     // A row of one operation covers that operation only.
     sb.add_exceptions("AA03\tfield\tfavourite_colour\ttest\n");

@@ -9,6 +9,7 @@ google.rpc details (BadRequest, ErrorInfo) are decoded. Ends with the line
 "N passed, M failed" and exits non-zero on any failure.
 """
 
+from google.protobuf import field_mask_pb2
 import os
 import sys
 import tempfile
@@ -83,8 +84,13 @@ class GatewayFromPython(unittest.TestCase):
         cls.channel.close()
 
     def test_list_owned_pages_has_typed_fields(self):
+        # access_status, access_type and permitted_tasks are opt-in (Meta's
+        # Page type does not list them): the read_mask names them.
+        mask = field_mask_pb2.FieldMask(
+            paths=["id", "name", "access_status", "access_type", "permitted_tasks", "business"]
+        )
         resp = self.pages.ListOwnedPages(
-            pages_pb2.ListOwnedPagesRequest(business_id=ACME), timeout=10
+            pages_pb2.ListOwnedPagesRequest(business_id=ACME, read_mask=mask), timeout=10
         )
         self.assertGreater(len(resp.pages), 0)
         by_id = {p.id: p for p in resp.pages}
@@ -109,7 +115,12 @@ class GatewayFromPython(unittest.TestCase):
         )
         self.assertTrue(resp.success)
         users = self.pages.ListPageUsers(
-            pages_pb2.ListPageUsersRequest(page_id="3000000002", business=ACME), timeout=10
+            pages_pb2.ListPageUsersRequest(
+                page_id="3000000002",
+                business=ACME,
+                read_mask=field_mask_pb2.FieldMask(paths=["id", "name", "tasks"]),
+            ),
+            timeout=10,
         ).users
         bob = [u for u in users if u.id == BOB]
         self.assertEqual(len(bob), 1, users)
