@@ -104,6 +104,10 @@ pub fn classify(g: &GraphError) -> (Code, &'static str) {
         190 | 102 | 463 | 467 => (Code::FailedPrecondition, "GRAPH_TOKEN_INVALID"),
         _ if g.is_throttling() => (Code::ResourceExhausted, "GRAPH_THROTTLED"),
         10 | 200..=299 => (Code::PermissionDenied, "GRAPH_PERMISSION_DENIED"),
+        // 3: the app lacks the capability (an edge limited since, e.g., BB01
+        // in 2021-06); 2500: unknown path components (an edge gone from
+        // Meta's spec). Deprecated RPCs name this reason.
+        3 | 2500 => (Code::FailedPrecondition, "GRAPH_EDGE_UNAVAILABLE"),
         // Subcode 33: the object does not exist (or is invisible to the token).
         100 if g.subcode == Some(33) => (Code::NotFound, "GRAPH_NOT_FOUND"),
         100 => (Code::InvalidArgument, "GRAPH_INVALID_PARAMETER"),
@@ -164,6 +168,13 @@ mod tests {
             (299, None, Code::PermissionDenied, "GRAPH_PERMISSION_DENIED"),
             (100, None, Code::InvalidArgument, "GRAPH_INVALID_PARAMETER"),
             (100, Some(33), Code::NotFound, "GRAPH_NOT_FOUND"),
+            (3, None, Code::FailedPrecondition, "GRAPH_EDGE_UNAVAILABLE"),
+            (
+                2500,
+                None,
+                Code::FailedPrecondition,
+                "GRAPH_EDGE_UNAVAILABLE",
+            ),
             (4, None, Code::ResourceExhausted, "GRAPH_THROTTLED"),
             (
                 17,
