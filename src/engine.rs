@@ -23,7 +23,7 @@ use crate::cache::{CacheKey, ReadCache, Served};
 use crate::error::GatewayError;
 use crate::graph::GraphClient;
 use crate::quota::{Quota, QuotaKeys};
-use crate::vault::{TokenEntry, TokenQuery, Vault};
+use crate::vault::{TokenEntry, TokenKind, TokenQuery, Vault};
 pub use args::Arg;
 use request::Plan;
 use routes::{Route, RouteTable};
@@ -195,9 +195,37 @@ impl Engine {
         self.security.authorize(ctx, route, &plan, msg)?;
         let token = match token {
             Some(t) => t,
+            // Graph wants the page's own token (BB04): the vault's, or one
+            // derived with the business's token.
+            None if route.page_token => {
+                let page = plan.asset.clone().ok_or_else(|| {
+                    GatewayError::Internal(format!("{} names no page", route.operation_id))
+                })?;
+                match plan.business.clone() {
+                    Some(business) => {
+                        let t = self.page_token(ctx, &business, &page, false).await?;
+                        plan.page_token_for = Some((business, page));
+                        t
+                    }
+                    // No business to derive with: only a stored page token.
+                    None => self
+                        .vault
+                        .select(&TokenQuery {
+                            business: None,
+                            asset: Some(&page),
+                            kind: Some(TokenKind::Page),
+                        })
+                        .map_err(|_| {
+                            GatewayError::NoToken(format!(
+                                "the vault holds no page token for page {page}; name the \
+                                 owner in business_id so that its token derives one"
+                            ))
+                        })?,
+                }
+            }
             // The business's token when the caller names the business; the
-            // asset's own token (e.g. a page token, which BB04 needs) for
-            // calls that name none, before the business learned from lists.
+            // asset's own token for calls that name none, before the
+            // business is learned from lists.
             None => self.vault.select(&TokenQuery {
                 business: plan.business.as_deref(),
                 asset: plan.asset.as_deref().filter(|_| !named_business),
@@ -298,6 +326,60 @@ impl Engine {
             })
     }
 
+    /// The page token of `page`: the vault's (unless `refresh`), or one
+    /// derived with `business`'s vault token (GET /{page}?fields=access_token)
+    /// and stored in the vault as `page-{page}`. The value never leaves the
+    /// vault and the Graph client; the derivation is audited by name.
+    pub async fn page_token(
+        &self,
+        ctx: &CallContext,
+        business: &str,
+        page: &str,
+        refresh: bool,
+    ) -> Result<Arc<TokenEntry>, GatewayError> {
+        let stored = TokenQuery {
+            business: None,
+            asset: Some(page),
+            kind: Some(TokenKind::Page),
+        };
+        if !refresh {
+            if let Ok(t) = self.vault.select(&stored) {
+                return Ok(t);
+            }
+        }
+        let result = async {
+            let owner = self.vault.select(&TokenQuery {
+                business: Some(business),
+                asset: None,
+                kind: None,
+            })?;
+            let secret = self
+                .fetch_secret_field(ctx, &owner, page, "access_token")
+                .await?;
+            self.vault
+                .put(TokenEntry {
+                    name: format!("page-{page}"),
+                    kind: TokenKind::Page,
+                    businesses: Vec::new(),
+                    assets: vec![page.to_string()],
+                    secret,
+                    expires_at: None,
+                })
+                .await?;
+            Ok::<_, GatewayError>(self.vault.select(&stored)?)
+        }
+        .await;
+        // A vault change: audited (the token's name, never its value).
+        let mut rec = crate::audit::AuditRecord::new(ctx, "DERIVE_PAGE_TOKEN");
+        rec.business = Some(business.to_string());
+        rec.graph_call = format!("GET /{page}?fields=access_token");
+        rec.objects.insert("page_id".to_string(), page.to_string());
+        rec.token = result.as_ref().ok().map(|t| t.name.clone());
+        self.security
+            .record(&rec.outcome(result.as_ref().map(drop)));
+        result
+    }
+
     /// Runs a planned call with a chosen token: reads through the cache,
     /// mutations then invalidation. Workflows call this for each step.
     pub async fn run(
@@ -357,6 +439,34 @@ impl Engine {
     /// Graph never received them), within the caller's deadline. A failure
     /// says whether Graph may have received the request.
     pub(crate) async fn send(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        plan: &Plan,
+        token: &Arc<TokenEntry>,
+    ) -> Result<Bytes, crate::retry::Failure> {
+        let first = self.send_with(route, ctx, plan, token).await;
+        // A page token the engine chose and Graph rejected (190: not
+        // applied): derived again once, then the call is made again.
+        let Some((business, page)) = &plan.page_token_for else {
+            return first;
+        };
+        match &first {
+            Err(f) if matches!(&f.error, GatewayError::Graph(g) if g.code == 190) => {
+                match self.page_token(ctx, business, page, true).await {
+                    Ok(fresh) => self.send_with(route, ctx, plan, &fresh).await,
+                    Err(e) => {
+                        tracing::warn!(page = %page, error = %e, "the rejected page token could not be derived again");
+                        first
+                    }
+                }
+            }
+            _ => first,
+        }
+    }
+
+    /// [`Engine::send`] with one token.
+    async fn send_with(
         &self,
         route: &Route,
         ctx: &CallContext,

@@ -29,6 +29,9 @@ pub struct Plan {
     pub invalidates: Vec<String>,
     /// The caller's AIP-155 request_id (mutations): the call runs once per id.
     pub request_id: Option<String>,
+    /// (business, page) when the engine chose a page token for the call
+    /// (`(graph).page_token`): a rejected one is derived again once.
+    pub page_token_for: Option<(String, String)>,
 }
 
 /// Validates `msg` and builds the plan; every violation is reported at once.
@@ -191,6 +194,7 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
         ad_account,
         invalidates,
         request_id,
+        page_token_for: None,
     })
 }
 

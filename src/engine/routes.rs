@@ -141,6 +141,9 @@ pub struct Route {
     pub node: Option<MessageDescriptor>,
     /// `fields=` sent on reads when no read_mask narrows it.
     pub default_fields: Option<String>,
+    /// The call needs the page token of the page in its path
+    /// (`(graph).page_token`).
+    pub page_token: bool,
 }
 
 /// Graph spellings of one enum's values.
@@ -517,6 +520,7 @@ fn build_route(
         response,
         node,
         default_fields,
+        page_token: bool_field(opt, "page_token"),
     })
 }
 

@@ -81,50 +81,19 @@ pub async fn run(
     Ok(run.finish(&[]))
 }
 
-/// Derives the page token with the owner business's token and stores it.
+/// Derives the page token with the owner business's token and stores it
+/// ([`Engine::page_token`], which audits it), as a step of the report.
 async fn derive(
     run: &mut Run<'_>,
     req: &GrantPageAgencyAccessRequest,
     name: &str,
 ) -> Option<Arc<TokenEntry>> {
-    let engine = run.engine();
     let page = req.page_id.as_str();
     let call = format!("GET /{page}?fields=access_token");
-    let result = async {
-        let owner = engine.vault().select(&TokenQuery {
-            business: Some(req.business_id.as_str()),
-            asset: None,
-            kind: None,
-        })?;
-        let secret = engine
-            .fetch_secret_field(run.ctx(), &owner, page, "access_token")
-            .await?;
-        let entry = TokenEntry {
-            name: format!("page-{page}"),
-            kind: TokenKind::Page,
-            businesses: Vec::new(),
-            assets: vec![page.to_string()],
-            secret,
-            expires_at: None,
-        };
-        engine.vault().put(entry).await?;
-        Ok::<_, GatewayError>(engine.vault().select(&TokenQuery {
-            business: None,
-            asset: Some(page),
-            kind: Some(TokenKind::Page),
-        })?)
-    }
-    .await;
-    // Deriving a token is a vault change: audited (the token's name, never
-    // its value).
-    let mut rec = crate::audit::AuditRecord::new(run.ctx(), "DERIVE_PAGE_TOKEN");
-    rec.business = Some(req.business_id.clone());
-    rec.graph_call.clone_from(&call);
-    rec.objects.insert("page_id".to_string(), page.to_string());
-    rec.token = result.as_ref().ok().map(|t| t.name.clone());
-    engine
-        .security()
-        .record(&rec.outcome(result.as_ref().map(drop)));
+    let result = run
+        .engine()
+        .page_token(run.ctx(), &req.business_id, page, true)
+        .await;
     match result {
         Ok(t) => {
             run.record(

@@ -529,13 +529,18 @@ async fn bb04_grants_a_page_with_the_page_token_from_the_vault() {
     assert!(page_agencies(&mut c, "3000000001", ACME).await.is_empty());
     assert!(client_pages(&gw, INITECH).await.is_empty());
 
-    // No page token in the vault: nothing can serve the call.
-    let before = gw.sb().request_count();
+    // No page token in the vault, and Acme's token cannot derive one (its
+    // system user holds no role on the page): the grant is never sent.
+    let listed = gw.sb().requests_to("/3000000001/agencies");
     let st = add_page_agency(&mut c, "3000000001", INITECH)
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::FailedPrecondition, "{st:?}");
-    assert_eq!(gw.sb().request_count(), before, "no Graph call");
+    assert_eq!(
+        gw.sb().requests_to("/3000000001/agencies"),
+        listed,
+        "no grant sent"
+    );
 
     let page_token = store_page_token(&gw, "3000000001").await;
     let r = add_page_agency(&mut c, "3000000001", INITECH)
@@ -581,6 +586,90 @@ async fn bb04_uses_the_page_token_even_after_a_list_showed_the_page() {
         "BB04 declares no business: the page's own token must serve it"
     );
     assert!(r.unwrap().success);
+}
+
+#[tokio::test]
+async fn bb04_derives_the_page_token_from_the_owners_token_and_refreshes_it_once() {
+    let (gw, mut c) = start(Client::new).await;
+    let grant = |c: &mut Client<Channel>| {
+        let req = AddPageAgencyRequest {
+            page_id: "3000000008".into(),
+            business_id: ACME.into(),
+            agency_business_id: INITECH.into(),
+            permitted_tasks: nums(&[PageTask::Analyze]),
+            ..Default::default()
+        };
+        let mut c = c.clone();
+        async move { c.add_page_agency(req).await }
+    };
+    // No page token in the vault: derived with Acme's token, stored, used.
+    let r = grant(&mut c).await.unwrap().into_inner();
+    assert!(r.success);
+    assert!(
+        !format!("{r:?}").contains("sandbox-page-token"),
+        "never returned"
+    );
+    assert_eq!(gw.sb().requests_to("/3000000008"), 1, "derived once");
+    let sent = last_sent_to(&gw, "POST", "/3000000008/agencies");
+    let auth = sent.header("authorization").unwrap().to_string();
+    assert!(
+        auth.starts_with("Bearer sandbox-page-token-3000000008-"),
+        "{auth}"
+    );
+    let stored = gw
+        .engine
+        .vault()
+        .select(&graph_gateway::vault::TokenQuery {
+            business: None,
+            asset: Some("3000000008"),
+            kind: Some(TokenKind::Page),
+        })
+        .unwrap();
+    assert_eq!(stored.name, "page-3000000008");
+
+    // Graph rejects the stored token (190): derived again once, and the
+    // grant goes through with the fresh one.
+    let user = stored
+        .secret
+        .expose()
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(gw
+        .sb()
+        .expire_token(&format!("page-3000000008-user-{user}")));
+    let r = grant(&mut c).await.unwrap().into_inner();
+    assert!(r.success);
+    assert_eq!(gw.sb().requests_to("/3000000008"), 2, "derived again once");
+    assert_eq!(
+        gw.sb().requests_to("/3000000008/agencies"),
+        3,
+        "one rejected, two granted"
+    );
+}
+
+#[tokio::test]
+async fn bb04_without_a_derivable_page_token_is_refused_before_the_grant() {
+    let (gw, mut c) = start(Client::new).await;
+    // Acme's system user holds no role on page 3000000001: Graph issues no
+    // page token, and the grant is never sent.
+    let st = c
+        .add_page_agency(AddPageAgencyRequest {
+            page_id: "3000000001".into(),
+            business_id: ACME.into(),
+            agency_business_id: INITECH.into(),
+            permitted_tasks: nums(&[PageTask::Analyze]),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::FailedPrecondition, "{st:?}");
+    assert_eq!(
+        st.get_error_details().error_info().unwrap().reason,
+        "NO_TOKEN"
+    );
+    assert_eq!(gw.sb().requests_to("/3000000001/agencies"), 0);
 }
 
 #[tokio::test]
