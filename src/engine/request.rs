@@ -374,6 +374,10 @@ fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_string())
 }
 
+/// The `fields=` of a read_mask: each path a field of the node, or a dotted
+/// path into a nested message (`page.permitted_tasks`, which is how a
+/// caller asks for an opt-in field of a nested node). A message field named
+/// whole brings its default fields; repeated paths are refused.
 fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldViolation>> {
     let Some(node) = &route.node else {
         return Err(vec![violation(
@@ -392,26 +396,17 @@ fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldVio
             })
         })
         .unwrap_or_default();
-    let mut out = Vec::new();
     let mut bad = Vec::new();
+    let mut wanted = Vec::new();
     for (i, p) in paths.iter().enumerate() {
-        match node.get_field_by_name(p) {
-            Some(f) => out.push(match f.kind() {
-                Kind::Message(md) if !md.full_name().starts_with("google.protobuf.") => {
-                    format!(
-                        "{}{{{}}}",
-                        super::routes::graph_field_name(&f),
-                        super::routes::fields_param(&md, 1)
-                    )
-                }
-                _ => super::routes::graph_field_name(&f),
-            }),
-            None => bad.push(violation(
-                &format!("read_mask.paths[{i}]"),
-                &format!("{p:?} is not a field of {}", node.name()),
-            )),
+        let label = format!("read_mask.paths[{i}]");
+        if paths[..i].contains(p) {
+            bad.push(violation(&label, &format!("{:?} is repeated", truncate(p))));
+        } else {
+            wanted.push((label, p.split('.').collect::<Vec<_>>()));
         }
     }
+    let mut out = selection(node, &wanted, 1, &mut bad);
     if !bad.is_empty() {
         return Err(bad);
     }
@@ -419,6 +414,103 @@ fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldVio
         out.insert(0, "id".to_string());
     }
     Ok(out.join(","))
+}
+
+/// The Graph selection of `paths` (split at dots) in `node`, in the order
+/// the paths first name each field, each Graph key once.
+fn selection(
+    node: &prost_reflect::MessageDescriptor,
+    paths: &[(String, Vec<&str>)],
+    depth: usize,
+    bad: &mut Vec<FieldViolation>,
+) -> Vec<String> {
+    let mut firsts: Vec<&str> = Vec::new();
+    for (_, segs) in paths {
+        if let Some(f) = segs.first() {
+            if !firsts.contains(f) {
+                firsts.push(f);
+            }
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    for first in firsts {
+        let group: Vec<&(String, Vec<&str>)> = paths
+            .iter()
+            .filter(|(_, segs)| segs.first() == Some(&first))
+            .collect();
+        let Some(f) = node.get_field_by_name(first) else {
+            for (label, segs) in group {
+                bad.push(violation(
+                    label,
+                    &format!(
+                        "{:?} is not a field of {}",
+                        truncate(&segs.join(".")),
+                        node.name()
+                    ),
+                ));
+            }
+            continue;
+        };
+        let key = super::routes::graph_field_name(&f);
+        let nested: Vec<(String, Vec<&str>)> = group
+            .iter()
+            .filter(|(_, segs)| segs.len() > 1)
+            .map(|(label, segs)| (label.clone(), segs[1..].to_vec()))
+            .collect();
+        let whole = group.iter().any(|(_, segs)| segs.len() == 1);
+        let item = match f.kind() {
+            Kind::Message(md) if !md.full_name().starts_with("google.protobuf.") && depth < 4 => {
+                let mut inner: Vec<String> = Vec::new();
+                if whole {
+                    inner.extend(top_level(&super::routes::fields_param(&md, depth)));
+                }
+                for extra in selection(&md, &nested, depth + 1, bad) {
+                    if !inner.contains(&extra) {
+                        inner.push(extra);
+                    }
+                }
+                format!("{key}{{{}}}", inner.join(","))
+            }
+            _ => {
+                for (label, _) in &nested {
+                    bad.push(violation(
+                        label,
+                        &format!("{:?} has no fields to select", f.name()),
+                    ));
+                }
+                key.clone()
+            }
+        };
+        // Two fields may read one Graph key (an enum and its *_raw sibling).
+        if !keys.contains(&key) {
+            keys.push(key);
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// Splits a `fields=` value at its top-level commas.
+fn top_level(sel: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in sel.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(sel[start..i].to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < sel.len() {
+        out.push(sel[start..].to_string());
+    }
+    out
 }
 
 fn field_str(route: &Route, msg: &DynamicMessage, name: &str) -> Option<String> {

@@ -189,6 +189,75 @@ async fn aa02_creates_an_account_listed_by_aa03() {
         .unwrap()
         .into_inner();
     assert_eq!(second.id, "act_2000000102");
+
+    // Meta's invoicing params reach Graph under their own names.
+    c.create_ad_account(CreateAdAccountRequest {
+        business_id: ACME.into(),
+        name: "Acme Invoiced".into(),
+        currency: "USD".into(),
+        timezone_id: 1,
+        end_advertiser: ACME.into(),
+        media_agency: "NONE".into(),
+        partner: "NONE".into(),
+        invoice: Some(true),
+        invoice_group_id: "123456".into(),
+        invoicing_emails: vec!["billing@acme.test".into()],
+        io: Some(true),
+        po_number: "PO-42".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sent = last_sent(&gw);
+    assert_eq!(sent.form_param("invoice_group_id"), Some("123456"));
+    assert_eq!(
+        sent.form_param("invoicing_emails"),
+        Some(r#"["billing@acme.test"]"#)
+    );
+    assert_eq!(sent.form_param("io"), Some("true"));
+    assert_eq!(sent.form_param("po_number"), Some("PO-42"));
+}
+
+#[tokio::test]
+async fn aa03_aa10_search_and_shared_accounts() {
+    let (gw, mut c) = start(Client::new).await;
+    let found = c
+        .list_owned_ad_accounts(ListOwnedAdAccountsRequest {
+            business_id: ACME.into(),
+            search_query: "retarget".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(&found.ad_accounts, |a| &a.id), vec!["act_2000000002"]);
+    assert_eq!(last_sent(&gw).query_param("search_query"), Some("retarget"));
+    // Globex owns none of its own but holds client accounts as an agency.
+    let shared = c
+        .list_owned_ad_accounts(ListOwnedAdAccountsRequest {
+            business_id: GLOBEX.into(),
+            include_shared_ad_accounts: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let plain = owned(&mut c, GLOBEX).await;
+    assert!(shared.ad_accounts.len() > plain.len(), "{shared:?}");
+    let clients = c
+        .list_client_ad_accounts(ListClientAdAccountsRequest {
+            business_id: GLOBEX.into(),
+            search_query: "nothing-matches-this".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(clients.ad_accounts.is_empty());
+    assert_eq!(
+        last_sent(&gw).query_param("search_query"),
+        Some("nothing-matches-this")
+    );
 }
 
 #[tokio::test]
@@ -275,6 +344,7 @@ async fn aa03_pagination_with_read_mask() {
         read_mask: Some(prost_types::FieldMask {
             paths: vec!["name".into()],
         }),
+        ..Default::default()
     };
     let first = c
         .list_owned_ad_accounts(req(String::new()))

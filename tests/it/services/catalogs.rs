@@ -247,6 +247,30 @@ async fn ct07_adds_an_agency_listed_by_its_ct02() {
         nums(&[CatalogTask::Manage, CatalogTask::Advertise])
     );
 
+    // Meta's permitted_roles and collaboration terms reach Graph as spelled.
+    c.add_product_catalog_agency(AddProductCatalogAgencyRequest {
+        catalog_id: PRODUCTS.into(),
+        business_id: ACME.into(),
+        agency_business_id: INITECH.into(),
+        permitted_roles: nums(&[CatalogAgencyRole::Advertiser]),
+        enabled_collab_terms: nums(&[CatalogCollabTerm::EnforceShareAdPerformanceAccess]),
+        skip_defaults: Some(true),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sent = last_sent(&gw);
+    assert_eq!(
+        sent.form_param("permitted_roles"),
+        Some(r#"["ADVERTISER"]"#)
+    );
+    assert_eq!(
+        sent.form_param("enabled_collab_terms"),
+        Some(r#"["ENFORCE_SHARE_AD_PERFORMANCE_ACCESS"]"#)
+    );
+    assert_eq!(sent.form_param("skip_defaults"), Some("true"));
+    assert_eq!(sent.form_param("permitted_tasks"), None);
+
     // Only the owner can grant: Globex is just an agency of Initech Catalog.
     let st = add_agency(
         &mut c,

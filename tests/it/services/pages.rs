@@ -220,10 +220,45 @@ async fn pg02_refusals() {
 
 #[tokio::test]
 async fn pg03_lists_pending_client_pages() {
-    let (_gw, mut c) = start(Client::new).await;
+    let (gw, mut c) = start(Client::new).await;
     let pending = pending_client(&mut c, GLOBEX).await;
     assert_eq!(names(&pending), vec![("3000000005", "Initech News")]);
     assert!(pending_client(&mut c, ACME).await.is_empty());
+
+    // The requested tasks are an opt-in field of the nested page: a dotted
+    // read_mask path asks for them.
+    let r = c
+        .list_pending_client_pages(ListPendingClientPagesRequest {
+            business_id: GLOBEX.into(),
+            read_mask: Some(prost_types::FieldMask {
+                paths: vec!["page".into(), "page.permitted_tasks".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let page = r.requests[0].page.clone().unwrap();
+    assert_eq!(page.name, "Initech News");
+    assert_eq!(
+        page.permitted_tasks,
+        nums(&[PageTask::Advertise, PageTask::Analyze])
+    );
+    assert_eq!(page.permitted_tasks_raw, vec!["ADVERTISE", "ANALYZE"]);
+    let fields = last_sent(&gw).query_param("fields").unwrap().to_string();
+    assert!(
+        fields.contains("page{id,name,business{id,name},permitted_tasks}"),
+        "{fields}"
+    );
+    // A repeated path is refused before Graph.
+    let twice = c.list_pending_client_pages(ListPendingClientPagesRequest {
+        business_id: GLOBEX.into(),
+        read_mask: Some(prost_types::FieldMask {
+            paths: vec!["page".into(), "page".into()],
+        }),
+        ..Default::default()
+    });
+    assert_refused_before_graph(&gw, twice, &["read_mask.paths[1]"]).await;
 }
 
 #[tokio::test]
