@@ -190,7 +190,7 @@ impl Default for GraphConfig {
     fn default() -> Self {
         Self {
             base_url: None,
-            api_version: "v25.0".to_string(),
+            api_version: "v26.0".to_string(),
             app_secret: None,
             app_secret_file: None,
             timeout_ms: 30_000,

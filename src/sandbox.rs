@@ -90,9 +90,9 @@ struct Hooks {
 pub struct RecordedRequest {
     /// HTTP method, e.g. `POST`.
     pub method: String,
-    /// The full path, e.g. `/v25.0/1000000001/owned_pages`.
+    /// The full path, e.g. `/v26.0/1000000001/owned_pages`.
     pub path: String,
-    /// The Graph version of the path (`v25.0`), when it had one.
+    /// The Graph version of the path (`v26.0`), when it had one.
     pub version: Option<String>,
     /// Query string pairs, in order.
     pub query: Vec<(String, String)>,

@@ -604,7 +604,7 @@ async fn p2(ctx: &Ctx, gw_addr: SocketAddr) -> anyhow::Result<P2> {
         .connect_timeout(Duration::from_secs(5))
         .build()?;
     let url = Arc::new(format!(
-        "{}/v25.0/{BUSINESS}/owned_pages",
+        "{}/v26.0/{BUSINESS}/owned_pages",
         ctx.upstream_url()
     ));
     let fields = Arc::new(fields);

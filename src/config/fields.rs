@@ -72,7 +72,7 @@ pub(super) static FIELDS: &[Field] = &[
         graph.base_url,
         "Graph API base URL, e.g. https://graph.facebook.com. Unset: start the embedded sandbox."
     ),
-    field!(graph.api_version, "Graph API version path segment, like v25.0."),
+    field!(graph.api_version, "Graph API version path segment, like v26.0."),
     field!(
         graph.app_secret,
         "App secret for appsecret_proof. Prefer this env var or graph.app_secret_file."

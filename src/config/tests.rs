@@ -36,7 +36,7 @@ fn defaults() {
     let cfg = Config::load(None, &env(&[])).expect("defaults load");
     assert_eq!(cfg.listen.to_string(), "127.0.0.1:50051");
     assert_eq!(cfg.graph.base_url, None);
-    assert_eq!(cfg.graph.api_version, "v25.0");
+    assert_eq!(cfg.graph.api_version, "v26.0");
     assert!(cfg.graph.app_secret.is_none());
     assert_eq!(cfg.graph.timeout_ms, 30_000);
     assert_eq!(cfg.graph.pool_max_idle_per_host, 64);
@@ -56,7 +56,7 @@ fn defaults() {
     );
     // An empty file is the defaults too.
     let cfg = load("", &[]).expect("empty file");
-    assert_eq!(cfg.graph.api_version, "v25.0");
+    assert_eq!(cfg.graph.api_version, "v26.0");
 }
 
 #[test]
@@ -78,7 +78,7 @@ format = "json"
         &[
             ("GRAPH_GATEWAY_CACHE_TTL_SECS", "7"),
             ("GRAPH_GATEWAY_LISTEN", "127.0.0.1:7000"),
-            ("GRAPH_GATEWAY_GRAPH_API_VERSION", "v25.0"),
+            ("GRAPH_GATEWAY_GRAPH_API_VERSION", "v26.0"),
             ("GRAPH_GATEWAY_QUOTA_PER_TOKEN_PER_SEC", "9"),
             ("GRAPH_GATEWAY_LOG_FILTER", "debug"),
         ],
@@ -89,7 +89,7 @@ format = "json"
         cfg.graph.base_url.as_deref(),
         Some("https://graph.facebook.com")
     );
-    assert_eq!(cfg.graph.api_version, "v25.0");
+    assert_eq!(cfg.graph.api_version, "v26.0");
     assert_eq!(cfg.graph.timeout_ms, 1000);
     assert_eq!((cfg.cache.ttl_secs, cfg.cache.max_entries), (7, 10));
     assert_eq!(cfg.quota.per_token_per_sec, 9);
@@ -148,7 +148,7 @@ fn env_errors_name_the_variable_and_join_file_errors() {
     );
     let expected = [
         "cache.ttl_secs (GRAPH_GATEWAY_CACHE_TTL_SECS): invalid digit found in string",
-        r#"graph.api_version (GRAPH_GATEWAY_GRAPH_API_VERSION): must look like v25.0 (vNN.N), got "25""#,
+        r#"graph.api_version (GRAPH_GATEWAY_GRAPH_API_VERSION): must look like v26.0 (vNN.N), got "25""#,
         "graph.timeout_ms (GRAPH_GATEWAY_GRAPH_TIMEOUT_MS): must be greater than 0",
         "quota.burst: must be greater than 0",
     ];

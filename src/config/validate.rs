@@ -13,7 +13,7 @@ pub(super) fn validate(cfg: &Config, from_env: &HashSet<&'static str>, errors: &
     if !is_api_version(version) {
         bad(
             "graph.api_version",
-            format!("must look like v25.0 (vNN.N), got {version:?}"),
+            format!("must look like v26.0 (vNN.N), got {version:?}"),
         );
     }
     if let Some(base) = &cfg.graph.base_url {

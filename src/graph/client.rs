@@ -52,7 +52,7 @@ pub type GraphOutcome = (Result<Bytes, GatewayError>, Usage);
 #[derive(Clone)]
 pub struct GraphClient {
     http: reqwest::Client,
-    /// Base URL with the version, e.g. "https://graph.facebook.com/v25.0".
+    /// Base URL with the version, e.g. "https://graph.facebook.com/v26.0".
     base: String,
     app_secret: Option<Secret>,
 }
@@ -74,7 +74,7 @@ impl HttpMethod {
 
 impl GraphClient {
     /// A client for `base_url` (e.g. https://graph.facebook.com) and
-    /// `api_version` (e.g. v25.0).
+    /// `api_version` (e.g. v26.0).
     pub fn new(
         base_url: &str,
         api_version: &str,

@@ -118,15 +118,15 @@ async fn send(
 }
 
 async fn get(sb: &Sandbox, token: &str, path: &str) -> Resp {
-    send(sb, "GET", &format!("/v25.0{path}"), Some(token), &[]).await
+    send(sb, "GET", &format!("/v26.0{path}"), Some(token), &[]).await
 }
 
 async fn post(sb: &Sandbox, token: &str, path: &str, form: &[(&str, &str)]) -> Resp {
-    send(sb, "POST", &format!("/v25.0{path}"), Some(token), form).await
+    send(sb, "POST", &format!("/v26.0{path}"), Some(token), form).await
 }
 
 async fn delete(sb: &Sandbox, token: &str, path: &str) -> Resp {
-    send(sb, "DELETE", &format!("/v25.0{path}"), Some(token), &[]).await
+    send(sb, "DELETE", &format!("/v26.0{path}"), Some(token), &[]).await
 }
 
 /// The seed's edge-context fields the sandbox serves (tasks, permitted
@@ -187,7 +187,7 @@ async fn me_answers_the_tokens_user() {
 #[tokio::test]
 async fn missing_or_unknown_token_is_code_190() {
     let sb = demo();
-    let r = send(&sb, "GET", "/v25.0/me", None, &[]).await;
+    let r = send(&sb, "GET", "/v26.0/me", None, &[]).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.err(), (190, None));
     assert_eq!(r.message(), "Invalid OAuth access token.");
@@ -207,7 +207,7 @@ async fn access_token_parameter_is_accepted() {
     let r = send(
         &sb,
         "GET",
-        "/v25.0/me?access_token=sandbox-token-erin",
+        "/v26.0/me?access_token=sandbox-token-erin",
         None,
         &[],
     )
@@ -377,7 +377,7 @@ async fn lists_page_with_cursors_and_never_leak_the_token() {
     let first = send(
         &sb,
         "GET",
-        &format!("/v25.0/{ACME}/owned_pages?limit=2&fields=id&access_token={ACME_ADMIN}"),
+        &format!("/v26.0/{ACME}/owned_pages?limit=2&fields=id&access_token={ACME_ADMIN}"),
         None,
         &[],
     )
@@ -390,7 +390,7 @@ async fn lists_page_with_cursors_and_never_leak_the_token() {
     assert!(!next.contains(ACME_ADMIN), "{next}");
     assert!(!next.contains("access_token"), "{next}");
     assert!(
-        next.starts_with(&format!("http://sandbox.test/v25.0/{ACME}/owned_pages?")),
+        next.starts_with(&format!("http://sandbox.test/v26.0/{ACME}/owned_pages?")),
         "{next}"
     );
     assert!(
@@ -514,7 +514,7 @@ async fn multipart_and_json_bodies_are_read() {
     );
     let request = Request::builder()
         .method("POST")
-        .uri("/v25.0/9000000002")
+        .uri("/v26.0/9000000002")
         .header("authorization", format!("Bearer {ACME_ADMIN}"))
         .header(
             "content-type",
@@ -530,7 +530,7 @@ async fn multipart_and_json_bodies_are_read() {
     );
     let request = Request::builder()
         .method("POST")
-        .uri("/v25.0/9000000002")
+        .uri("/v26.0/9000000002")
         .header("authorization", format!("Bearer {ACME_ADMIN}"))
         .header("content-type", "application/json")
         .body(Body::from(r#"{"name":"Json Name"}"#))
@@ -2135,8 +2135,8 @@ async fn hooks_count_and_record_requests() {
     post(&sb, ACME_ADMIN, "/9000000002?x=1", &[("name", "Hooked")]).await;
     let last = sb.last_request().expect("recorded");
     assert_eq!(last.method, "POST");
-    assert_eq!(last.path, "/v25.0/9000000002");
-    assert_eq!(last.version.as_deref(), Some("v25.0"));
+    assert_eq!(last.path, "/v26.0/9000000002");
+    assert_eq!(last.version.as_deref(), Some("v26.0"));
     assert_eq!(last.query_param("x"), Some("1"));
     assert_eq!(last.form_param("name"), Some("Hooked"));
     assert_eq!(last.param("name"), Some("Hooked"));
@@ -2183,7 +2183,7 @@ async fn serve_answers_over_tcp_and_shuts_down() {
     }));
     let client = reqwest::Client::new();
     let response = client
-        .get(format!("http://{addr}/v25.0/me"))
+        .get(format!("http://{addr}/v26.0/me"))
         .bearer_auth(GLOBEX_ADMIN)
         .send()
         .await

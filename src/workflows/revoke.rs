@@ -9,14 +9,16 @@ use crate::engine::{Arg, CallContext, Engine};
 use crate::error::{FieldViolation, GatewayError};
 use crate::proto::{AssetKind, RevokeUserAccessRequest, WorkflowReport};
 
-const PAGE_TASKS: &[&str] = &[
-    "MANAGE",
-    "CREATE_CONTENT",
-    "MODERATE",
-    "ADVERTISE",
-    "ANALYZE",
-];
-const AD_ACCOUNT_TASKS: &[&str] = &["MANAGE", "ADVERTISE", "ANALYZE"];
+/// Whether `task` (Graph's spelling) is a value of the proto's task enum
+/// for the asset kind: the enums hold every task of Meta's spec.
+fn is_task(kind: AssetKind, task: &str) -> bool {
+    match kind {
+        AssetKind::Page => crate::proto::PageTask::from_str_name(&format!("PAGE_TASK_{task}"))
+            .is_some_and(|t| t != crate::proto::PageTask::Unspecified),
+        _ => crate::proto::AdAccountTask::from_str_name(&format!("AD_ACCOUNT_TASK_{task}"))
+            .is_some_and(|t| t != crate::proto::AdAccountTask::Unspecified),
+    }
+}
 
 struct Asset {
     kind: AssetKind,
@@ -225,16 +227,16 @@ fn validate(req: &RevokeUserAccessRequest) -> Result<Asset, GatewayError> {
             String::new()
         }
     };
-    let allowed = if kind == AssetKind::Page {
-        PAGE_TASKS
+    let enum_name = if kind == AssetKind::Page {
+        "PageTask"
     } else {
-        AD_ACCOUNT_TASKS
+        "AdAccountTask"
     };
     for (i, t) in req.remaining_tasks.iter().enumerate() {
-        if !allowed.contains(&t.as_str()) {
+        if !is_task(kind, t) {
             bad(
                 &format!("remaining_tasks[{i}]"),
-                &format!("must be one of {}", allowed.join(", ")),
+                &format!("must be a task of {enum_name}, as Graph spells it (e.g. ANALYZE)"),
             );
         }
     }

@@ -49,7 +49,7 @@ async fn token_goes_in_authorization_header_with_appsecret_proof() {
     assert_eq!(r.method, "GET");
     assert!(
         r.uri
-            .starts_with("/v25.0/1000000001/business_asset_groups?"),
+            .starts_with("/v26.0/1000000001/business_asset_groups?"),
         "{}",
         r.uri
     );
@@ -89,7 +89,7 @@ async fn mutations_send_a_form_body_and_no_token_in_it() {
     assert!(resp.success);
     let r = &rec.requests()[0];
     assert_eq!(r.method, "POST");
-    assert_eq!(r.uri, "/v25.0/55");
+    assert_eq!(r.uri, "/v26.0/55");
     assert!(r.body.contains("name=South+%26+East"), "{}", r.body);
     assert!(r.body.contains("appsecret_proof="), "{}", r.body);
     // business_id is a local token hint: never sent.

@@ -199,7 +199,7 @@ async fn put_checks_with_debug_token_then_delete() {
     let sent = gw.sb().last_request().unwrap();
     assert_eq!(
         (sent.method.as_str(), sent.path.as_str()),
-        ("POST", "/v25.0/debug_token")
+        ("POST", "/v26.0/debug_token")
     );
     assert!(sent.query.iter().all(|(_, v)| !v.contains("sandbox-token")));
 

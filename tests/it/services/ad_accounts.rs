@@ -73,7 +73,7 @@ async fn aa01_claim_confirmed_when_the_token_administers_the_account() {
     let r = claim(&mut c, "act_2000000005").await.unwrap();
     assert_eq!(r.access_status(), AccessStatus::Confirmed);
     let sent = last_sent(&gw);
-    assert_eq!(sent.path, format!("/v25.0/{ACME}/owned_ad_accounts"));
+    assert_eq!(sent.path, format!("/v26.0/{ACME}/owned_ad_accounts"));
     assert_eq!(sent.form_param("adaccount_id"), Some("act_2000000005"));
 
     // The claim invalidated the owned list: the account is now there.
@@ -157,7 +157,7 @@ async fn aa02_creates_an_account_listed_by_aa03() {
         }
     );
     let sent = last_sent(&gw);
-    assert_eq!(sent.path, format!("/v25.0/{ACME}/adaccount"));
+    assert_eq!(sent.path, format!("/v26.0/{ACME}/adaccount"));
     assert_eq!(sent.form_param("timezone_id"), Some("7"));
     assert_eq!(sent.form_param("invoice"), Some("false"));
 
@@ -502,14 +502,14 @@ async fn aa08_assigns_a_direct_user_with_act_prefix_and_bare_id() {
     let ok = assign(&mut c, "act_2000000002", ALICE, &tasks, NO_PRESET).await;
     assert!(ok.unwrap().success);
     let sent = last_sent(&gw);
-    assert_eq!(sent.path, "/v25.0/act_2000000002/assigned_users");
+    assert_eq!(sent.path, "/v26.0/act_2000000002/assigned_users");
     assert_eq!(sent.form_param("tasks"), Some(r#"["ADVERTISE","ANALYZE"]"#));
 
     // Bare digits and a preset: Bob becomes admin.
     let ok = assign(&mut c, "2000000002", BOB, &[], Preset::Admin).await;
     assert!(ok.unwrap().success);
     let sent = last_sent(&gw);
-    assert_eq!(sent.path, "/v25.0/act_2000000002/assigned_users");
+    assert_eq!(sent.path, "/v26.0/act_2000000002/assigned_users");
     assert_eq!(
         sent.form_param("tasks"),
         Some(r#"["MANAGE","ADVERTISE","ANALYZE"]"#)

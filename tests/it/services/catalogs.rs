@@ -221,7 +221,7 @@ async fn ct07_adds_an_agency_listed_by_its_ct02() {
         .unwrap();
     assert!(ok.success);
     let sent = last_sent(&gw);
-    assert_eq!(sent.path, format!("/v25.0/{PRODUCTS}/agencies"));
+    assert_eq!(sent.path, format!("/v26.0/{PRODUCTS}/agencies"));
     assert_eq!(sent.form_param("business"), Some(INITECH));
     assert_eq!(sent.form_param("permitted_tasks"), Some(r#"["ADVERTISE"]"#));
 

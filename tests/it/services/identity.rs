@@ -26,7 +26,7 @@ async fn me01_returns_the_admin_system_user_of_the_business() {
             "{business}"
         );
         let sent = last_sent(&gw);
-        assert_eq!(sent.path, "/v25.0/me", "{business}");
+        assert_eq!(sent.path, "/v26.0/me", "{business}");
         let bearer = format!("Bearer sandbox-token-{token}-admin");
         assert_eq!(
             sent.header("authorization"),

@@ -96,7 +96,7 @@ async fn ig04_adds_an_agency_visible_in_ig03_and_the_agencys_ig02() {
         .into_inner();
     assert!(ok.success);
     let sent = last_sent(&gw);
-    assert_eq!(sent.path, "/v25.0/6000000003/agencies");
+    assert_eq!(sent.path, "/v26.0/6000000003/agencies");
     assert_eq!(sent.form_param("business"), Some(GLOBEX));
     assert_eq!(
         sent.header("authorization"),

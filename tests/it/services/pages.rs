@@ -365,7 +365,7 @@ async fn pg07_assign_with_editor_preset_sends_its_tasks() {
     assert!(ok.unwrap().success);
     let sent = last_sent(&gw);
     assert_eq!(sent.method, "POST");
-    assert_eq!(sent.path, "/v25.0/3000000002/assigned_users");
+    assert_eq!(sent.path, "/v26.0/3000000002/assigned_users");
     assert_eq!(
         sent.form_param("tasks"),
         Some(r#"["CREATE_CONTENT","MODERATE","ADVERTISE","ANALYZE"]"#)
