@@ -18,6 +18,12 @@ const SPEC: &str = include_str!("../data/graph-spec.json");
 const EXCEPTIONS: &str = include_str!("../data/graph-exceptions.tsv");
 const CATALOGUE_ROUTES: &str = include_str!("../data/graph-routes.tsv");
 
+/// The route table, read once for the whole module.
+fn table() -> &'static RouteTable {
+    static TABLE: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| RouteTable::embedded().unwrap())
+}
+
 /// One justified difference.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Exception {
@@ -207,10 +213,7 @@ fn check_node_fields(
         match fields.get(&graph) {
             // Keyed by Meta's type, not by route: one row excuses the field
             // wherever the type is read.
-            None => {
-                let _ = (op, path);
-                f.diff("*", "field", &format!("{ty}.{graph}"))
-            }
+            None => f.diff("*", "field", &format!("{ty}.{graph}")),
             Some(def) => {
                 let spec_ty = def["type"].as_str().unwrap_or_default();
                 if let Kind::Message(md) = fd.kind() {
@@ -243,8 +246,7 @@ fn check_enum_values(
     name: &str,
     f: &mut Findings,
 ) {
-    let table = RouteTable::embedded().unwrap();
-    let spelling = table.spelling(e).unwrap();
+    let spelling = table().spelling(e).unwrap();
     let meta: BTreeSet<&str> = values.iter().filter_map(Value::as_str).collect();
     for v in e.values().filter(|v| v.number() != 0) {
         let graph = spelling.to_graph(v.number()).unwrap_or_default();
