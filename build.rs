@@ -43,6 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(&descriptor_path)
         .build_client(true)
         .build_server(true)
+        // prost's codec, but a malformed request is INVALID_ARGUMENT
+        // (src/grpc/codec.rs).
+        .codec_path("crate::grpc::codec::GatewayCodec")
         // Carries a token value: its Debug is hand-written and redacts it
         // (src/vault/admin.rs).
         .skip_debug([".graphgateway.v1.PutTokenRequest"])
@@ -98,6 +101,21 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
             let input = rust_type(m.input().full_name());
             let output = rust_type(m.output().full_name());
             let fn_name = snake_case(m.name());
+            // Hand-written RPCs get the engine's request_id limit here, so
+            // every service enforces it (graph routes check it with their
+            // other fields in src/engine/request.rs).
+            let has_request_id = m
+                .input()
+                .get_field_by_name("request_id")
+                .is_some_and(|f| f.kind() == prost_reflect::Kind::String && !f.is_list());
+            let check = match method_kind(&m) {
+                Some(Kind::Graph) => String::new(),
+                _ if has_request_id => {
+                    "crate::grpc::check_request_id(&request.get_ref().request_id)?;\n        "
+                        .to_string()
+                }
+                _ => String::new(),
+            };
             let body = match method_kind(&m) {
                 Some(Kind::Graph) => format!("self.unary(\"{full}\", request).await"),
                 Some(Kind::Workflow) => {
@@ -109,7 +127,7 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
             };
             let _ = writeln!(
                 out,
-                "    async fn {fn_name}(&self, request: tonic::Request<{input}>) -> Result<tonic::Response<{output}>, tonic::Status> {{\n        {body}\n    }}"
+                "    async fn {fn_name}(&self, request: tonic::Request<{input}>) -> Result<tonic::Response<{output}>, tonic::Status> {{\n        {check}{body}\n    }}"
             );
         }
         let _ = writeln!(out, "}}\n");

@@ -3,6 +3,7 @@
 //! errors to gRPC statuses, and the server with reflection and health.
 
 mod adapters;
+pub mod codec;
 mod context;
 pub mod local;
 pub mod server;
@@ -26,6 +27,23 @@ pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::engine::CallCon
 /// use this.
 pub fn request_context<T>(request: &tonic::Request<T>) -> crate::engine::CallContext {
     context::from_request(request)
+}
+
+/// The AIP-155 request_id limit ([`crate::idempotency::MAX_REQUEST_ID_LEN`]
+/// bytes) for the RPCs the engine does not validate (workflows, VaultService,
+/// local RPCs); the generated adapters call it first.
+#[allow(clippy::result_large_err)]
+pub fn check_request_id(id: &str) -> Result<(), tonic::Status> {
+    if id.len() <= crate::idempotency::MAX_REQUEST_ID_LEN {
+        return Ok(());
+    }
+    Err(status::to_status(&crate::error::GatewayError::invalid(
+        "request_id",
+        format!(
+            "must be at most {} bytes (a UUID is 36)",
+            crate::idempotency::MAX_REQUEST_ID_LEN
+        ),
+    )))
 }
 
 /// Every gateway service; cheap to clone.

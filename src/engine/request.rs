@@ -13,6 +13,33 @@ use crate::graph::{GraphRequest, HttpMethod};
 
 /// Graph's largest page.
 const MAX_PAGE_SIZE: i32 = 1000;
+/// Items in a repeated field without `(field).max_items`: Graph's list
+/// parameters (tasks, ids, emails) take far fewer; this bounds the work and
+/// the request sent whatever the caller sends.
+pub const DEFAULT_MAX_ITEMS: usize = 100;
+/// Characters in a free string sent to Graph without `(field).max_length`.
+pub const DEFAULT_MAX_LENGTH: usize = 1000;
+/// Paths in a read_mask: more than any node has fields.
+const MAX_READ_MASK_PATHS: usize = 100;
+
+/// ISO 4217 currency codes in circulation (funds, metals and test codes
+/// left out: Graph bills in none of them), sorted. Meta's spec lists 55 of
+/// them for AdAccount.currency; all are here.
+pub const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP",
+    "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF",
+    "GTQ", "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK",
+    "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK",
+    "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU",
+    "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR",
+    "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR",
+    "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC",
+    "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX",
+    "USD", "UYU", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF",
+    "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+];
 
 /// What the pipeline needs to run one call.
 #[derive(Debug)]
@@ -96,6 +123,11 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
                 continue;
             }
             Role::Param => {}
+        }
+        let bounds = check_bounds(fp, &value);
+        if !bounds.is_empty() {
+            violations.extend(bounds);
+            continue;
         }
         if let Err(v) = check_shape(fp, &value) {
             violations.extend(v);
@@ -224,6 +256,73 @@ fn is_default(v: &Value) -> bool {
         }
         _ => false,
     }
+}
+
+/// Checks the declared limits: list sizes, string lengths, integer ranges,
+/// currency codes. A list over its limit is reported once, its items not
+/// looked at.
+fn check_bounds(fp: &FieldPlan, value: &Value) -> Vec<FieldViolation> {
+    let name = fp.field.name();
+    let mut out = Vec::new();
+    let max_len = fp.max_length.unwrap_or(match fp.id_format {
+        IdFormat::Any => DEFAULT_MAX_LENGTH,
+        // Ids have their own shape check.
+        _ => usize::MAX,
+    });
+    let mut check_one = |label: String, v: &Value| {
+        if let Some(s) = v.as_str() {
+            let n = s.chars().count();
+            if n > max_len {
+                out.push(violation(
+                    &label,
+                    &format!("must be at most {max_len} characters, has {n}"),
+                ));
+            } else if fp.currency && ISO_4217.binary_search(&s).is_err() {
+                out.push(violation(
+                    &label,
+                    &format!(
+                        "must be an ISO 4217 currency code such as \"USD\", got {:?}",
+                        truncate(s)
+                    ),
+                ));
+            }
+        }
+        let int = match v {
+            Value::I32(n) => Some(i64::from(*n)),
+            Value::I64(n) => Some(*n),
+            Value::U32(n) => Some(i64::from(*n)),
+            Value::U64(n) => i64::try_from(*n).ok().or(Some(i64::MAX)),
+            _ => None,
+        };
+        if let Some(n) = int {
+            let (lo, hi) = fp.range;
+            if lo.is_some_and(|lo| n < lo) || hi.is_some_and(|hi| n > hi) {
+                let lo = lo.map_or_else(|| "…".to_string(), |x| x.to_string());
+                let hi = hi.map_or_else(|| "…".to_string(), |x| x.to_string());
+                out.push(violation(
+                    &label,
+                    &format!("must be between {lo} and {hi}, got {n}"),
+                ));
+            }
+        }
+    };
+    match value {
+        Value::List(items) => {
+            let max = fp.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
+            if items.len() > max {
+                out.push(violation(
+                    name,
+                    &format!("has {} items; at most {max}", items.len()),
+                ));
+                return out;
+            }
+            for (i, v) in items.iter().enumerate() {
+                check_one(format!("{name}[{i}]"), v);
+            }
+        }
+        v => check_one(name.to_string(), v),
+    }
+    out
 }
 
 /// Checks ids and enum values; returns every violation of the field.
@@ -396,6 +495,12 @@ fn read_mask_fields(route: &Route, value: &Value) -> Result<String, Vec<FieldVio
             })
         })
         .unwrap_or_default();
+    if paths.len() > MAX_READ_MASK_PATHS {
+        return Err(vec![violation(
+            "read_mask.paths",
+            &format!("has {} paths; at most {MAX_READ_MASK_PATHS}", paths.len()),
+        )]);
+    }
     let mut bad = Vec::new();
     let mut wanted = Vec::new();
     for (i, p) in paths.iter().enumerate() {

@@ -73,6 +73,14 @@ pub struct FieldPlan {
     pub in_path: bool,
     /// A preset that fills this (repeated) field.
     pub expands: Option<FieldDescriptor>,
+    /// `(field).max_items`, when declared.
+    pub max_items: Option<usize>,
+    /// `(field).max_length`, when declared.
+    pub max_length: Option<usize>,
+    /// `(field).min_value` and `max_value`, when declared.
+    pub range: (Option<i64>, Option<i64>),
+    /// `(field).currency`: an ISO 4217 code.
+    pub currency: bool,
 }
 
 /// One segment of a path template.
@@ -469,7 +477,24 @@ fn build_route(
             None => None,
         };
         let in_path = path_fields.contains(&fd.name());
+        let get_u32 = |n: &str| {
+            fopt.as_ref()
+                .and_then(|o| o.get_field_by_name(n))
+                .and_then(|v| v.as_u32())
+                .filter(|n| *n > 0)
+                .map(|n| n as usize)
+        };
+        let get_i64 = |n: &str| {
+            fopt.as_ref()
+                .filter(|o| o.has_field_by_name(n))
+                .and_then(|o| o.get_field_by_name(n))
+                .and_then(|v| v.as_i64())
+        };
         fields.push(FieldPlan {
+            max_items: get_u32("max_items"),
+            max_length: get_u32("max_length"),
+            range: (get_i64("min_value"), get_i64("max_value")),
+            currency: get_bool("currency"),
             graph_name: get_str("name").unwrap_or_else(|| fd.name().to_string()),
             role,
             required: get_bool("required") || in_path,

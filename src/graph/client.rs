@@ -89,6 +89,9 @@ impl GraphClient {
             .user_agent(concat!("graph-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GatewayError::Internal(format!("building HTTP client: {e}")))?;
+        if let Some(s) = &app_secret {
+            crate::secret::remember(s);
+        }
         Ok(Self {
             http,
             base: format!("{}/{}", base_url.trim_end_matches('/'), api_version),
@@ -113,6 +116,15 @@ impl GraphClient {
         }
     }
 
+    /// Graph's error without the token it was called with, the app secret,
+    /// or anything token-shaped: Graph's text enters the gateway here.
+    fn scrub(&self, err: GraphError, token: &Secret) -> GraphError {
+        match &self.app_secret {
+            Some(app) => err.scrubbed(&[token, app]),
+            None => err.scrubbed(&[token]),
+        }
+    }
+
     /// Sends one call. The token goes in the Authorization header only.
     /// `timeout` bounds the whole exchange.
     pub async fn call(
@@ -121,6 +133,7 @@ impl GraphClient {
         token: &Secret,
         timeout: Duration,
     ) -> GraphOutcome {
+        crate::secret::remember(token);
         let url = format!("{}{}", self.base, req.path);
         let mut params: Vec<(&str, &str)> = req
             .params
@@ -181,7 +194,7 @@ impl GraphClient {
             Err(e) => return (Err(e), usage),
         };
         if let Some(err) = GraphError::parse(&body, status) {
-            return (Err(GatewayError::Graph(err)), usage);
+            return (Err(GatewayError::Graph(self.scrub(err, token))), usage);
         }
         if !(200..300).contains(&status) {
             let e = if status >= 500 {
@@ -199,6 +212,7 @@ impl GraphClient {
     /// is a POST with `method=get`, which Graph honours: the token is the
     /// bearer and `input_token` in the form body.
     pub async fn debug_token(&self, token: &Secret, timeout: Duration) -> GraphOutcome {
+        crate::secret::remember(token);
         let url = format!("{}/debug_token", self.base);
         let proof = self
             .app_secret
@@ -238,7 +252,7 @@ impl GraphClient {
             Err(e) => return (Err(e), usage),
         };
         match GraphError::parse(&body, status) {
-            Some(err) => (Err(GatewayError::Graph(err)), usage),
+            Some(err) => (Err(GatewayError::Graph(self.scrub(err, token))), usage),
             None if (200..300).contains(&status) => (Ok(body), usage),
             None => (
                 Err(GatewayError::Unavailable(format!(

@@ -41,6 +41,17 @@ impl GraphError {
         Some(e)
     }
 
+    /// The same error with every secret and token-shaped string scrubbed
+    /// from its text (`crate::secret::scrub`), `extra` included: Graph's
+    /// messages may echo the token they were called with.
+    pub fn scrubbed(mut self, extra: &[&crate::secret::Secret]) -> Self {
+        use crate::secret::scrub;
+        self.message = scrub(&self.message, extra);
+        self.error_type = scrub(&self.error_type, extra);
+        self.fbtrace_id = self.fbtrace_id.map(|t| scrub(&t, extra));
+        self
+    }
+
     /// Graph's throttling codes: app (4), user (17), page (32), custom rate
     /// (613), business use case (80000-80014).
     pub fn is_throttling(&self) -> bool {

@@ -81,9 +81,10 @@ pub async fn serve(
 
 /// Serves with a concurrency limit (RPCs beyond it are refused at once with
 /// RESOURCE_EXHAUSTED) until `shutdown` resolves; then, in this order:
-/// readiness turns NOT_SERVING, new RPCs are refused (UNAVAILABLE,
-/// `SHUTTING_DOWN`), the listener closes, and in-flight RPCs finish, for at
-/// most `drain_timeout`, before the server returns.
+/// readiness turns NOT_SERVING, Health/Watch streams end, new RPCs are
+/// refused (UNAVAILABLE, `SHUTTING_DOWN`) while health probes are still
+/// answered, and in-flight RPCs finish, for at most `drain_timeout`; the
+/// server returns as soon as they have.
 pub async fn serve_with(
     engine: Arc<Engine>,
     listener: TcpListener,
@@ -91,8 +92,15 @@ pub async fn serve_with(
     options: ServeOptions,
 ) -> Result<(), ServeError> {
     let gate = crate::overload::Gate::new(options.max_concurrent_rpcs);
-    let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
-    let (reporter, health) = tonic_health::server::health_reporter();
+    let (reporter, _) = tonic_health::server::health_reporter();
+    // Health/Watch streams end when the drain starts (`DrainingHealth`).
+    let (draining_tx, draining_rx) = tokio::sync::watch::channel(false);
+    let health = tonic_health::pb::health_server::HealthServer::new(DrainingHealth {
+        inner: Arc::new(tonic_health::server::HealthService::from_health_reporter(
+            reporter.clone(),
+        )),
+        draining: draining_rx,
+    });
     // Token health (`vault`, `vault/<business>`) is published here too.
     engine.security().attach_health(reporter.clone());
     let _health_only = match &options.health_listener {
@@ -135,6 +143,12 @@ pub async fn serve_with(
         .clone()
         .routes();
     let drain_gate = gate.clone();
+    let drain_timeout = options.drain_timeout;
+    let (timed_out_tx, timed_out_rx) = tokio::sync::oneshot::channel::<()>();
+    // The transport keeps accepting connections while in-flight RPCs
+    // finish: health probes see NOT_SERVING (not a refused connection) and
+    // new RPCs are refused by the gate with SHUTTING_DOWN. The listener
+    // closes once the gate is idle, or at the drain timeout.
     let drain = async move {
         shutdown.await;
         tracing::info!(
@@ -149,7 +163,21 @@ pub async fn serve_with(
             .set_service_status("", ServingStatus::NotServing)
             .await;
         drain_gate.start_draining();
-        let _ = draining_tx.send(());
+        draining_tx.send_replace(true);
+        let idle = tokio::time::timeout(drain_timeout, drain_gate.idle())
+            .await
+            .is_ok();
+        let left = drain_gate.in_flight();
+        if idle || left == 0 {
+            tracing::info!("drained: every in-flight RPC finished");
+        } else {
+            tracing::warn!(
+                in_flight = left,
+                drain_timeout_ms = drain_timeout.as_millis() as u64,
+                "drain timeout: exiting with RPCs still in flight"
+            );
+            let _ = timed_out_tx.send(());
+        }
     };
     let auth = crate::auth::AuthLayer::new(svc.engine().security().clone());
     let mut builder = tonic::transport::Server::builder();
@@ -168,28 +196,69 @@ pub async fn serve_with(
         // written in two parts (message, then trailers) waits for the
         // client's delayed ACK, up to 40 ms per call (BENCHMARKS.md, P2).
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), drain);
-    // The transport returns once every connection closed; the drain timeout
-    // bounds that wait.
-    let drain_timeout = options.drain_timeout;
-    let deadline = async move {
-        if draining_rx.await.is_err() {
+    // After a drain timeout the transport would wait for the RPCs still in
+    // flight: return at once instead.
+    let timed_out = async move {
+        if timed_out_rx.await.is_err() {
             std::future::pending::<()>().await;
         }
-        tokio::time::sleep(drain_timeout).await;
     };
     tokio::select! {
         served = server => served?,
-        () = deadline => {
-            tracing::warn!(
-                in_flight = gate.in_flight(),
-                drain_timeout_ms = drain_timeout.as_millis() as u64,
-                "drain timeout: exiting with RPCs still in flight"
-            );
-            return Ok(());
-        }
+        () = timed_out => {}
     }
-    tracing::info!("drained: every in-flight RPC finished");
     Ok(())
+}
+
+/// grpc.health.v1 whose Watch streams end, after a last status, once the
+/// drain starts: an open stream must not hold the process until the drain
+/// timeout. Checks are answered throughout.
+struct DrainingHealth {
+    inner: Arc<tonic_health::server::HealthService>,
+    draining: tokio::sync::watch::Receiver<bool>,
+}
+
+type HealthStream = std::pin::Pin<
+    Box<
+        dyn futures::Stream<Item = Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>
+            + Send,
+    >,
+>;
+
+#[tonic::async_trait]
+impl tonic_health::pb::health_server::Health for DrainingHealth {
+    async fn check(
+        &self,
+        request: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+    ) -> Result<tonic::Response<tonic_health::pb::HealthCheckResponse>, tonic::Status> {
+        self.inner.check(request).await
+    }
+
+    type WatchStream = HealthStream;
+
+    async fn watch(
+        &self,
+        request: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+    ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+        use futures::StreamExt as _;
+        let service = request.get_ref().service.clone();
+        let updates = self.inner.watch(request).await?.into_inner();
+        let mut draining = self.draining.clone();
+        let drained = async move {
+            let _ = draining.wait_for(|d| *d).await;
+        };
+        let inner = self.inner.clone();
+        let last = futures::stream::once(async move {
+            inner
+                .check(tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+                    service,
+                }))
+                .await
+                .map(tonic::Response::into_inner)
+        });
+        let stream: HealthStream = Box::pin(updates.take_until(drained).chain(last));
+        Ok(tonic::Response::new(stream))
+    }
 }
 
 /// Aborts the task when dropped (the health-only server stops with the

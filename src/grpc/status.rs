@@ -8,7 +8,7 @@ use std::time::Duration;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-use crate::error::GatewayError;
+use crate::error::{FieldViolation, GatewayError};
 use crate::graph::GraphError;
 
 /// ErrorInfo domain of errors Graph reported.
@@ -19,17 +19,33 @@ pub const GATEWAY_DOMAIN: &str = "graph-gateway";
 /// When Graph throttles without saying for how long.
 const DEFAULT_THROTTLE_RETRY: Duration = Duration::from_secs(60);
 
-/// Maps an error to a status.
+/// Field violations returned at most; one more says how many were left out.
+pub const MAX_VIOLATIONS: usize = 20;
+/// A value quoted in a violation's description is cut to this many characters.
+pub const MAX_QUOTED_CHARS: usize = 64;
+/// A violation's field path is cut to this many characters.
+const MAX_FIELD_CHARS: usize = 64;
+/// A violation's description is cut to this many characters.
+const MAX_DESCRIPTION_CHARS: usize = 128;
+/// A status message is cut to this many characters (it travels twice: in
+/// `grpc-message` and inside `grpc-status-details-bin`).
+const MAX_MESSAGE_CHARS: usize = 512;
+
+/// Maps an error to a status. Every text is scrubbed of secrets
+/// (`crate::secret::scrub`, the second line of defence after src/graph/)
+/// and bounded, so the trailers stay under 8 KiB whatever the request.
 pub fn to_status(err: &GatewayError) -> tonic::Status {
     match err {
         GatewayError::Graph(g) => graph_status(g),
         GatewayError::InvalidArgument(v) => {
+            let v = bounded_violations(v);
             let mut d =
                 ErrorDetails::with_error_info("INVALID_REQUEST", GATEWAY_DOMAIN, HashMap::new());
-            for f in v {
+            for f in &v {
                 d.add_bad_request_violation(f.field.clone(), f.description.clone());
             }
-            tonic::Status::with_error_details(Code::InvalidArgument, err.to_string(), d)
+            let msg = message(&GatewayError::InvalidArgument(v).to_string());
+            tonic::Status::with_error_details(Code::InvalidArgument, msg, d)
         }
         GatewayError::Throttled { key, retry_after } => {
             let mut d = ErrorDetails::with_error_info(
@@ -38,7 +54,7 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
                 HashMap::from([("quota_key".to_string(), key.clone())]),
             );
             d.set_retry_info(Some(*retry_after));
-            tonic::Status::with_error_details(Code::ResourceExhausted, err.to_string(), d)
+            tonic::Status::with_error_details(Code::ResourceExhausted, message(&err.to_string()), d)
         }
         GatewayError::NoToken(_) => gateway(Code::FailedPrecondition, "NO_TOKEN", err),
         GatewayError::TokenInvalid(_) => gateway(Code::FailedPrecondition, "TOKEN_INVALID", err),
@@ -50,7 +66,7 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
                 GATEWAY_DOMAIN,
                 metadata.iter().cloned().collect::<HashMap<_, _>>(),
             );
-            tonic::Status::with_error_details(Code::PermissionDenied, err.to_string(), d)
+            tonic::Status::with_error_details(Code::PermissionDenied, message(&err.to_string()), d)
         }
         GatewayError::Unavailable(_) => {
             let mut d = ErrorDetails::with_error_info(
@@ -59,7 +75,7 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
                 HashMap::new(),
             );
             d.set_retry_info(Some(Duration::from_secs(1)));
-            tonic::Status::with_error_details(Code::Unavailable, err.to_string(), d)
+            tonic::Status::with_error_details(Code::Unavailable, message(&err.to_string()), d)
         }
         GatewayError::NotSent(_) => {
             let mut d = ErrorDetails::with_error_info(
@@ -68,7 +84,7 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
                 HashMap::from([("sent".to_string(), "false".to_string())]),
             );
             d.set_retry_info(Some(Duration::from_secs(1)));
-            tonic::Status::with_error_details(Code::Unavailable, err.to_string(), d)
+            tonic::Status::with_error_details(Code::Unavailable, message(&err.to_string()), d)
         }
         GatewayError::Refused(r) => {
             let mut d = ErrorDetails::with_error_info(
@@ -79,7 +95,7 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
             if let Some(after) = r.retry_after {
                 d.set_retry_info(Some(after));
             }
-            tonic::Status::with_error_details(r.reason.code(), err.to_string(), d)
+            tonic::Status::with_error_details(r.reason.code(), message(&err.to_string()), d)
         }
         GatewayError::Malformed(_) => gateway(Code::Unavailable, "UPSTREAM_MALFORMED", err),
         GatewayError::DeadlineExceeded => gateway(Code::DeadlineExceeded, "DEADLINE_EXCEEDED", err),
@@ -92,9 +108,87 @@ pub fn to_status(err: &GatewayError) -> tonic::Status {
     }
 }
 
+/// A status message: scrubbed of secrets, at most [`MAX_MESSAGE_CHARS`].
+fn message(text: &str) -> String {
+    cut(&crate::secret::scrub(text, &[]), MAX_MESSAGE_CHARS)
+}
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Quoted values (`"…"`, as `{:?}` writes them) cut to
+/// [`MAX_QUOTED_CHARS`] characters.
+fn bound_quotes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(1024));
+    let mut quoted: Option<usize> = None;
+    let mut escaped = false;
+    for c in s.chars() {
+        match quoted {
+            None => {
+                out.push(c);
+                if c == '"' {
+                    quoted = Some(0);
+                }
+            }
+            Some(n) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    out.push(c);
+                    quoted = None;
+                    continue;
+                }
+                if n < MAX_QUOTED_CHARS {
+                    out.push(c);
+                } else if n == MAX_QUOTED_CHARS {
+                    out.push('…');
+                }
+                quoted = Some(n + 1);
+            }
+        }
+    }
+    out
+}
+
+/// At most [`MAX_VIOLATIONS`], each bounded and scrubbed, plus one that
+/// counts the rest.
+pub fn bounded_violations(v: &[FieldViolation]) -> Vec<FieldViolation> {
+    let mut out: Vec<FieldViolation> = v
+        .iter()
+        .take(MAX_VIOLATIONS)
+        .map(|f| FieldViolation {
+            field: cut(&f.field, MAX_FIELD_CHARS),
+            description: cut(
+                &bound_quotes(&crate::secret::scrub(&f.description, &[])),
+                MAX_DESCRIPTION_CHARS,
+            ),
+        })
+        .collect();
+    if v.len() > MAX_VIOLATIONS {
+        let rest = v.len() - MAX_VIOLATIONS;
+        out.push(FieldViolation {
+            field: cut(&v[MAX_VIOLATIONS].field, MAX_FIELD_CHARS),
+            description: format!(
+                "and {rest} more violation{} not listed",
+                if rest == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    out
+}
+
 fn gateway(code: Code, reason: &str, err: &GatewayError) -> tonic::Status {
     let d = ErrorDetails::with_error_info(reason, GATEWAY_DOMAIN, HashMap::new());
-    tonic::Status::with_error_details(code, err.to_string(), d)
+    tonic::Status::with_error_details(code, message(&err.to_string()), d)
 }
 
 /// Graph error codes to gRPC codes and ErrorInfo reasons.
@@ -124,10 +218,10 @@ fn graph_status(g: &GraphError) -> tonic::Status {
         meta.insert("subcode".to_string(), s.to_string());
     }
     if let Some(t) = &g.fbtrace_id {
-        meta.insert("fbtrace_id".to_string(), t.clone());
+        meta.insert("fbtrace_id".to_string(), message(t));
     }
     if !g.error_type.is_empty() {
-        meta.insert("type".to_string(), g.error_type.clone());
+        meta.insert("type".to_string(), message(&g.error_type));
     }
     meta.insert("is_transient".to_string(), g.is_transient().to_string());
     let mut d = ErrorDetails::with_error_info(reason, GRAPH_DOMAIN, meta);
@@ -140,7 +234,7 @@ fn graph_status(g: &GraphError) -> tonic::Status {
         }
         _ => {}
     }
-    tonic::Status::with_error_details(code, g.to_string(), d)
+    tonic::Status::with_error_details(code, message(&g.to_string()), d)
 }
 
 #[cfg(test)]
@@ -232,6 +326,44 @@ mod tests {
         assert_eq!(br.field_violations.len(), 2);
         assert_eq!(br.field_violations[0].field, "business_id");
         assert!(d.error_info().is_some());
+    }
+
+    #[test]
+    fn violations_are_bounded_and_the_trailer_small() {
+        let long = "x".repeat(5000);
+        let v: Vec<_> = (0..10_000)
+            .map(|i| crate::error::FieldViolation {
+                field: format!("tasks[{i}]"),
+                description: format!("must be one of the enum, got {long:?}"),
+            })
+            .collect();
+        let s = to_status(&GatewayError::InvalidArgument(v));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let d = s.get_error_details();
+        let br = d.bad_request().unwrap();
+        assert_eq!(br.field_violations.len(), MAX_VIOLATIONS + 1);
+        assert_eq!(br.field_violations[0].field, "tasks[0]");
+        assert_eq!(
+            br.field_violations[MAX_VIOLATIONS].description,
+            "and 9980 more violations not listed"
+        );
+        for f in &br.field_violations[..MAX_VIOLATIONS] {
+            let quoted = f.description.split('"').nth(1).unwrap();
+            assert_eq!(quoted.chars().count(), MAX_QUOTED_CHARS + 1, "{quoted}");
+        }
+        assert!(s.details().len() < 8 * 1024, "{} bytes", s.details().len());
+        assert!(s.message().len() <= 3 * MAX_MESSAGE_CHARS);
+    }
+
+    #[test]
+    fn graph_text_is_scrubbed_again() {
+        let token = format!("EAAG{}", "Zq9".repeat(12));
+        let mut e = g(190, None);
+        e.message = format!("Invalid token {token}");
+        let s = to_status(&GatewayError::Graph(e));
+        assert!(!s.message().contains(&token), "{}", s.message());
+        let s = to_status(&GatewayError::Unavailable(format!("echo {token}")));
+        assert!(!s.message().contains(&token), "{}", s.message());
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl Keyring {
                  (or vault.key_file, or vault.key) to 32 random bytes, base64 (openssl rand -base64 32)"
             )));
         };
+        crate::secret::remember(&secret);
         let key =
             VaultKey::parse(&secret).map_err(|e| VaultError::Key(format!("{source}: {e}")))?;
         let id = if cfg.key_id.is_empty() {
@@ -136,6 +137,7 @@ impl Keyring {
                     return Err(VaultError::Key(format!("{at}: needs key_file (or key)")))
                 }
             };
+            crate::secret::remember(&secret);
             let key =
                 VaultKey::parse(&secret).map_err(|e| VaultError::Key(format!("{at}: {e}")))?;
             ring.add(&old.id, &key)?;

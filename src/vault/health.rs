@@ -148,8 +148,11 @@ pub fn interpret(result: Result<Bytes, GatewayError>, now: u64) -> Check {
         data.get("error")
             .and_then(|e| e.get("message"))
             .and_then(serde_json::Value::as_str)
-            .unwrap_or("debug_token: is_valid is false")
-            .to_string()
+            .map_or_else(
+                || "debug_token: is_valid is false".to_string(),
+                // Graph's text: scrubbed of the token it may echo.
+                |m| crate::secret::scrub(m, &[]),
+            )
     };
     Check::Conclusive(TokenHealth {
         state: if valid && !expired {

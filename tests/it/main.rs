@@ -10,6 +10,7 @@ mod cache;
 mod conformance;
 mod errors;
 mod faults;
+mod limits;
 mod props;
 mod quota;
 mod redis_server;

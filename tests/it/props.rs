@@ -294,3 +294,107 @@ proptest! {
         }
     }
 }
+
+/// A value no route takes in a field that holds it (issue 13): a list over
+/// every limit (10,000 at most, of UNSPECIFIED or arbitrary items), or a
+/// string over every length limit (ids, request ids, free strings).
+#[derive(Clone, Debug)]
+enum Bad {
+    LongList(usize, Pick),
+    LongText(String),
+}
+
+fn bad() -> impl Strategy<Value = Bad> {
+    prop_oneof![
+        (101usize..10_001, leaf()).prop_map(|(n, p)| Bad::LongList(n, p)),
+        (4097usize..20_000, "[a-zA-Z0-9 \"]{1,8}")
+            .prop_map(|(n, unit)| Bad::LongText(unit.repeat(n / unit.len() + 1))),
+    ]
+}
+
+/// The route's request with otherwise arbitrary picks and `bad` in the
+/// list or string field `which` names; None when the route has no such
+/// field.
+fn build_bad(
+    route: &Route,
+    picks: &[Pick],
+    which: prop::sample::Index,
+    bad: &Bad,
+) -> Option<DynamicMessage> {
+    let mut msg = build(route, picks);
+    let fields: Vec<_> = route
+        .input
+        .fields()
+        .filter(|f| !f.is_map() && (f.is_list() || f.kind() == Kind::String))
+        .collect();
+    if fields.is_empty() {
+        return None;
+    }
+    let fd = which.get(&fields);
+    let value = match (bad, fd.is_list()) {
+        (Bad::LongList(n, p), true) => {
+            let one = scalar(&fd.kind(), p).or_else(|| match fd.kind() {
+                Kind::Enum(_) => Some(Value::EnumNumber(0)),
+                Kind::String => Some(Value::String("x".into())),
+                Kind::Message(m) => Some(Value::Message(DynamicMessage::new(m))),
+                _ => None,
+            })?;
+            Value::List(vec![one; *n])
+        }
+        (Bad::LongText(s), true) if fd.kind() == Kind::String => {
+            Value::List(vec![Value::String(s.clone())])
+        }
+        (Bad::LongText(s), false) => Value::String(s.clone()),
+        (Bad::LongList(n, _), false) => Value::String("9".repeat(*n + 4096)),
+        _ => return None,
+    };
+    msg.try_set_field(fd, value).ok()?;
+    Some(msg)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// Issue 13, every route: a list over its limit or a string over its
+    /// length is refused before Graph as INVALID_ARGUMENT with at most 21
+    /// field violations, quoted values of at most 64 characters and a
+    /// details trailer under 8 KiB.
+    #[test]
+    fn oversized_values_are_refused_bounded_before_graph(
+        route_ix in any::<prop::sample::Index>(),
+        field_ix in any::<prop::sample::Index>(),
+        picks in vec(pick(), 1..12),
+        bad in bad(),
+    ) {
+        let routes = routes();
+        let route = route_ix.get(&routes);
+        let Some(msg) = build_bad(route, &picks, field_ix, &bad) else {
+            return Ok(());
+        };
+        prop_assert!(!check_plan(route, &msg)?, "{}: accepted {bad:?}", route.operation_id);
+        let up = upstream();
+        let before = up.rec.requests().len();
+        let ctx = CallContext {
+            deadline: Some(tokio::time::Instant::now() + std::time::Duration::from_secs(5)),
+            ..CallContext::default()
+        };
+        let result = up.rt.block_on(up.engine.execute_dynamic(route, &ctx, &msg, None));
+        let status = match result {
+            Err(e) => graph_gateway::grpc::status::to_status(&e),
+            Ok(_) => return Err(TestCaseError::fail("an oversized request succeeded")),
+        };
+        prop_assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        use tonic_types::StatusExt as _;
+        let details = status.get_error_details();
+        let v = details.bad_request().map(|b| b.field_violations.clone()).unwrap_or_default();
+        prop_assert!(!v.is_empty() && v.len() <= 21, "{} violations", v.len());
+        for f in &v {
+            for (i, q) in f.description.split('"').enumerate() {
+                prop_assert!(i % 2 == 0 || q.chars().count() <= 65, "{q}");
+            }
+        }
+        prop_assert!(status.details().len() < 8 * 1024, "{} bytes", status.details().len());
+        prop_assert!(status.message().len() < 2048, "{} bytes", status.message().len());
+        prop_assert_eq!(up.rec.requests().len(), before, "an oversized request reached Graph");
+    }
+}

@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod echo;
 mod policy;
 mod redaction;
 mod vault;

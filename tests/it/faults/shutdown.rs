@@ -327,3 +327,189 @@ async fn sigterm_under_steady_load_fails_no_in_flight_rpc_and_exits_zero() {
     assert!(late_bad.is_empty(), "{late_bad:?}");
     assert_eq!(status.code(), Some(0), "exit status");
 }
+
+/// Issue 13: SIGTERM to the real binary with a Health/Watch stream open and
+/// 50 RPCs held by the paused sandbox. The stream ends at once (last status
+/// NOT_SERVING); during the drain the listener still answers probes
+/// (readiness NOT_SERVING, no refused connection) and refuses new RPCs with
+/// UNAVAILABLE; no held RPC fails; the process exits within 1 s of the last
+/// one finishing, without the "still in flight" warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_ends_streams_keeps_probes_answered_and_exits_when_drained() {
+    const HELD: usize = 50;
+    let sandbox = Sandbox::demo().with_scoring(ScoringConfig::standard().headers_only());
+    let sl = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_url = format!("http://{}", sl.local_addr().unwrap());
+    let (stop_sb, sb_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sandbox.clone().serve(sl, async move {
+        let _ = sb_rx.await;
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = String::new();
+    for t in sandbox
+        .demo_tokens()
+        .iter()
+        .filter(|t| !t.businesses.is_empty())
+    {
+        seed.push_str(&format!(
+            "[[token]]\nname = {:?}\nkind = \"system_user\"\nbusinesses = {:?}\nvalue = {:?}\n\n",
+            t.name,
+            t.businesses,
+            t.secret.expose()
+        ));
+    }
+    let seed_path = dir.path().join("tokens.toml");
+    std::fs::write(&seed_path, seed).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\n\n[graph]\nbase_url = {sandbox_url:?}\n\n[vault]\nseed_file = {:?}\n\n\
+             [cache]\nttl_secs = 0\n\n[server]\ndrain_timeout_ms = 20000\n\n[log]\nfilter = \"info\"\n",
+            seed_path.display().to_string()
+        ),
+    )
+    .unwrap();
+    let log_path = dir.path().join("gateway.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_graph-gateway"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env_remove("RUST_LOG")
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let pid = child.0.id();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let readiness = |ch: tonic::transport::Channel| async move {
+        HealthClient::new(ch)
+            .check(HealthCheckRequest {
+                service: "readiness".into(),
+            })
+            .await
+            .map(|r| r.into_inner().status)
+            .ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let channel = loop {
+        if let Ok(ch) = tonic::transport::Channel::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+        {
+            if readiness(ch.clone()).await == Some(ServingStatus::Serving as i32) {
+                break ch;
+            }
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: "readiness".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+
+    // 50 reads (distinct, so none coalesce) held by the sandbox.
+    sandbox.pause();
+    let t0 = Instant::now();
+    let held: Vec<_> = (1..=HELD as i32)
+        .map(|n| {
+            let mut c = PageServiceClient::new(channel.clone());
+            tokio::spawn(async move {
+                let r = c.list_owned_pages(list(n)).await.map(|_| ());
+                (r, t0.elapsed())
+            })
+        })
+        .collect();
+    while sandbox.arrivals() < HELD as u64 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the reads arrive");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+
+    // The Watch stream ends, its last word NOT_SERVING.
+    let mut last = None;
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(Ok(m)) = watch.next().await {
+            last = Some(m.status);
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the Watch stream ended");
+    assert_eq!(last, Some(ServingStatus::NotServing as i32));
+
+    // Probes on a new connection are answered: NOT_SERVING.
+    let probe = tonic::transport::Channel::from_shared(endpoint.clone())
+        .unwrap()
+        .connect()
+        .await
+        .expect("the listener still accepts during the drain");
+    assert_eq!(
+        readiness(probe.clone()).await,
+        Some(ServingStatus::NotServing as i32)
+    );
+    let st = PageServiceClient::new(probe)
+        .list_owned_pages(list(999))
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::Unavailable, "{st:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "it waits for the held RPCs"
+    );
+
+    // Released: every held RPC succeeds, and the process exits right after.
+    sandbox.resume();
+    let mut failed = Vec::new();
+    let mut last_done = Duration::ZERO;
+    for h in held {
+        let (r, at) = h.await.unwrap();
+        if let Err(st) = r {
+            failed.push(format!("{:?}: {}", st.code(), st.message()));
+        }
+        last_done = last_done.max(at);
+    }
+    let exit_deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < exit_deadline, "the gateway exits");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let exited = t0.elapsed();
+    let _ = stop_sb.send(());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let after = exited.saturating_sub(last_done);
+    eprintln!(
+        "FIGURE drain: {HELD} RPCs held at SIGTERM, {} failed; Watch stream ended with NOT_SERVING; \
+         probe during drain answered NOT_SERVING; exit {} ms after the last RPC finished; exit status {:?}",
+        failed.len(),
+        after.as_millis(),
+        status.code()
+    );
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(after < Duration::from_secs(1), "{after:?}");
+    assert_eq!(status.code(), Some(0));
+    assert!(!log.contains("still in flight"), "{log}");
+    assert!(log.contains("drained"), "{log}");
+}
