@@ -92,13 +92,14 @@ impl RedisLink {
             url::Url::parse(url.expose()).map_err(|_| "redis.url is not a URL".to_string())?;
         let tls = parsed.scheme() == "rediss";
         let certs = match &cfg.tls_ca_file {
-            Some(path) => Some(redis::TlsCertificates {
+            // The CA matters only to TLS.
+            Some(path) if tls => Some(redis::TlsCertificates {
                 client_tls: None,
                 root_cert: Some(std::fs::read(path).map_err(|e| {
                     format!("redis.tls_ca_file {}: {}", path.display(), e.kind())
                 })?),
             }),
-            None => None,
+            _ => None,
         };
         let bad = |e: redis::RedisError| format!("redis.url: {:?}", e.kind());
         // The URL with another node's host and port (same scheme,

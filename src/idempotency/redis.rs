@@ -56,6 +56,7 @@ end
 local ok, r = pcall(cjson.decode, v)
 if not ok then return {'corrupt', '', e} end
 if r.fp ~= ARGV[1] then return {'mismatch', '', e} end
+if r.state == 'pending' and r.claim == ARGV[2] then return {'claimed', '', e} end
 if r.state == 'in_doubt' then
   redis.call('SET', KEYS[1], pending, 'PX', ttl)
   return {'claimed', v, e}
@@ -146,12 +147,21 @@ impl RedisStore {
         Ok(c)
     }
 
+    /// Runs a script; a connection Redis dropped (a restart) is replaced
+    /// once (every script is safe to run twice for the same claim).
     async fn invoke<T: redis::FromRedisValue>(
         &self,
         inv: redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
+        let reused = self.conn.lock().await.is_some();
         let mut conn = self.conn().await?;
-        let out = tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn)).await;
+        let mut out = tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn)).await;
+        if reused && matches!(&out, Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
+        {
+            *self.conn.lock().await = None;
+            let mut conn = self.conn().await?;
+            out = tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn)).await;
+        }
         match out {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {

@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod props;
 mod quota;
+mod redis_prod;
 mod redis_server;
 mod security;
 mod server;
