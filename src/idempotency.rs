@@ -18,12 +18,18 @@
 //! UNAVAILABLE (`MUTATION_OUTCOME_UNKNOWN`). The caller's retry with the same
 //! request_id settles it, by the operation's replay class
 //! ([`replay::Replay`]): creations (AA02) are looked up in the business's
-//! list against a snapshot taken before the first send, and sent again only
-//! when absent; operations Graph applies idempotently (grants, assignments,
+//! list (only then: a fresh creation is sent without a look-up), and sent
+//! again only when absent; operations Graph applies idempotently (grants, assignments,
 //! claims) are sent again; removals and other state transitions are sent
 //! again and Graph's "nothing to do" answer (code 100) confirms the first
 //! attempt. So no retry duplicates a mutation, and every caller ends with
 //! the real outcome.
+//!
+//! With Redis there is no per-replica fallback: a request_id Redis cannot
+//! confirm is refused UNAVAILABLE (`IDEMPOTENCY_UNAVAILABLE`, RetryInfo) and
+//! not sent. Claims never expire before their outcome, and Redis losing its
+//! data is detected by an epoch key (see `redis.rs` and docs/reliability.md,
+//! "Redis outages").
 
 mod local;
 pub mod mutation;
@@ -341,7 +347,8 @@ impl Idempotency {
     /// confirm a request_id, mutations that carry one are refused
     /// (`IDEMPOTENCY_UNAVAILABLE`), never sent on a replica's own word.
     pub fn from_config(cfg: &IdempotencyConfig, redis: &RedisConfig) -> anyhow::Result<Self> {
-        let Some(link) = crate::redis_link::RedisLink::from_config(redis).map_err(anyhow::Error::msg)?
+        let Some(link) =
+            crate::redis_link::RedisLink::from_config(redis).map_err(anyhow::Error::msg)?
         else {
             return Ok(Self::local(cfg));
         };

@@ -91,16 +91,17 @@ impl RedisLink {
         let parsed =
             url::Url::parse(url.expose()).map_err(|_| "redis.url is not a URL".to_string())?;
         let tls = parsed.scheme() == "rediss";
-        let certs = match &cfg.tls_ca_file {
-            // The CA matters only to TLS.
-            Some(path) if tls => Some(redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(std::fs::read(path).map_err(|e| {
-                    format!("redis.tls_ca_file {}: {}", path.display(), e.kind())
-                })?),
-            }),
-            _ => None,
-        };
+        let certs =
+            match &cfg.tls_ca_file {
+                // The CA matters only to TLS.
+                Some(path) if tls => Some(redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(std::fs::read(path).map_err(|e| {
+                        format!("redis.tls_ca_file {}: {}", path.display(), e.kind())
+                    })?),
+                }),
+                _ => None,
+            };
         let bad = |e: redis::RedisError| format!("redis.url: {:?}", e.kind());
         // The URL with another node's host and port (same scheme,
         // credentials and db).
@@ -210,12 +211,7 @@ impl RedisLink {
         let cfg = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let timed_out = || {
-            redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "no connection in time",
-            ))
-        };
+        let timed_out = || redis::RedisError::from((redis::ErrorKind::Io, "no connection in time"));
         let work = async {
             match &self.kind {
                 Kind::Single(c) => c

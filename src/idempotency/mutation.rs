@@ -85,8 +85,16 @@ async fn settle(
                 Err(f) => match classify(f) {
                     Settled::InDoubt { error, .. } => {
                         // A read settles it at once when the object is there.
-                        match find_created(engine, route, spec, ctx, plan, token, snapshot.as_deref())
-                            .await
+                        match find_created(
+                            engine,
+                            route,
+                            spec,
+                            ctx,
+                            plan,
+                            token,
+                            snapshot.as_deref(),
+                        )
+                        .await
                         {
                             Ok(Lookup::Found(found)) => {
                                 tracing::info!(op = %route.operation_id, "lost answer settled: the creation is in Graph");

@@ -156,7 +156,8 @@ impl RedisStore {
         let reused = self.conn.lock().await.is_some();
         let mut conn = self.conn().await?;
         let mut out = tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn)).await;
-        if reused && matches!(&out, Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
+        if reused
+            && matches!(&out, Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
         {
             *self.conn.lock().await = None;
             let mut conn = self.conn().await?;

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-
 use super::crypto::Keyring;
 use super::index::Index;
 use super::store::{open_record, seal_record, Record};

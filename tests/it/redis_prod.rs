@@ -11,8 +11,8 @@ use graph_gateway::idempotency::{Idempotency, Settled};
 use graph_gateway::proto::ad_account_service_client::AdAccountServiceClient;
 use graph_gateway::proto::quota_service_client::QuotaServiceClient;
 use graph_gateway::proto::{
-    CreateAdAccountRequest, CreateAdAccountResponse as AdAccount, GetQuotaStatusRequest, ListOwnedAdAccountsRequest,
-    QuotaMode,
+    CreateAdAccountRequest, CreateAdAccountResponse as AdAccount, GetQuotaStatusRequest,
+    ListOwnedAdAccountsRequest, QuotaMode,
 };
 use graph_gateway::redis_link::RedisLink;
 use graph_gateway::sandbox::{FaultConfig, FaultKind, FaultRule, Sandbox, ScoringConfig};
@@ -30,7 +30,12 @@ use crate::redis_server::{free_port, RedisServer};
 const ACME: &str = "1000000001";
 const CREATE_PATH: &str = "/1000000001/adaccount";
 
-async fn sandbox() -> (Sandbox, String, Arc<dyn Vault>, tokio::sync::oneshot::Sender<()>) {
+async fn sandbox() -> (
+    Sandbox,
+    String,
+    Arc<dyn Vault>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let sb = Sandbox::demo().with_scoring(ScoringConfig::standard().headers_only());
     let vault: Arc<dyn Vault> = Arc::new(MemoryVault::new(sb.demo_tokens()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -131,7 +136,10 @@ async fn outage_accounts(ch: &Channel) -> Vec<(String, String)> {
 async fn creations_reach(sb: &Sandbox, n: u64) {
     let until = Instant::now() + Duration::from_secs(5);
     while sb.requests_to(CREATE_PATH) < n {
-        assert!(Instant::now() < until, "creation {n} never reached the sandbox");
+        assert!(
+            Instant::now() < until,
+            "creation {n} never reached the sandbox"
+        );
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -373,11 +381,20 @@ async fn quota_vault_and_idempotency_run_on_a_three_master_cluster() {
     // epoch key) run in one slot.
     let x = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
     let y = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
-    let out = x.run("k", "fp", soon(), |_| async { ok(b"x") }).await.unwrap();
+    let out = x
+        .run("k", "fp", soon(), |_| async { ok(b"x") })
+        .await
+        .unwrap();
     assert_eq!(&out[..], b"x");
-    let out = y.run("k", "fp", soon(), |_| async { ok(b"y") }).await.unwrap();
+    let out = y
+        .run("k", "fp", soon(), |_| async { ok(b"y") })
+        .await
+        .unwrap();
     assert_eq!(&out[..], b"x", "y answers x's outcome");
-    assert!(y.run("k", "other", soon(), |_| async { ok(b"z") }).await.is_err());
+    assert!(y
+        .run("k", "other", soon(), |_| async { ok(b"z") })
+        .await
+        .is_err());
     passed.push("idempotency store");
 
     // Two gateways on the cluster: a creation and its retry through the
@@ -422,15 +439,10 @@ async fn quota_vault_and_idempotency_run_on_a_three_master_cluster() {
     )
     .await
     .unwrap();
-    let v2 = graph_gateway::vault::RedisVault::open(
-        &vcfg,
-        link,
-        &prefix,
-        Duration::from_secs(2),
-        &env,
-    )
-    .await
-    .unwrap();
+    let v2 =
+        graph_gateway::vault::RedisVault::open(&vcfg, link, &prefix, Duration::from_secs(2), &env)
+            .await
+            .unwrap();
     for e in Sandbox::demo().demo_tokens() {
         v1.put(e).await.unwrap();
     }
@@ -513,9 +525,15 @@ async fn an_acl_user_over_tls_with_a_private_ca() {
     cfg.redis.timeout_ms = 2000;
     let x = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
     let y = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
-    let out = x.run("t", "fp", soon(), |_| async { ok(b"tls") }).await.unwrap();
+    let out = x
+        .run("t", "fp", soon(), |_| async { ok(b"tls") })
+        .await
+        .unwrap();
     assert_eq!(&out[..], b"tls");
-    let out = y.run("t", "fp", soon(), |_| async { ok(b"no") }).await.unwrap();
+    let out = y
+        .run("t", "fp", soon(), |_| async { ok(b"no") })
+        .await
+        .unwrap();
     assert_eq!(&out[..], b"tls");
     // The record is in Redis (seen over the plain port).
     let mut c = redis.connection().await.unwrap();
@@ -541,7 +559,10 @@ async fn an_acl_user_over_tls_with_a_private_ca() {
             .await
             .unwrap_err();
         let text = format!("{e} {e:?}");
-        assert!(text.contains("IDEMPOTENCY") || text.contains("idempotency"), "{text}");
+        assert!(
+            text.contains("IDEMPOTENCY") || text.contains("idempotency"),
+            "{text}"
+        );
         assert!(!text.contains(password), "{text}");
     }
     eprintln!("FIGURE redis TLS: rediss:// with ACL user gw and a private CA: shared outcome ok; wrong password and plaintext refused without the password in the error");

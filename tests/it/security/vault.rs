@@ -441,12 +441,13 @@ async fn file_vault_holds_no_plaintext_and_rotation_keeps_every_token_readable()
 async fn redis_vault_shares_tokens_holds_no_plaintext_and_rotates() {
     let redis = RedisServer::start().await;
     let url = Secret::new(redis.url());
-    let link = graph_gateway::redis_link::RedisLink::from_config(&graph_gateway::config::RedisConfig {
-        url: Some(url.clone()),
-        ..Default::default()
-    })
-    .unwrap()
-    .unwrap();
+    let link =
+        graph_gateway::redis_link::RedisLink::from_config(&graph_gateway::config::RedisConfig {
+            url: Some(url.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap();
     let prefix = "gw-test";
     let base = VaultConfig {
         backend: "redis".into(),
