@@ -29,6 +29,7 @@ use crate::redis_server::{free_port, RedisServer};
 
 const ACME: &str = "1000000001";
 const CREATE_PATH: &str = "/1000000001/adaccount";
+const LIST_PATH: &str = "/1000000001/owned_ad_accounts";
 
 async fn sandbox() -> (
     Sandbox,
@@ -171,6 +172,12 @@ async fn a_request_id_is_applied_once_through_redis_outages_restarts_and_data_lo
     // P1 through a; Redis dies before the caller's retry through b.
     let p1 = until_ok(&ca, 1, &mut tally).await;
     acknowledged.push((1, p1.clone()));
+    // A fresh creation is sent without listing the owned accounts first.
+    assert_eq!(
+        sb.requests_to(LIST_PATH),
+        0,
+        "no look-up before a fresh create"
+    );
     redis.kill();
     refused_while_down(&cb, 1).await;
     // A new P2 during the outage is not sent either; reads keep serving.
@@ -192,9 +199,12 @@ async fn a_request_id_is_applied_once_through_redis_outages_restarts_and_data_lo
     redis.kill();
     redis.wipe();
     redis.restart().await;
+    let lists_before_loss = sb.requests_to(LIST_PATH);
     assert_eq!(until_ok(&ca, 1, &mut tally).await, p1);
     assert_eq!(until_ok(&cb, 2, &mut tally).await, p2);
     assert_eq!(sb.requests_to(CREATE_PATH), 2, "no creation sent again");
+    let lookups_after_loss = sb.requests_to(LIST_PATH) - lists_before_loss;
+    assert_eq!(lookups_after_loss, 2, "one look-up per settled request_id");
     // A new request after the loss is created once, and stored.
     let p3 = until_ok(&cb, 3, &mut tally).await;
     acknowledged.push((3, p3.clone()));
@@ -237,6 +247,7 @@ async fn a_request_id_is_applied_once_through_redis_outages_restarts_and_data_lo
     }
 
     // The world: every acknowledged creation exactly once, nothing else.
+    let lookups = sb.requests_to(LIST_PATH) - 2;
     let listed = outage_accounts(&ca).await;
     let mut duplicates = 0;
     let mut lost = 0;
@@ -251,7 +262,8 @@ async fn a_request_id_is_applied_once_through_redis_outages_restarts_and_data_lo
     eprintln!(
         "FIGURE redis outages (2 replicas, kill between call and retry, kill during a call, restart with and without data): \
          {} acknowledged creations, {} creations at the sandbox, {} listed; duplicates {duplicates}, lost acknowledged {lost}; \
-         {refusals} mutations refused IDEMPOTENCY_UNAVAILABLE while Redis was down (0 sent), retries saw {tally:?}",
+         {refusals} mutations refused IDEMPOTENCY_UNAVAILABLE while Redis was down (0 sent), retries saw {tally:?}; \
+         owned-account look-ups by the gateway: {lookups} (the test's own reads excluded)",
         acknowledged.len(),
         sb.requests_to(CREATE_PATH),
         listed.len(),
