@@ -370,6 +370,9 @@ impl FieldValue for String {
 /// A list: a TOML array of strings, or comma-separated in the environment.
 impl FieldValue for Vec<String> {
     fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        if let Some(text) = value.as_str() {
+            return Self::from_env(text);
+        }
         let list = value
             .as_array()
             .ok_or_else(|| expected("an array of strings", value))?;
