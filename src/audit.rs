@@ -17,7 +17,6 @@ use crate::engine::request::Plan;
 use crate::engine::routes::{IdFormat, Route};
 use crate::engine::CallContext;
 use crate::error::GatewayError;
-use crate::secret::Secret;
 
 /// Records waiting for Redis; beyond this they are only in the log.
 const REDIS_BACKLOG: usize = 10_000;
@@ -113,15 +112,15 @@ impl Audit {
     /// about `max_len` entries). Connects lazily; must run inside a tokio
     /// runtime.
     pub fn with_redis(
-        url: &Secret,
+        redis: &crate::config::RedisConfig,
         stream: String,
         max_len: u64,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let client = ::redis::Client::open(url.expose())
-            .map_err(|_| "redis.url is not a valid Redis URL".to_string())?;
+        let link = crate::redis_link::RedisLink::from_config(redis)?
+            .ok_or_else(|| "the audit stream needs redis.url".to_string())?;
         let (tx, rx) = mpsc::channel(REDIS_BACKLOG);
-        tokio::spawn(writer(client, stream, max_len, timeout, rx));
+        tokio::spawn(writer(link, stream, max_len, timeout, rx));
         Ok(Self { redis: Some(tx) })
     }
 
@@ -298,27 +297,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Adds records to the stream, one at a time, reconnecting after failures.
 async fn writer(
-    client: ::redis::Client,
+    link: crate::redis_link::RedisLink,
     stream: String,
     max_len: u64,
     timeout: Duration,
     mut rx: mpsc::Receiver<String>,
 ) {
-    let mut conn: Option<::redis::aio::MultiplexedConnection> = None;
+    let mut conn: Option<crate::redis_link::RedisConn> = None;
     let mut failing = false;
     while let Some(json) = rx.recv().await {
         let result = async {
             if conn.is_none() {
-                let cfg = ::redis::AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout));
-                let c = tokio::time::timeout(
-                    timeout,
-                    client.get_multiplexed_async_connection_with_config(&cfg),
-                )
-                .await
-                .map_err(|_| "connect timed out".to_string())?
-                .map_err(|e| e.to_string())?;
+                let c = tokio::time::timeout(timeout, link.connect())
+                    .await
+                    .map_err(|_| "connect timed out".to_string())?
+                    .map_err(|e| format!("{:?}", e.kind()))?;
                 conn = Some(c);
             }
             let Some(c) = conn.as_mut() else {

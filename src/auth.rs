@@ -265,14 +265,14 @@ impl Security {
     pub fn from_config(cfg: &Config) -> Result<Self, String> {
         let authenticator = Authenticator::new(&cfg.auth)?;
         let audit = match &cfg.redis.url {
-            Some(url) => {
+            Some(_) => {
                 let stream = if cfg.audit.redis_stream.is_empty() {
                     format!("{{{}}}:audit", cfg.redis.key_prefix)
                 } else {
                     cfg.audit.redis_stream.clone()
                 };
                 Audit::with_redis(
-                    url,
+                    &cfg.redis,
                     stream,
                     cfg.audit.redis_max_len,
                     Duration::from_millis(cfg.redis.timeout_ms).max(Duration::from_secs(1)),

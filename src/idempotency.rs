@@ -18,12 +18,18 @@
 //! UNAVAILABLE (`MUTATION_OUTCOME_UNKNOWN`). The caller's retry with the same
 //! request_id settles it, by the operation's replay class
 //! ([`replay::Replay`]): creations (AA02) are looked up in the business's
-//! list against a snapshot taken before the first send, and sent again only
-//! when absent; operations Graph applies idempotently (grants, assignments,
+//! list (only then: a fresh creation is sent without a look-up), and sent
+//! again only when absent; operations Graph applies idempotently (grants, assignments,
 //! claims) are sent again; removals and other state transitions are sent
 //! again and Graph's "nothing to do" answer (code 100) confirms the first
 //! attempt. So no retry duplicates a mutation, and every caller ends with
 //! the real outcome.
+//!
+//! With Redis there is no per-replica fallback: a request_id Redis cannot
+//! confirm is refused UNAVAILABLE (`IDEMPOTENCY_UNAVAILABLE`, RetryInfo) and
+//! not sent. Claims never expire before their outcome, and Redis losing its
+//! data is detected by an epoch key (see `redis.rs` and docs/reliability.md,
+//! "Redis outages").
 
 mod local;
 pub mod mutation;
@@ -170,9 +176,7 @@ pub enum Settled {
 
 /// The idempotency layer of the engine.
 pub struct Idempotency {
-    primary: Arc<dyn Store>,
-    /// Where calls go while Redis is unreachable.
-    fallback: Option<Arc<dyn Store>>,
+    store: Arc<dyn Store>,
 }
 
 // === impl Record ===
@@ -332,42 +336,36 @@ impl Idempotency {
     /// The in-process store.
     pub fn local(cfg: &IdempotencyConfig) -> Self {
         Self {
-            primary: Arc::new(LocalStore::new(
+            store: Arc::new(LocalStore::new(
                 Duration::from_secs(cfg.ttl_secs),
                 cfg.max_entries,
             )),
-            fallback: None,
         }
     }
 
-    /// Redis when `redis.url` is set (the in-process store stands in while
-    /// Redis is unreachable), else in process.
+    /// Redis when `redis.url` is set, else in process. While Redis cannot
+    /// confirm a request_id, mutations that carry one are refused
+    /// (`IDEMPOTENCY_UNAVAILABLE`), never sent on a replica's own word.
     pub fn from_config(cfg: &IdempotencyConfig, redis: &RedisConfig) -> anyhow::Result<Self> {
-        let Some(url) = &redis.url else {
+        let Some(link) =
+            crate::redis_link::RedisLink::from_config(redis).map_err(anyhow::Error::msg)?
+        else {
             return Ok(Self::local(cfg));
         };
         let store = redis::RedisStore::new(
-            url.expose(),
+            link,
             &redis.key_prefix,
             Duration::from_secs(cfg.ttl_secs),
             Duration::from_millis(redis.timeout_ms),
-        )
-        .map_err(|e| anyhow::anyhow!("redis.url: {:?}", e.kind()))?;
+        );
         Ok(Self {
-            primary: Arc::new(store),
-            fallback: Some(Arc::new(LocalStore::new(
-                Duration::from_secs(cfg.ttl_secs),
-                cfg.max_entries,
-            ))),
+            store: Arc::new(store),
         })
     }
 
     /// A layer over any store (tests).
     pub fn with_store(store: Arc<dyn Store>) -> Self {
-        Self {
-            primary: store,
-            fallback: None,
-        }
+        Self { store }
     }
 
     /// Runs `op` once per (key, fingerprint): the first call runs it and its
@@ -386,7 +384,7 @@ impl Idempotency {
         Fut: Future<Output = Settled>,
     {
         let claim = new_claim();
-        let mut store = self.primary.clone();
+        let store = self.store.clone();
         let prior = loop {
             match store.begin(key, fp, &claim).await {
                 Ok(Begin::Claimed { prior }) => break prior,
@@ -401,13 +399,10 @@ impl Idempotency {
                     }
                     store.wait(key, deadline).await;
                 }
-                Err(e) => match &self.fallback {
-                    Some(f) if !Arc::ptr_eq(f, &store) => {
-                        tracing::warn!(error = %e, "idempotency store unreachable: deduplicating in this replica only");
-                        store = f.clone();
-                    }
-                    _ => return Err(GatewayError::Unavailable(format!("idempotency store: {e}"))),
-                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "idempotency store cannot confirm a request_id: mutation not sent");
+                    return Err(unavailable(&e));
+                }
             }
         };
         let mut guard = ClaimGuard {
@@ -427,9 +422,7 @@ impl Idempotency {
                             fp: fp.to_string(),
                             outcome,
                         };
-                        if let Err(e) = store.finish(key, &claim, &record).await {
-                            tracing::warn!(error = %e, "idempotency: outcome not stored");
-                        }
+                        finish(store.clone(), key, &claim, record).await;
                     }
                     None => release(&*store, key, &claim, guard.restore.as_ref()).await,
                 }
@@ -440,9 +433,7 @@ impl Idempotency {
                     fp: fp.to_string(),
                     snapshot,
                 };
-                if let Err(e) = store.finish(key, &claim, &record).await {
-                    tracing::warn!(error = %e, "idempotency: in-doubt state not stored");
-                }
+                finish(store.clone(), key, &claim, record).await;
                 tracing::warn!(error = %error, "mutation outcome unknown; kept in doubt for its request_id");
                 Err(outcome_unknown(&error, true))
             }
@@ -452,6 +443,46 @@ impl Idempotency {
             }
         }
     }
+}
+
+/// How long an outcome that could not be stored is tried again (the claim
+/// it replaces turns in doubt after `PENDING_TTL` anyway).
+const FINISH_RETRY_FOR: Duration = Duration::from_secs(120);
+/// Between those tries.
+const FINISH_RETRY_EVERY: Duration = Duration::from_millis(200);
+
+/// Stores the outcome; when the store fails, keeps trying in the background
+/// (the claim stays pending meanwhile, so no other call sends it again).
+async fn finish(store: Arc<dyn Store>, key: &str, claim: &str, record: Record) {
+    let Err(e) = store.finish(key, claim, &record).await else {
+        return;
+    };
+    tracing::warn!(error = %e, "idempotency: outcome not stored yet; trying again in the background");
+    let (key, claim) = (key.to_string(), claim.to_string());
+    tokio::spawn(async move {
+        let until = Instant::now() + FINISH_RETRY_FOR;
+        while Instant::now() < until {
+            tokio::time::sleep(FINISH_RETRY_EVERY).await;
+            if store.finish(&key, &claim, &record).await.is_ok() {
+                tracing::info!("idempotency: outcome stored after the store came back");
+                return;
+            }
+        }
+        tracing::warn!("idempotency: outcome never stored; the claim turns in doubt and is settled by a look-up");
+    });
+}
+
+/// The answer to a mutation whose request_id the store cannot confirm.
+fn unavailable(e: &StoreError) -> GatewayError {
+    GatewayError::Refused(
+        Refusal::new(
+            RefusalReason::IdempotencyUnavailable,
+            format!(
+                "the idempotency store cannot confirm the request_id ({e}); the mutation was not sent: retry with the same request_id"
+            ),
+        )
+        .retry_after(Duration::from_secs(1)),
+    )
 }
 
 async fn release(store: &dyn Store, key: &str, claim: &str, restore: Option<&Record>) {

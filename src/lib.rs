@@ -18,6 +18,7 @@ pub mod overload;
 pub mod policy;
 pub mod proto;
 pub mod quota;
+pub mod redis_link;
 pub mod retry;
 pub mod sandbox;
 pub mod secret;

@@ -43,6 +43,9 @@ pub enum RefusalReason {
     /// A mutation reached Graph but its answer was lost: it may or may not
     /// have been applied.
     OutcomeUnknown,
+    /// The shared idempotency store could not confirm the request_id: the
+    /// mutation was not sent.
+    IdempotencyUnavailable,
     /// The caller went away before the call was sent.
     Cancelled,
 }
@@ -73,6 +76,7 @@ impl RefusalReason {
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::RequestIdReused => "REQUEST_ID_REUSED",
             Self::OutcomeUnknown => "MUTATION_OUTCOME_UNKNOWN",
+            Self::IdempotencyUnavailable => "IDEMPOTENCY_UNAVAILABLE",
             Self::Cancelled => "CANCELLED",
         }
     }
@@ -81,9 +85,10 @@ impl RefusalReason {
     pub fn code(self) -> tonic::Code {
         match self {
             Self::Overloaded => tonic::Code::ResourceExhausted,
-            Self::CircuitOpen | Self::ShuttingDown | Self::OutcomeUnknown => {
-                tonic::Code::Unavailable
-            }
+            Self::CircuitOpen
+            | Self::ShuttingDown
+            | Self::OutcomeUnknown
+            | Self::IdempotencyUnavailable => tonic::Code::Unavailable,
             Self::RequestIdReused => tonic::Code::AlreadyExists,
             Self::Cancelled => tonic::Code::Cancelled,
         }
@@ -97,6 +102,7 @@ impl RefusalReason {
             Self::ShuttingDown => "shutting_down",
             Self::RequestIdReused => "request_id_reused",
             Self::OutcomeUnknown => "outcome_unknown",
+            Self::IdempotencyUnavailable => "idempotency_unavailable",
             Self::Cancelled => "cancelled",
         }
     }

@@ -84,18 +84,17 @@ pub trait Quota: Send + Sync + 'static {
 /// a tokio runtime.
 pub fn from_config(quota: &QuotaConfig, redis: &RedisConfig) -> anyhow::Result<Arc<dyn Quota>> {
     let params = Arc::new(Params::from_config(quota));
-    let backend: Arc<dyn backend::Backend> = match &redis.url {
-        Some(url) => {
+    // The error names what is wrong, never the URL (it may hold a password).
+    let link = crate::redis_link::RedisLink::from_config(redis).map_err(anyhow::Error::msg)?;
+    let backend: Arc<dyn backend::Backend> = match link {
+        Some(link) => {
             let engine = shared::RedisBudgets::new(
-                url.expose(),
+                link,
                 &redis.key_prefix,
                 Duration::from_millis(redis.timeout_ms),
                 Duration::from_millis(redis.probe_interval_ms),
                 params.clone(),
-            )
-            // The error names what is wrong, never the URL (it may hold a
-            // password).
-            .map_err(|e| anyhow::anyhow!("redis.url: {:?}", e.kind()))?;
+            );
             tracing::info!(
                 replicas = quota.replicas,
                 "quota: budgets shared through Redis"

@@ -159,11 +159,13 @@ pub async fn open(
     env: &dyn EnvSource,
 ) -> Result<Arc<dyn Vault>, VaultError> {
     if cfg.backend == "redis" {
-        let url = redis.url.as_ref().ok_or_else(|| {
-            VaultError::Storage("vault.backend = \"redis\" needs redis.url".to_string())
-        })?;
+        let link = crate::redis_link::RedisLink::from_config(redis)
+            .map_err(VaultError::Storage)?
+            .ok_or_else(|| {
+                VaultError::Storage("vault.backend = \"redis\" needs redis.url".to_string())
+            })?;
         let timeout = Duration::from_millis(redis.timeout_ms).max(Duration::from_secs(2));
-        let vault = RedisVault::open(cfg, url, &redis.key_prefix, timeout, env).await?;
+        let vault = RedisVault::open(cfg, link, &redis.key_prefix, timeout, env).await?;
         Ok(vault)
     } else {
         Ok(Arc::new(FileVault::open(cfg, env)?))

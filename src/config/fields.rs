@@ -168,11 +168,18 @@ pub(super) static FIELDS: &[Field] = &[
     ),
     field!(
         redis.url,
-        "Redis the replicas share (redis://[:password@]host:port[/db]): quota budgets, holds and usage reports. Unset: the in-process quota engine. Prefer this env var when it holds a password."
+        "Redis the replicas share (redis://[user:password@]host:port[/db], rediss:// for TLS; user: an ACL user): quota budgets, holds, usage reports, idempotency records, the redis vault, audit. Unset: the in-process quota engine. Prefer this env var when it holds a password."
     ),
     field!(redis.key_prefix, "Prefix of every Redis key the gateway writes."),
     field!(redis.timeout_ms, "Connect and response timeout of one Redis command, ms."),
     field!(redis.probe_interval_ms, "While Redis is unreachable, how often it is tried again, ms."),
+    field!(
+        redis.mode,
+        "standalone, cluster (Redis Cluster: redis.url and redis.nodes are seed nodes; every key carries the hash tag {<redis.key_prefix>}) or sentinel (the host of redis.url and redis.nodes are Sentinels, asked for redis.sentinel_master; the URL's user, password and db are the master's)."
+    ),
+    field!(redis.nodes, "More cluster seed nodes or Sentinels, host:port (comma-separated in the env var); redis.url's scheme, user and password apply."),
+    field!(redis.sentinel_master, "The master name the Sentinels are asked for (redis.mode = sentinel)."),
+    field!(redis.tls_ca_file, "PEM file of the CA that signed the Redis servers' certificates, for rediss:// (TLS, rustls). Unset: the system's roots."),
     field!(retry.max_attempts, "Attempts per upstream call, the first included (1: no retries). Mutations are retried only when Graph never received them."),
     field!(retry.base_ms, "Backoff before the first retry, ms (full jitter: a random wait up to this, doubling per retry)."),
     field!(retry.max_ms, "Largest backoff between attempts, ms."),
@@ -357,6 +364,36 @@ impl FieldValue for String {
     }
     fn show(&self) -> String {
         self.clone()
+    }
+}
+
+/// A list: a TOML array of strings, or comma-separated in the environment.
+impl FieldValue for Vec<String> {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        if let Some(text) = value.as_str() {
+            return Self::from_env(text);
+        }
+        let list = value
+            .as_array()
+            .ok_or_else(|| expected("an array of strings", value))?;
+        list.iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| expected("a string", v))
+            })
+            .collect()
+    }
+    fn from_env(value: &str) -> Result<Self, String> {
+        Ok(value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+    fn show(&self) -> String {
+        self.join(",")
     }
 }
 

@@ -82,6 +82,17 @@ pub struct RedisConfig {
     pub timeout_ms: u64,
     /// While Redis is unreachable, how often it is tried again, milliseconds.
     pub probe_interval_ms: u64,
+    /// `standalone`, `cluster` (Redis Cluster; `url` and `nodes` are seeds)
+    /// or `sentinel` (`url`'s host and `nodes` are Sentinels).
+    pub mode: String,
+    /// More cluster seed nodes or Sentinels, `host:port` (`url`'s scheme,
+    /// user and password apply).
+    pub nodes: Vec<String>,
+    /// The master name Sentinels are asked for (`mode = "sentinel"`).
+    pub sentinel_master: String,
+    /// PEM file of the CA that signed the Redis servers' certificates
+    /// (`rediss://`); unset: the system's roots.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 /// Budgets per business use case, e.g. `ads_management = 300`.
@@ -153,6 +164,10 @@ impl Default for RedisConfig {
             key_prefix: "graph-gateway".to_string(),
             timeout_ms: 250,
             probe_interval_ms: 1000,
+            mode: "standalone".to_string(),
+            nodes: Vec::new(),
+            sentinel_master: String::new(),
+            tls_ca_file: None,
         }
     }
 }
@@ -373,14 +388,39 @@ pub(super) fn validate(
     if redis.key_prefix.is_empty() {
         bad("redis.key_prefix", "must not be empty".to_string());
     }
+    if !crate::redis_link::MODES.contains(&redis.mode.as_str()) {
+        bad(
+            "redis.mode",
+            format!(
+                "must be one of {:?}, got {:?}",
+                crate::redis_link::MODES,
+                redis.mode
+            ),
+        );
+    }
+    if redis.mode == "sentinel" && redis.sentinel_master.is_empty() {
+        bad(
+            "redis.sentinel_master",
+            "redis.mode = \"sentinel\" needs the master's name".to_string(),
+        );
+    }
+    for n in &redis.nodes {
+        let ok = n
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if !ok {
+            bad("redis.nodes", format!("{n:?} is not host:port"));
+        }
+    }
 }
 
 /// Never quotes the URL: it may hold a password.
 fn check_redis_url(url: &Secret) -> Result<(), String> {
     let parsed = url::Url::parse(url.expose()).map_err(|e| format!("not a URL: {e}"))?;
     match parsed.scheme() {
-        "redis" | "redis+unix" | "unix" => Ok(()),
-        "rediss" => Err("TLS to Redis (rediss://) is not built in; use redis://".to_string()),
-        other => Err(format!("must be a redis:// URL, got scheme {other:?}")),
+        "redis" | "rediss" | "redis+unix" | "unix" => Ok(()),
+        other => Err(format!(
+            "must be a redis:// or rediss:// URL, got scheme {other:?}"
+        )),
     }
 }

@@ -387,6 +387,10 @@ fn documented_keys_cover_every_field_once() {
             "redis.key_prefix",
             "redis.timeout_ms",
             "redis.probe_interval_ms",
+            "redis.mode",
+            "redis.nodes",
+            "redis.sentinel_master",
+            "redis.tls_ca_file",
             "retry.max_attempts",
             "retry.base_ms",
             "retry.max_ms",
@@ -442,6 +446,7 @@ fn every_documented_key_is_settable_from_file_and_env() {
             ("vault.key", _) => KEY.to_string(),
             ("graph.base_url", _) => "https://graph.facebook.com".to_string(),
             ("redis.url", _) => "redis://127.0.0.1:6379/0".to_string(),
+            ("redis.nodes", _) => "127.0.0.1:7001,127.0.0.1:7002".to_string(),
             ("otel.endpoint", _) => "http://127.0.0.1:4318".to_string(),
             ("auth.pepper", _) => "a-pepper-of-at-least-16-bytes".to_string(),
             ("health.listen" | "metrics.listen", _) => "127.0.0.1:0".to_string(),
@@ -537,6 +542,8 @@ ad_account_tier = "gold"
 callers = "ui=0"
 [redis]
 url = "rediss://:secret-pw@example.com"
+mode = "ring"
+nodes = ["127.0.0.1:7001", "no-port"]
 "#,
         &[],
     );
@@ -545,7 +552,8 @@ url = "rediss://:secret-pw@example.com"
         "quota.slowdown_band: must be in [0, 1)",
         "quota.ad_account_tier: must be \"development\" or \"standard\"",
         "quota.callers: ui: weight must be greater than 0",
-        "redis.url: TLS to Redis",
+        "redis.mode: must be one of",
+        "redis.nodes: \"no-port\" is not host:port",
     ] {
         assert!(
             errors.iter().any(|e| e.starts_with(want)),

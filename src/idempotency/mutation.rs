@@ -65,43 +65,42 @@ async fn settle(
     let in_doubt_before = prior.is_some();
     match replay::of(route) {
         Replay::Create(spec) => {
+            // A creation is never sent while an earlier attempt may have
+            // worked: in doubt, look first. A fresh request is sent without
+            // any look-up.
             let snapshot = match prior {
-                Some(super::Record::InDoubt {
-                    snapshot: Some(snapshot),
-                    ..
-                }) => {
-                    // Did the first attempt create it after all?
-                    match find_created(engine, route, spec, ctx, plan, token, &snapshot).await {
-                        Ok(Some(found)) => return Settled::Final(Ok(found)),
-                        Ok(None) => snapshot,
-                        Err(error) => {
-                            return Settled::InDoubt {
-                                error,
-                                snapshot: Some(snapshot),
-                            }
-                        }
+                Some(super::Record::InDoubt { snapshot, .. }) => {
+                    match find_created(engine, route, spec, ctx, plan, token, snapshot.as_deref())
+                        .await
+                    {
+                        Ok(Lookup::Found(found)) => return Settled::Final(Ok(found)),
+                        Ok(Lookup::Absent(ids)) => Some(snapshot.unwrap_or(ids)),
+                        Err(error) => return Settled::InDoubt { error, snapshot },
                     }
                 }
-                _ => match list_ids(engine, spec, ctx, plan, token).await {
-                    Ok(ids) => ids,
-                    // Nothing was sent yet: the caller may simply retry.
-                    Err(e) => return Settled::NotApplied(e),
-                },
+                _ => None,
             };
             match engine.send(route, ctx, plan, token).await {
                 Ok(bytes) => Settled::Final(Ok(bytes)),
                 Err(f) => match classify(f) {
                     Settled::InDoubt { error, .. } => {
                         // A read settles it at once when the object is there.
-                        match find_created(engine, route, spec, ctx, plan, token, &snapshot).await {
-                            Ok(Some(found)) => {
+                        match find_created(
+                            engine,
+                            route,
+                            spec,
+                            ctx,
+                            plan,
+                            token,
+                            snapshot.as_deref(),
+                        )
+                        .await
+                        {
+                            Ok(Lookup::Found(found)) => {
                                 tracing::info!(op = %route.operation_id, "lost answer settled: the creation is in Graph");
                                 Settled::Final(Ok(found))
                             }
-                            _ => Settled::InDoubt {
-                                error,
-                                snapshot: Some(snapshot),
-                            },
+                            _ => Settled::InDoubt { error, snapshot },
                         }
                     }
                     other => other,
@@ -255,20 +254,28 @@ fn text(item: &DynamicMessage, field: &str) -> String {
     }
 }
 
-/// The ids in the parent's list before the first send.
-async fn list_ids(
-    engine: &Engine,
-    spec: &CreateSpec,
-    ctx: &CallContext,
-    plan: &Plan,
-    token: &Arc<TokenEntry>,
-) -> Result<Vec<String>, GatewayError> {
-    let items = list_items(engine, spec, ctx, plan, token).await?;
-    Ok(items.iter().map(|i| text(i, "id")).collect())
+/// What a look-up for a creation found.
+enum Lookup {
+    /// The object, as the creation's response message.
+    Found(Bytes),
+    /// Not there; every id listed (the snapshot a later look-up compares
+    /// with).
+    Absent(Vec<String>),
 }
 
-/// The object the creation made, as its response message: a listed item not
-/// in `snapshot` that matches the request.
+/// A numeric order of ids (`act_123` after `act_45`).
+fn id_order(id: &str) -> (usize, String) {
+    let digits: String = id.chars().filter(char::is_ascii_digit).collect();
+    (digits.len(), digits)
+}
+
+/// The object the creation made: a listed item that matches the request
+/// (name and currency, in the business the call acts for) and was not in
+/// `snapshot` (the ids listed before an attempt sent in doubt). Without a
+/// snapshot (the first attempt's answer was lost, or the store lost its
+/// record) the newest match by creation order (ids grow) is taken: a
+/// same-named account of the same currency made earlier by another request
+/// would be mistaken for it, never a second one created.
 async fn find_created(
     engine: &Engine,
     route: &Route,
@@ -276,9 +283,13 @@ async fn find_created(
     ctx: &CallContext,
     plan: &Plan,
     token: &Arc<TokenEntry>,
-    snapshot: &[String],
-) -> Result<Option<Bytes>, GatewayError> {
-    let before: HashSet<&str> = snapshot.iter().map(String::as_str).collect();
+    snapshot: Option<&[String]>,
+) -> Result<Lookup, GatewayError> {
+    let before: HashSet<&str> = snapshot
+        .unwrap_or_default()
+        .iter()
+        .map(String::as_str)
+        .collect();
     let param = |name: &str| {
         plan.graph
             .params
@@ -288,18 +299,24 @@ async fn find_created(
             .unwrap_or_default()
     };
     let items = list_items(engine, spec, ctx, plan, token).await?;
-    let mut found = items.iter().filter(|item| {
-        !before.contains(text(item, "id").as_str())
-            && spec
-                .matches
-                .iter()
-                .all(|(p, f)| text(item, f).eq_ignore_ascii_case(&param(p)))
-    });
-    let Some(item) = found.next() else {
-        return Ok(None);
+    let mut found: Vec<&DynamicMessage> = items
+        .iter()
+        .filter(|item| {
+            !before.contains(text(item, "id").as_str())
+                && spec
+                    .matches
+                    .iter()
+                    .all(|(p, f)| text(item, f).eq_ignore_ascii_case(&param(p)))
+        })
+        .collect();
+    found.sort_by_key(|item| id_order(&text(item, "id")));
+    let Some(item) = found.pop() else {
+        return Ok(Lookup::Absent(
+            items.iter().map(|i| text(i, "id")).collect(),
+        ));
     };
-    if found.next().is_some() {
-        tracing::warn!(op = %route.operation_id, "several new objects match one creation; answering the first");
+    if !found.is_empty() {
+        tracing::warn!(op = %route.operation_id, "several objects match one creation; answering the newest");
     }
     let mut json = serde_json::Map::new();
     for (name, source) in spec.response {
@@ -313,5 +330,5 @@ async fn find_created(
     let body = serde_json::to_vec(&json)
         .map_err(|e| GatewayError::Internal(format!("rebuilding the answer: {e}")))?;
     let msg = crate::engine::response::decode(engine.routes(), route, &body)?;
-    Ok(Some(Bytes::from(msg.encode_to_vec())))
+    Ok(Lookup::Found(Bytes::from(msg.encode_to_vec())))
 }

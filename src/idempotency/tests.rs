@@ -403,11 +403,22 @@ async fn redis_store_shares_outcomes_between_replicas() {
     assert_eq!(&first.await.unwrap().unwrap()[..], b"slow a");
     assert_eq!(&dup.await.unwrap().unwrap()[..], b"slow a");
 
-    // Redis gone: the replica falls back to its own store.
+    // Redis gone: the mutation is not run, the caller is told to retry.
     drop(server);
-    let out = a
-        .run("after", "fp", soon(), |_| async { ok(b"local") })
+    let ran = AtomicU32::new(0);
+    let e = a
+        .run("after", "fp", soon(), |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            async { ok(b"local") }
+        })
         .await
-        .unwrap();
-    assert_eq!(&out[..], b"local");
+        .unwrap_err();
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing is sent unconfirmed");
+    match e {
+        GatewayError::Refused(r) => {
+            assert_eq!(r.reason, RefusalReason::IdempotencyUnavailable);
+            assert!(r.retry_after.is_some());
+        }
+        other => panic!("expected IDEMPOTENCY_UNAVAILABLE, got {other:?}"),
+    }
 }

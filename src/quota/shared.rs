@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
-use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
 use super::backend::{key_status, ms, Backend, Blocked, LocalBudgets, Verdict};
@@ -22,6 +21,7 @@ use super::budget::{KeyState, Limits, Pacing, WaitReason};
 use super::key::{Demand, Event};
 use super::snapshot::{KeyStatus, Mode, ReportedUsage};
 use super::{Params, QuotaKey};
+use crate::redis_link::{RedisConn, RedisLink};
 
 const COMMON: &str = include_str!("redis/common.lua");
 const PERMIT: &str = include_str!("redis/permit.lua");
@@ -33,8 +33,8 @@ const MAX_BATCH: usize = 256;
 
 /// The shared engine.
 pub(crate) struct RedisBudgets {
-    client: redis::Client,
-    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    link: RedisLink,
+    conn: tokio::sync::Mutex<Option<RedisConn>>,
     prefix: String,
     timeout: Duration,
     probe_interval: Duration,
@@ -72,18 +72,17 @@ impl RedisBudgets {
     /// Connects lazily; starts in shared mode (the first failure switches to
     /// the fallback). Must run inside a tokio runtime.
     pub(crate) fn new(
-        url: &str,
+        link: RedisLink,
         prefix: &str,
         timeout: Duration,
         probe_interval: Duration,
         params: Arc<Params>,
-    ) -> Result<Arc<Self>, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = params.pacing(1.0);
         let fallback = LocalBudgets::new(params.pacing(params.local_share()));
         let this = Arc::new_cyclic(|this| Self {
-            client,
+            link,
             conn: tokio::sync::Mutex::new(None),
             prefix: prefix.to_string(),
             timeout,
@@ -100,7 +99,7 @@ impl RedisBudgets {
             this: this.clone(),
         });
         tokio::spawn(writer(Arc::downgrade(&this), rx));
-        Ok(this)
+        this
     }
 
     fn hash_key(&self, id: &str) -> String {
@@ -115,17 +114,8 @@ impl RedisBudgets {
         format!("{{{}}}:q:keys", self.prefix)
     }
 
-    async fn connect(&self) -> Result<MultiplexedConnection, SharedError> {
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let mut conn = tokio::time::timeout(
-            self.timeout,
-            self.client
-                .get_multiplexed_async_connection_with_config(&cfg),
-        )
-        .await
-        .map_err(|_| SharedError::Timeout(self.timeout))??;
+    async fn connect(&self) -> Result<RedisConn, SharedError> {
+        let mut conn = self.link.connect().await?;
         // Loading the scripts is the health check: it also saves the
         // NOSCRIPT round trip of the first permit.
         for s in [&self.permit, &self.observe, &self.status] {
@@ -136,7 +126,7 @@ impl RedisBudgets {
         Ok(conn)
     }
 
-    async fn conn(&self) -> Result<MultiplexedConnection, SharedError> {
+    async fn conn(&self) -> Result<RedisConn, SharedError> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
             return Ok(c.clone());

@@ -20,8 +20,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use ::redis::aio::MultiplexedConnection;
-
 use super::crypto::Keyring;
 use super::index::Index;
 use super::store::{open_record, seal_record, Record};
@@ -30,7 +28,7 @@ use super::{
     VaultError,
 };
 use crate::config::{EnvSource, VaultConfig};
-use crate::secret::Secret;
+use crate::redis_link::{RedisConn, RedisLink};
 
 /// Replaces a record only if it is still the one read (key rotation must not
 /// overwrite a newer write), and bumps the version.
@@ -46,8 +44,8 @@ return 0
 /// The vault kept in Redis.
 pub struct RedisVault {
     index: Index,
-    client: ::redis::Client,
-    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    link: RedisLink,
+    conn: tokio::sync::Mutex<Option<RedisConn>>,
     keyring: Keyring,
     tokens_key: String,
     version_key: String,
@@ -65,17 +63,15 @@ impl RedisVault {
     /// that differ, and keeps the index fresh in the background.
     pub async fn open(
         cfg: &VaultConfig,
-        url: &Secret,
+        link: RedisLink,
         prefix: &str,
         timeout: Duration,
         env: &dyn EnvSource,
     ) -> Result<Arc<RedisVault>, VaultError> {
         let keyring = Keyring::from_config(cfg, env)?;
-        let client = ::redis::Client::open(url.expose())
-            .map_err(|_| VaultError::Storage("redis.url is not a valid Redis URL".to_string()))?;
         let vault = Arc::new(RedisVault {
             index: Index::new(Vec::new()),
-            client,
+            link,
             conn: tokio::sync::Mutex::new(None),
             keyring,
             tokens_key: format!("{{{prefix}}}:vault:tokens"),
@@ -189,22 +185,15 @@ impl RedisVault {
         })
     }
 
-    async fn conn(&self) -> Result<MultiplexedConnection, VaultError> {
+    async fn conn(&self) -> Result<RedisConn, VaultError> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
             return Ok(c.clone());
         }
-        let cfg = ::redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let conn = tokio::time::timeout(
-            self.timeout,
-            self.client
-                .get_multiplexed_async_connection_with_config(&cfg),
-        )
-        .await
-        .map_err(|_| self.unavailable("connect", "timed out"))?
-        .map_err(|e| self.unavailable("connect", e))?;
+        let conn = tokio::time::timeout(self.timeout, self.link.connect())
+            .await
+            .map_err(|_| self.unavailable("connect", "timed out"))?
+            .map_err(|e| self.unavailable("connect", format!("{:?}", e.kind())))?;
         *guard = Some(conn.clone());
         Ok(conn)
     }

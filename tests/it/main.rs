@@ -13,6 +13,7 @@ mod faults;
 mod limits;
 mod props;
 mod quota;
+mod redis_prod;
 mod redis_server;
 mod security;
 mod server;

@@ -15,23 +15,55 @@ pub struct RedisServer {
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: tempfile::TempDir,
+    /// More redis-server arguments (cluster, ACL users, TLS).
+    extra: Vec<String>,
+    /// An ACL user and password the helper authenticates with.
+    auth: Option<(String, String)>,
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl RedisServer {
     /// Starts one and waits until it answers.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::start_with(Vec::new(), None).await
+    }
+
+    /// Starts one with more arguments; `auth`: the ACL user the helper
+    /// logs in as.
+    pub async fn start_with(extra: Vec<String>, auth: Option<(String, String)>) -> Self {
         let mut server = Self {
             child: None,
-            port,
+            port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            extra,
+            auth,
         };
         server.restart().await;
         server
+    }
+
+    /// Deletes every file Redis keeps (while it is down): the next
+    /// `restart` starts without data.
+    pub fn wipe(&self) {
+        assert!(self.child.is_none(), "wipe a stopped server");
+        for f in files(self.dir.path()) {
+            std::fs::remove_file(f).unwrap();
+        }
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
     }
 
     /// Starts it (again) on its port and waits until it answers.
@@ -47,6 +79,7 @@ impl RedisServer {
                 "always",
             ])
             .args(["--rdbcompression", "no"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -76,7 +109,10 @@ impl RedisServer {
 
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.auth {
+            Some((u, p)) => format!("redis://{u}:{p}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// A client connection.

@@ -441,6 +441,13 @@ async fn file_vault_holds_no_plaintext_and_rotation_keeps_every_token_readable()
 async fn redis_vault_shares_tokens_holds_no_plaintext_and_rotates() {
     let redis = RedisServer::start().await;
     let url = Secret::new(redis.url());
+    let link =
+        graph_gateway::redis_link::RedisLink::from_config(&graph_gateway::config::RedisConfig {
+            url: Some(url.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap();
     let prefix = "gw-test";
     let base = VaultConfig {
         backend: "redis".into(),
@@ -448,8 +455,8 @@ async fn redis_vault_shares_tokens_holds_no_plaintext_and_rotates() {
         ..VaultConfig::default()
     };
     let open = |cfg: VaultConfig| {
-        let url = url.clone();
-        async move { RedisVault::open(&cfg, &url, prefix, Duration::from_secs(2), &no_env()).await }
+        let link = link.clone();
+        async move { RedisVault::open(&cfg, link, prefix, Duration::from_secs(2), &no_env()).await }
     };
     let k1 = keyring(base.clone(), ("k1", KEY_1), &[]);
     let a = open(k1.clone()).await.unwrap();
