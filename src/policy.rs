@@ -157,7 +157,10 @@ impl AssetType {
         (AssetType::OboRequest, "obo_requests"),
         (AssetType::SharingRequest, "sharing_requests"),
         (AssetType::CustomConversion, "custom_conversions"),
-        (AssetType::OfflineConversionDataSet, "offline_conversion_data_sets"),
+        (
+            AssetType::OfflineConversionDataSet,
+            "offline_conversion_data_sets",
+        ),
     ];
 
     /// The type of a `graphgateway.v1.AssetType` number; None for
@@ -542,7 +545,9 @@ mod tests {
             acts_on_business,
             write: true,
         };
-        assert!(p.check("pages", &t(vec![asset(AssetType::Page, "30")], false)).is_ok());
+        assert!(p
+            .check("pages", &t(vec![asset(AssetType::Page, "30")], false))
+            .is_ok());
         assert_eq!(
             p.check("pages", &t(vec![asset(AssetType::AdAccount, "20")], false))
                 .unwrap_err()
@@ -595,7 +600,10 @@ mod tests {
         let mut ads = rule("x", &["1"], PolicyAccess::Read);
         ads.ad_accounts = vec!["20".into()];
         let p = Policy::new(&[pages, ads]);
-        let both = vec![asset(AssetType::Page, "30"), asset(AssetType::AdAccount, "20")];
+        let both = vec![
+            asset(AssetType::Page, "30"),
+            asset(AssetType::AdAccount, "20"),
+        ];
         let t = |write: bool| Target {
             service: "graphgateway.v1.InstagramAccountService",
             business: Some("1"),

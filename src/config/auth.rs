@@ -258,7 +258,10 @@ impl PolicyRule {
             ("obo_requests", &self.obo_requests),
             ("sharing_requests", &self.sharing_requests),
             ("custom_conversions", &self.custom_conversions),
-            ("offline_conversion_data_sets", &self.offline_conversion_data_sets),
+            (
+                "offline_conversion_data_sets",
+                &self.offline_conversion_data_sets,
+            ),
         ]
     }
 

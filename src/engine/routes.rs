@@ -570,9 +570,10 @@ fn build_route(
         let in_path = path_fields.contains(&fd.name());
         let asset = match fopt.as_ref().and_then(|o| enum_field(o, "asset")) {
             None | Some(0) => None,
-            Some(n) => Some(AssetType::from_number(n).ok_or_else(|| {
-                err(format!("{}: unknown (field).asset {n}", fd.name()))
-            })?),
+            Some(n) => Some(
+                AssetType::from_number(n)
+                    .ok_or_else(|| err(format!("{}: unknown (field).asset {n}", fd.name())))?,
+            ),
         };
         fields.push(FieldPlan {
             graph_name: get_str("name").unwrap_or_else(|| fd.name().to_string()),
@@ -874,7 +875,12 @@ mod policy_declaration_tests {
                 if looks {
                     checked += 1;
                     if f.asset.is_none() {
-                        missing.push(format!("{} ({}): {}", r.method, r.operation_id, f.field.name()));
+                        missing.push(format!(
+                            "{} ({}): {}",
+                            r.method,
+                            r.operation_id,
+                            f.field.name()
+                        ));
                     }
                 }
                 if f.business {
@@ -886,7 +892,8 @@ mod policy_declaration_tests {
                         f.field.name()
                     );
                 }
-                let ad_format = matches!(f.id_format, IdFormat::AdAccount | IdFormat::AdAccountDigits);
+                let ad_format =
+                    matches!(f.id_format, IdFormat::AdAccount | IdFormat::AdAccountDigits);
                 assert_eq!(
                     ad_format,
                     f.asset == Some(AssetType::AdAccount),
@@ -903,7 +910,12 @@ mod policy_declaration_tests {
                 }
                 checked += 1;
                 if declared_asset(&f).is_none() {
-                    missing.push(format!("{} ({}): {}", w.full_method, w.operation_id, f.name()));
+                    missing.push(format!(
+                        "{} ({}): {}",
+                        w.full_method,
+                        w.operation_id,
+                        f.name()
+                    ));
                 }
             }
         }
@@ -983,7 +995,11 @@ mod policy_declaration_tests {
     #[test]
     fn workflows_declare_their_steps() {
         let t = RouteTable::embedded().unwrap();
-        let ids: Vec<&str> = t.workflows().iter().map(|w| w.operation_id.as_str()).collect();
+        let ids: Vec<&str> = t
+            .workflows()
+            .iter()
+            .map(|w| w.operation_id.as_str())
+            .collect();
         assert_eq!(ids, ["WF01", "WF02", "WF03"]);
         for w in t.workflows() {
             assert!(!w.steps.is_empty(), "{}", w.operation_id);

@@ -154,7 +154,8 @@ pub async fn run(
     }
 
     // 3. Remove the user from the asset, or set what they keep.
-    run.step(final_step.0, final_step.1, &final_args, None).await;
+    run.step(final_step.0, final_step.1, &final_args, None)
+        .await;
     Ok(run.finish(&[]))
 }
 

@@ -7,6 +7,8 @@
 mod audit;
 mod auth;
 mod policy;
+mod policy_matrix;
+mod readme_policy;
 mod redaction;
 mod vault;
 
