@@ -21,15 +21,15 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prost_reflect::{DynamicMessage, Value};
+use prost_reflect::DynamicMessage;
 
 use crate::audit::{Audit, AuditRecord};
 use crate::config::{AuthConfig, Config};
 use crate::engine::request::Plan;
-use crate::engine::routes::{IdFormat, Route};
+use crate::engine::routes::Route;
 use crate::engine::CallContext;
 use crate::error::GatewayError;
-use crate::policy::{Policy, Target};
+use crate::policy::{Asset, AssetType, Policy, Target};
 use crate::secret::Secret;
 use crate::vault::{TokenEntry, Vault};
 
@@ -333,8 +333,10 @@ impl Security {
         }
     }
 
-    /// Checks a planned call against the caller's policy; a refused mutation
-    /// is audited. Runs before the cache and the vault.
+    /// Checks a planned call against the caller's policy: the business it
+    /// acts for, the assets it names and whether it acts on the business
+    /// itself, as the route declares them. A refused mutation is audited.
+    /// Runs before the cache and the vault.
     pub fn authorize(
         &self,
         ctx: &CallContext,
@@ -345,16 +347,11 @@ impl Security {
         if !self.enforced() {
             return Ok(());
         }
-        let service = match ctx.rpc.as_str() {
-            "" => route.service.as_str(),
-            rpc => layer::service_of(rpc),
-        };
-        let (ad_accounts, pages) = named_assets(route, msg);
         let target = Target {
-            service,
+            service: service_called(ctx, route),
             business: plan.business.as_deref(),
-            ad_accounts,
-            pages,
+            assets: route.touches(msg),
+            acts_on_business: route.acts_on_business,
             write: !route.is_read(),
         };
         let result = self.check(ctx, &target);
@@ -366,8 +363,50 @@ impl Security {
         result
     }
 
+    /// Checks a workflow step before the workflow runs its first step: as
+    /// [`Security::authorize`], with the business given (`business`) and the
+    /// request as far as it is known; a step whose asset ids are not known
+    /// yet (found by an earlier step) is checked as acting on the business
+    /// itself. A refused mutation is audited.
+    pub fn authorize_step(
+        &self,
+        ctx: &CallContext,
+        route: &Route,
+        business: Option<&str>,
+        msg: &DynamicMessage,
+    ) -> Result<(), GatewayError> {
+        if !self.enforced() {
+            return Ok(());
+        }
+        let assets = route.touches(msg);
+        let target = Target {
+            service: service_called(ctx, route),
+            business,
+            acts_on_business: route.acts_on_business || route.lacks_required_asset(msg),
+            write: !route.is_read(),
+            assets,
+        };
+        let result = self.check(ctx, &target);
+        if let Err(e) = &result {
+            if target.write {
+                let mut rec = AuditRecord::new(ctx, route.operation_id.clone());
+                if rec.rpc.is_empty() {
+                    rec.rpc = route.full_method.clone();
+                }
+                rec.business = business.map(str::to_string);
+                rec.graph_call = format!("{} {}", route.http.as_str(), route.template.raw);
+                for (i, a) in target.assets.iter().enumerate() {
+                    rec.objects.insert(format!("asset[{i}]"), a.to_string());
+                }
+                self.audit.record(&rec.outcome(Err::<(), _>(e)));
+            }
+        }
+        result
+    }
+
     /// Checks that the caller may derive a secret (a page token) from
-    /// `token` for node `page`: write access to a business `token` serves.
+    /// `token` for node `page`: write access to the page, for a business
+    /// `token` serves.
     pub fn authorize_secret_read(
         &self,
         ctx: &CallContext,
@@ -391,9 +430,12 @@ impl Security {
             let target = Target {
                 service,
                 business,
-                pages: vec![page.to_string()],
+                assets: vec![Asset {
+                    kind: AssetType::Page,
+                    id: page.to_string(),
+                }],
+                acts_on_business: false,
                 write: true,
-                ..Target::default()
             };
             match self.check(ctx, &target) {
                 Ok(()) => return Ok(()),
@@ -480,30 +522,11 @@ impl fmt::Debug for Security {
     }
 }
 
-/// The ad accounts (digits) and pages a request names.
-fn named_assets(route: &Route, msg: &DynamicMessage) -> (Vec<String>, Vec<String>) {
-    let mut ad_accounts = Vec::new();
-    let mut pages = Vec::new();
-    for f in &route.fields {
-        let is_ad_account = matches!(f.id_format, IdFormat::AdAccount | IdFormat::AdAccountDigits);
-        let is_page = matches!(f.field.name(), "page_id" | "page_ids");
-        if !is_ad_account && !is_page {
-            continue;
-        }
-        let value = msg.get_field(&f.field);
-        let mut push = |v: &Value| {
-            if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
-                if is_ad_account {
-                    ad_accounts.push(s.strip_prefix("act_").unwrap_or(s).to_string());
-                } else {
-                    pages.push(s.to_string());
-                }
-            }
-        };
-        match value.as_ref() {
-            Value::List(items) => items.iter().for_each(&mut push),
-            v => push(v),
-        }
+/// The service a call is checked against: the RPC's (a workflow's steps are
+/// checked against WorkflowService), else the route's.
+fn service_called<'a>(ctx: &'a CallContext, route: &'a Route) -> &'a str {
+    match ctx.rpc.as_str() {
+        "" => route.service.as_str(),
+        rpc => layer::service_of(rpc),
     }
-    (ad_accounts, pages)
 }

@@ -259,6 +259,30 @@ impl Engine {
         })
     }
 
+    /// Checks the caller's policy for one catalogue operation a workflow is
+    /// about to run, with the arguments known before its first step (ids an
+    /// earlier step will find are left out: the step is then checked as
+    /// acting on the business itself). Nothing is sent, read or cached.
+    pub async fn authorize_operation(
+        &self,
+        operation_id: &str,
+        ctx: &CallContext,
+        args: &[(&str, Arg)],
+    ) -> Result<(), GatewayError> {
+        let route = self.table.by_operation(operation_id).ok_or_else(|| {
+            GatewayError::Internal(format!("no route for operation {operation_id}"))
+        })?;
+        let msg = args::build(&self.table, route, args)?;
+        let mut business = route.business_of(&msg);
+        if business.is_none() {
+            if let Some(first) = route.touches(&msg).first() {
+                business = self.owners.get(&first.id).await.map(|b| b.to_string());
+            }
+        }
+        self.security
+            .authorize_step(ctx, route, business.as_deref(), &msg)
+    }
+
     /// Reads one secret-bearing field of a node (e.g. a page's
     /// `access_token`) with `token`: through the quota, never through the
     /// cache, never logged; the value comes back wrapped as a [`Secret`].

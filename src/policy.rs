@@ -1,25 +1,89 @@
-//! Caller policy: which businesses (and, optionally, which ad accounts and
-//! pages) each authenticated caller may act for, read only or read and write,
-//! through which services. Checked by the engine right after a call is
-//! planned, before the cache, the vault and Graph, so a denied call reads no
-//! cached data and sends nothing upstream; workflows are checked step by
-//! step (each step is planned like an RPC).
+//! Caller policy: which businesses, and within them which assets, each
+//! authenticated caller may act on, read only or read and write, through
+//! which services. Checked by the engine right after a call is planned,
+//! before the cache, the vault and Graph, so a denied call reads no cached
+//! data and sends nothing upstream; workflows check every step they will run
+//! before the first one runs.
 //!
-//! A caller may do what any one of its `[[policy]]` grants allows:
+//! What a call touches comes from the proto declarations, read once at
+//! start-up into the route table (`crate::engine::routes`): the business it
+//! acts for (`(field).business`), every asset id it names (`(field).asset`),
+//! and whether it acts on the business itself (`(graph).acts_on_business`:
+//! creating, claiming or removing an asset, agencies and clients,
+//! asset-group membership and contents, the business's own lists).
+//!
+//! A caller may do what its `[[policy]]` grants allow:
 //! - `services`: empty covers every gateway service (VaultService is for
 //!   `admin` callers, never policy); workflows are checked against
 //!   WorkflowService, not the services of their steps;
 //! - `businesses`: the business the call acts for (the request's business
 //!   field, else the owner the gateway learned from lists) must be listed;
 //!   `["*"]` also covers calls whose business is not known;
-//! - `ad_accounts`, `pages`: when set, every ad account (`act_…` or digits)
-//!   and every `page_id` the request names must be listed; business-wide
-//!   lists stay visible to the business's grants;
-//! - `access`: "read" allows reads only; "write" allows mutations too.
+//! - a grant without asset lists is **business-wide**: it covers every call
+//!   for its businesses, including those that act on the business itself;
+//! - a grant with asset lists (`ad_accounts`, `pages`, `apps`, `pixels`,
+//!   `catalogs`, `instagram_accounts`, `asset_groups`, `custom_audiences`,
+//!   `obo_requests`, `sharing_requests`, `custom_conversions`,
+//!   `offline_conversion_data_sets`) is **scoped**: it covers a call only
+//!   when the call names at least one asset, does not act on the business
+//!   itself, and every asset it names is listed by a scoped grant (of any
+//!   type list: an empty list of one type never means "any");
+//! - `access`: "read" allows reads only; "write" allows mutations too, and
+//!   every grant that a call relies on must have enough of it.
+//!
+//! User ids, other businesses (an agency, a client) and other ids are not
+//! assets: they narrow nothing. Anything no grant allows is denied.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::config::{PolicyAccess, PolicyRule};
+
+/// What an id in a request names (mirrors `graphgateway.v1.AssetType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AssetType {
+    /// An ad account (kept as digits, without `act_`).
+    AdAccount,
+    /// A Facebook page.
+    Page,
+    /// An app.
+    App,
+    /// A pixel.
+    Pixel,
+    /// A product catalog.
+    Catalog,
+    /// An Instagram account.
+    InstagramAccount,
+    /// A business asset group.
+    AssetGroup,
+    /// A business-scoped user (not an asset).
+    User,
+    /// A custom audience.
+    CustomAudience,
+    /// An on-behalf-of request.
+    OboRequest,
+    /// An audience sharing request.
+    SharingRequest,
+    /// A business (not an asset): the one acted for, or another one.
+    Business,
+    /// A custom conversion.
+    CustomConversion,
+    /// An offline conversion data set.
+    OfflineConversionDataSet,
+    /// An asset of a type the request does not declare: matched against
+    /// every list.
+    AnyAsset,
+    /// Not an asset of the business (a time zone, a funding source, ...).
+    Other,
+}
+
+/// One asset a call touches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Asset {
+    /// Its type.
+    pub kind: AssetType,
+    /// Its id (ad accounts as digits).
+    pub id: String,
+}
 
 /// Every caller's grants.
 #[derive(Debug, Default)]
@@ -32,8 +96,8 @@ pub struct Policy {
 struct Grant {
     /// None: every business (`"*"`).
     businesses: Option<HashSet<String>>,
-    ad_accounts: HashSet<String>,
-    pages: HashSet<String>,
+    /// The listed assets by type; empty: a business-wide grant.
+    assets: HashMap<AssetType, HashSet<String>>,
     write: bool,
     services: HashSet<String>,
 }
@@ -45,10 +109,12 @@ pub struct Target<'a> {
     pub service: &'a str,
     /// The business the call acts for, when known.
     pub business: Option<&'a str>,
-    /// Ad accounts the request names (digits, without `act_`).
-    pub ad_accounts: Vec<String>,
-    /// Pages the request names.
-    pub pages: Vec<String>,
+    /// The assets the request names (only asset types: see
+    /// [`AssetType::is_asset`]).
+    pub assets: Vec<Asset>,
+    /// The call acts on the business itself: only a business-wide grant
+    /// allows it.
+    pub acts_on_business: bool,
     /// A mutation.
     pub write: bool,
 }
@@ -63,6 +129,139 @@ pub struct Denial {
     pub message: String,
 }
 
+/// Every ErrorInfo reason a policy denial can carry.
+pub const DENIAL_REASONS: &[&str] = &[
+    "NO_POLICY",
+    "NO_CALLER",
+    "SERVICE_NOT_ALLOWED",
+    "BUSINESS_UNKNOWN",
+    "BUSINESS_NOT_ALLOWED",
+    "BUSINESS_WIDE_REQUIRED",
+    "ASSET_NOT_ALLOWED",
+    "READ_ONLY",
+];
+
+// === impl AssetType ===
+
+impl AssetType {
+    /// Every type that a `[[policy]]` list names, with the list's key.
+    pub const LISTED: [(AssetType, &'static str); 12] = [
+        (AssetType::AdAccount, "ad_accounts"),
+        (AssetType::Page, "pages"),
+        (AssetType::App, "apps"),
+        (AssetType::Pixel, "pixels"),
+        (AssetType::Catalog, "catalogs"),
+        (AssetType::InstagramAccount, "instagram_accounts"),
+        (AssetType::AssetGroup, "asset_groups"),
+        (AssetType::CustomAudience, "custom_audiences"),
+        (AssetType::OboRequest, "obo_requests"),
+        (AssetType::SharingRequest, "sharing_requests"),
+        (AssetType::CustomConversion, "custom_conversions"),
+        (
+            AssetType::OfflineConversionDataSet,
+            "offline_conversion_data_sets",
+        ),
+    ];
+
+    /// The type of a `graphgateway.v1.AssetType` number; None for
+    /// UNSPECIFIED (and unknown numbers).
+    pub fn from_number(n: i32) -> Option<Self> {
+        Some(match n {
+            1 => AssetType::AdAccount,
+            2 => AssetType::Page,
+            3 => AssetType::App,
+            4 => AssetType::Pixel,
+            5 => AssetType::Catalog,
+            6 => AssetType::InstagramAccount,
+            7 => AssetType::AssetGroup,
+            8 => AssetType::User,
+            9 => AssetType::CustomAudience,
+            10 => AssetType::OboRequest,
+            11 => AssetType::SharingRequest,
+            12 => AssetType::Business,
+            13 => AssetType::CustomConversion,
+            14 => AssetType::OfflineConversionDataSet,
+            15 => AssetType::AnyAsset,
+            16 => AssetType::Other,
+            _ => return None,
+        })
+    }
+
+    /// True for the types that scope policy (everything but users,
+    /// businesses and other ids).
+    pub fn is_asset(self) -> bool {
+        !matches!(
+            self,
+            AssetType::User | AssetType::Business | AssetType::Other
+        )
+    }
+
+    /// The `[[policy]]` list of this type ("pages"); None for types no list
+    /// names.
+    pub fn config_key(self) -> Option<&'static str> {
+        Self::LISTED
+            .iter()
+            .find(|(t, _)| *t == self)
+            .map(|(_, k)| *k)
+    }
+
+    /// "page", "ad account", ... for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            AssetType::AdAccount => "ad account",
+            AssetType::Page => "page",
+            AssetType::App => "app",
+            AssetType::Pixel => "pixel",
+            AssetType::Catalog => "catalog",
+            AssetType::InstagramAccount => "Instagram account",
+            AssetType::AssetGroup => "asset group",
+            AssetType::User => "user",
+            AssetType::CustomAudience => "custom audience",
+            AssetType::OboRequest => "on-behalf-of request",
+            AssetType::SharingRequest => "audience sharing request",
+            AssetType::Business => "business",
+            AssetType::CustomConversion => "custom conversion",
+            AssetType::OfflineConversionDataSet => "offline conversion data set",
+            AssetType::AnyAsset => "asset",
+            AssetType::Other => "id",
+        }
+    }
+
+    /// An id as policy compares it: ad accounts without `act_`.
+    pub fn normalize(self, id: &str) -> String {
+        match self {
+            AssetType::AdAccount | AssetType::AnyAsset => {
+                id.strip_prefix("act_").unwrap_or(id).to_string()
+            }
+            _ => id.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Asset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            AssetType::AdAccount => write!(f, "ad account act_{}", self.id),
+            k => write!(f, "{} {}", k.label(), self.id),
+        }
+    }
+}
+
+// === impl Grant ===
+
+impl Grant {
+    fn business_wide(&self) -> bool {
+        self.assets.is_empty()
+    }
+
+    fn names(&self, a: &Asset) -> bool {
+        match a.kind {
+            AssetType::AnyAsset => self.assets.values().any(|ids| ids.contains(&a.id)),
+            k => self.assets.get(&k).is_some_and(|ids| ids.contains(&a.id)),
+        }
+    }
+}
+
 // === impl Policy ===
 
 impl Policy {
@@ -75,14 +274,25 @@ impl Policy {
             } else {
                 Some(r.businesses.iter().cloned().collect())
             };
+            let mut assets: HashMap<AssetType, HashSet<String>> = HashMap::new();
+            for (kind, ids) in r.asset_lists() {
+                let Some(kind) = AssetType::LISTED
+                    .iter()
+                    .find(|(_, k)| *k == kind)
+                    .map(|(t, _)| *t)
+                else {
+                    continue;
+                };
+                if !ids.is_empty() {
+                    assets
+                        .entry(kind)
+                        .or_default()
+                        .extend(ids.iter().map(|id| kind.normalize(id)));
+                }
+            }
             by_caller.entry(r.caller.clone()).or_default().push(Grant {
                 businesses,
-                ad_accounts: r
-                    .ad_accounts
-                    .iter()
-                    .map(|a| a.strip_prefix("act_").unwrap_or(a).to_string())
-                    .collect(),
-                pages: r.pages.iter().cloned().collect(),
+                assets,
                 write: r.access == PolicyAccess::Write,
                 services: r.services.iter().cloned().collect(),
             });
@@ -119,6 +329,8 @@ impl Policy {
                 worst = (rank, reason);
             }
         };
+        // The grants that cover the service and the business.
+        let mut covering = Vec::new();
         for g in grants {
             if !g.services.is_empty() && !g.services.contains(t.service) {
                 note(1, "SERVICE_NOT_ALLOWED");
@@ -136,18 +348,44 @@ impl Policy {
                 }
                 _ => {}
             }
-            let outside = |allowed: &HashSet<String>, named: &[String]| {
-                !allowed.is_empty() && named.iter().any(|id| !allowed.contains(id))
-            };
-            if outside(&g.ad_accounts, &t.ad_accounts) || outside(&g.pages, &t.pages) {
-                note(4, "ASSET_NOT_ALLOWED");
-                continue;
+            covering.push(g);
+        }
+        let enough = |g: &&Grant| g.write || !t.write;
+        // A business-wide grant covers everything of its businesses.
+        for g in covering.iter().filter(|g| g.business_wide()) {
+            if enough(g) {
+                return Ok(());
             }
-            if t.write && !g.write {
-                note(5, "READ_ONLY");
-                continue;
+            note(6, "READ_ONLY");
+        }
+        let scoped: Vec<&Grant> = covering
+            .iter()
+            .copied()
+            .filter(|g| !g.business_wide())
+            .collect();
+        let assets: Vec<&Asset> = t.assets.iter().filter(|a| a.kind.is_asset()).collect();
+        let mut unlisted: Vec<&Asset> = Vec::new();
+        if !scoped.is_empty() {
+            if t.acts_on_business || assets.is_empty() {
+                note(4, "BUSINESS_WIDE_REQUIRED");
+            } else {
+                let mut read_only = false;
+                for a in &assets {
+                    let naming: Vec<&&Grant> = scoped.iter().filter(|g| g.names(a)).collect();
+                    if naming.is_empty() {
+                        unlisted.push(a);
+                    } else if !naming.iter().any(|g| enough(g)) {
+                        read_only = true;
+                    }
+                }
+                if !unlisted.is_empty() {
+                    note(5, "ASSET_NOT_ALLOWED");
+                } else if read_only {
+                    note(6, "READ_ONLY");
+                } else {
+                    return Ok(());
+                }
             }
-            return Ok(());
         }
         let business = t.business.unwrap_or("(not named)");
         let message = match worst.1 {
@@ -156,8 +394,18 @@ impl Policy {
                 t.service
             ),
             "ASSET_NOT_ALLOWED" => format!(
-                "caller {caller} may not act on {} of business {business}",
-                describe_assets(t)
+                "caller {caller} may not act on {} of business {business}: no [[policy]] grant lists {}",
+                describe(&unlisted),
+                if unlisted.len() == 1 { "it" } else { "them" }
+            ),
+            "BUSINESS_WIDE_REQUIRED" => format!(
+                "caller {caller} may act only on the assets its grants list, and this call {} of \
+                 business {business}: it needs a business-wide [[policy]] grant (one without asset lists)",
+                if t.acts_on_business {
+                    "acts on the business itself"
+                } else {
+                    "names no asset"
+                }
             ),
             "BUSINESS_NOT_ALLOWED" => {
                 format!("caller {caller} may not act for business {business}")
@@ -175,17 +423,15 @@ impl Policy {
     }
 }
 
-fn describe_assets(t: &Target<'_>) -> String {
-    let mut parts: Vec<String> = t
-        .ad_accounts
-        .iter()
-        .map(|a| format!("ad account act_{a}"))
-        .collect();
-    parts.extend(t.pages.iter().map(|p| format!("page {p}")));
-    if parts.is_empty() {
+fn describe(assets: &[&Asset]) -> String {
+    if assets.is_empty() {
         "these assets".to_string()
     } else {
-        parts.join(", ")
+        assets
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -206,8 +452,16 @@ mod tests {
         Target {
             service: "graphgateway.v1.PageService",
             business,
+            acts_on_business: true,
             write,
             ..Target::default()
+        }
+    }
+
+    fn asset(kind: AssetType, id: &str) -> Asset {
+        Asset {
+            kind,
+            id: id.into(),
         }
     }
 
@@ -254,14 +508,21 @@ mod tests {
         let mut t = Target {
             service: "graphgateway.v1.AdAccountService",
             business: Some("1"),
-            ad_accounts: vec!["7".into()],
+            assets: vec![asset(AssetType::AdAccount, "7")],
             write: true,
             ..Target::default()
         };
         assert!(p.check("ads", &t).is_ok());
-        t.ad_accounts = vec!["8".into()];
-        assert_eq!(p.check("ads", &t).unwrap_err().reason, "ASSET_NOT_ALLOWED");
-        t.ad_accounts.clear();
+        t.assets = vec![asset(AssetType::AdAccount, "8")];
+        let d = p.check("ads", &t).unwrap_err();
+        assert_eq!(d.reason, "ASSET_NOT_ALLOWED");
+        assert!(d.message.contains("act_8"), "{}", d.message);
+        t.assets.clear();
+        assert_eq!(
+            p.check("ads", &t).unwrap_err().reason,
+            "BUSINESS_WIDE_REQUIRED",
+            "a call naming no asset is the business's"
+        );
         t.service = "graphgateway.v1.PageService";
         assert_eq!(
             p.check("ads", &t).unwrap_err().reason,
@@ -269,6 +530,89 @@ mod tests {
         );
         assert!(p.allows_service("ads", "graphgateway.v1.AdAccountService"));
         assert!(!p.allows_service("ads", "graphgateway.v1.PageService"));
+    }
+
+    #[test]
+    fn a_scoped_grant_is_scoped_for_every_asset_type() {
+        // Pages only: an ad account is not "any ad account".
+        let mut r = rule("pages", &["1"], PolicyAccess::Write);
+        r.pages = vec!["30".into()];
+        let p = Policy::new(&[r]);
+        let t = |assets: Vec<Asset>, acts_on_business: bool| Target {
+            service: "graphgateway.v1.AgencyService",
+            business: Some("1"),
+            assets,
+            acts_on_business,
+            write: true,
+        };
+        assert!(p
+            .check("pages", &t(vec![asset(AssetType::Page, "30")], false))
+            .is_ok());
+        assert_eq!(
+            p.check("pages", &t(vec![asset(AssetType::AdAccount, "20")], false))
+                .unwrap_err()
+                .reason,
+            "ASSET_NOT_ALLOWED"
+        );
+        assert_eq!(
+            p.check(
+                "pages",
+                &t(
+                    vec![asset(AssetType::Page, "30"), asset(AssetType::App, "40")],
+                    false
+                )
+            )
+            .unwrap_err()
+            .reason,
+            "ASSET_NOT_ALLOWED"
+        );
+        // Claiming or removing even a listed page acts on the business.
+        assert_eq!(
+            p.check("pages", &t(vec![asset(AssetType::Page, "30")], true))
+                .unwrap_err()
+                .reason,
+            "BUSINESS_WIDE_REQUIRED"
+        );
+        // Users and other businesses are not assets.
+        assert!(p
+            .check(
+                "pages",
+                &t(
+                    vec![
+                        asset(AssetType::Page, "30"),
+                        asset(AssetType::User, "5"),
+                        asset(AssetType::Business, "2")
+                    ],
+                    false
+                )
+            )
+            .is_ok());
+        // An asset of undeclared type matches any list.
+        assert!(p
+            .check("pages", &t(vec![asset(AssetType::AnyAsset, "30")], false))
+            .is_ok());
+    }
+
+    #[test]
+    fn assets_may_come_from_several_grants_each_with_enough_access() {
+        let mut pages = rule("x", &["1"], PolicyAccess::Write);
+        pages.pages = vec!["30".into()];
+        let mut ads = rule("x", &["1"], PolicyAccess::Read);
+        ads.ad_accounts = vec!["20".into()];
+        let p = Policy::new(&[pages, ads]);
+        let both = vec![
+            asset(AssetType::Page, "30"),
+            asset(AssetType::AdAccount, "20"),
+        ];
+        let t = |write: bool| Target {
+            service: "graphgateway.v1.InstagramAccountService",
+            business: Some("1"),
+            assets: both.clone(),
+            acts_on_business: false,
+            write,
+        };
+        assert!(p.check("x", &t(false)).is_ok());
+        assert_eq!(p.check("x", &t(true)).unwrap_err().reason, "READ_ONLY");
     }
 
     #[test]

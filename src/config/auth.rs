@@ -19,10 +19,16 @@
 //! cert_names = ["ops.internal.example.com"]   # mTLS: SAN (DNS or URI) or CN
 //! admin = true                                 # may call VaultService
 //!
-//! [[policy]]
+//! [[policy]]                      # business-wide: no asset lists
 //! caller = "billing"
 //! businesses = ["1000000001"]
 //! access = "read"
+//!
+//! [[policy]]                      # scoped: only the assets listed
+//! caller = "page-tool"
+//! businesses = ["1000000001"]
+//! pages = ["3000000001", "3000000002"]
+//! access = "write"
 //! ```
 
 use std::collections::HashSet;
@@ -89,10 +95,33 @@ pub struct PolicyRule {
     /// Business ids the caller may act for; `["*"]`: every business, and
     /// calls whose business the gateway cannot tell.
     pub businesses: Vec<String>,
-    /// When set, calls naming an ad account must name one of these.
+    /// Asset lists: a grant with any of them is scoped to the assets they
+    /// name (every asset a call names must be listed, and calls that act on
+    /// the business itself need a grant without lists). Ad accounts
+    /// (`act_123` or `123`).
     pub ad_accounts: Vec<String>,
-    /// When set, calls naming a page must name one of these.
+    /// Pages.
     pub pages: Vec<String>,
+    /// Apps.
+    pub apps: Vec<String>,
+    /// Pixels.
+    pub pixels: Vec<String>,
+    /// Product catalogs.
+    pub catalogs: Vec<String>,
+    /// Instagram accounts.
+    pub instagram_accounts: Vec<String>,
+    /// Business asset groups.
+    pub asset_groups: Vec<String>,
+    /// Custom audiences.
+    pub custom_audiences: Vec<String>,
+    /// On-behalf-of requests.
+    pub obo_requests: Vec<String>,
+    /// Audience sharing requests (relationships).
+    pub sharing_requests: Vec<String>,
+    /// Custom conversions.
+    pub custom_conversions: Vec<String>,
+    /// Offline conversion data sets.
+    pub offline_conversion_data_sets: Vec<String>,
     /// Read only, or read and write.
     pub access: PolicyAccess,
     /// Full service names the grant covers; empty: every gateway service
@@ -211,6 +240,47 @@ impl AuthConfig {
     /// True when callers must authenticate.
     pub fn enforced(&self) -> bool {
         !self.callers.0.is_empty()
+    }
+}
+
+impl PolicyRule {
+    /// Every asset list, by its key (`crate::policy::AssetType::LISTED`).
+    pub fn asset_lists(&self) -> [(&'static str, &Vec<String>); 12] {
+        [
+            ("ad_accounts", &self.ad_accounts),
+            ("pages", &self.pages),
+            ("apps", &self.apps),
+            ("pixels", &self.pixels),
+            ("catalogs", &self.catalogs),
+            ("instagram_accounts", &self.instagram_accounts),
+            ("asset_groups", &self.asset_groups),
+            ("custom_audiences", &self.custom_audiences),
+            ("obo_requests", &self.obo_requests),
+            ("sharing_requests", &self.sharing_requests),
+            ("custom_conversions", &self.custom_conversions),
+            (
+                "offline_conversion_data_sets",
+                &self.offline_conversion_data_sets,
+            ),
+        ]
+    }
+
+    fn asset_list_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
+        Some(match key {
+            "ad_accounts" => &mut self.ad_accounts,
+            "pages" => &mut self.pages,
+            "apps" => &mut self.apps,
+            "pixels" => &mut self.pixels,
+            "catalogs" => &mut self.catalogs,
+            "instagram_accounts" => &mut self.instagram_accounts,
+            "asset_groups" => &mut self.asset_groups,
+            "custom_audiences" => &mut self.custom_audiences,
+            "obo_requests" => &mut self.obo_requests,
+            "sharing_requests" => &mut self.sharing_requests,
+            "custom_conversions" => &mut self.custom_conversions,
+            "offline_conversion_data_sets" => &mut self.offline_conversion_data_sets,
+            _ => return None,
+        })
     }
 }
 
@@ -361,8 +431,6 @@ impl FieldValue for Policies {
             match k {
                 "caller" => p.caller = string(v, at)?,
                 "businesses" => p.businesses = strings(v, at)?,
-                "ad_accounts" => p.ad_accounts = strings(v, at)?,
-                "pages" => p.pages = strings(v, at)?,
                 "services" => p.services = strings(v, at)?,
                 "access" => {
                     p.access = match v.as_str() {
@@ -371,11 +439,19 @@ impl FieldValue for Policies {
                         _ => return Err(format!("{at}: must be \"read\" or \"write\"")),
                     }
                 }
-                _ => {
-                    return Err(format!(
-                        "{at}: unknown key (caller, businesses, ad_accounts, pages, access, services)"
-                    ))
-                }
+                key => match p.asset_list_mut(key) {
+                    Some(list) => *list = strings(v, at)?,
+                    None => {
+                        return Err(format!(
+                            "{at}: unknown key (caller, businesses, access, services, or an asset list: {})",
+                            crate::policy::AssetType::LISTED
+                                .iter()
+                                .map(|(_, k)| *k)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }
+                },
             }
             Ok(())
         })
@@ -617,9 +693,15 @@ pub(super) fn validate(cfg: &Config, bad: &mut dyn FnMut(&str, String)) {
                 );
             }
         }
-        for page in &p.pages {
-            if !digits(page) {
-                bad("policy", format!("{at}: page {page:?} is not a Graph id"));
+        for (key, ids) in p
+            .asset_lists()
+            .into_iter()
+            .filter(|(k, _)| *k != "ad_accounts")
+        {
+            for id in ids {
+                if !digits(id) {
+                    bad("policy", format!("{at}: {key}: {id:?} is not a Graph id"));
+                }
             }
         }
         for s in &p.services {

@@ -10,6 +10,7 @@ use prost_reflect::{
 };
 
 use crate::graph::HttpMethod;
+use crate::policy::{Asset, AssetType};
 
 const PACKAGE: &str = "graphgateway.v1";
 
@@ -81,6 +82,8 @@ pub struct FieldPlan {
     pub range: (Option<i64>, Option<i64>),
     /// `(field).currency`: an ISO 4217 code.
     pub currency: bool,
+    /// What the field's id names (`(field).asset`), when declared.
+    pub asset: Option<AssetType>,
 }
 
 /// One segment of a path template.
@@ -152,6 +155,22 @@ pub struct Route {
     /// The call needs the page token of the page in its path
     /// (`(graph).page_token`).
     pub page_token: bool,
+    /// The call acts on the business itself (`(graph).acts_on_business`):
+    /// only a business-wide policy grant allows it.
+    pub acts_on_business: bool,
+}
+
+/// A composite RPC (`(graphgateway.v1.workflow)`).
+#[derive(Debug)]
+pub struct WorkflowDecl {
+    /// "/graphgateway.v1.WorkflowService/RevokeUserAccess".
+    pub full_method: String,
+    /// Catalogue id, e.g. "WF01".
+    pub operation_id: String,
+    /// Catalogue ids of the operations its steps may run.
+    pub steps: Vec<String>,
+    /// Request message.
+    pub input: MessageDescriptor,
 }
 
 /// Graph spellings of one enum's values.
@@ -176,6 +195,8 @@ pub struct RouteTable {
     /// Older Graph keys read into a field when its own key is absent
     /// (`(field).alias`), by the field's full name.
     aliases: HashMap<String, String>,
+    /// The composite RPCs, in proto order.
+    workflows: Vec<WorkflowDecl>,
 }
 
 /// A route declaration that cannot be used.
@@ -192,6 +213,55 @@ impl Route {
     /// True for GET routes.
     pub fn is_read(&self) -> bool {
         self.http == HttpMethod::Get
+    }
+
+    /// The business a request names (its `(field).business` field), ad
+    /// account style ids normalized.
+    pub fn business_of(&self, msg: &DynamicMessage) -> Option<String> {
+        self.fields
+            .iter()
+            .filter(|f| f.business)
+            .find_map(|f| msg.get_field(&f.field).as_str().map(str::to_string))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Every asset a request names (fields whose `(field).asset` is an asset
+    /// type), in field order; ad accounts as digits.
+    pub fn touches(&self, msg: &DynamicMessage) -> Vec<Asset> {
+        let mut out = Vec::new();
+        for f in &self.fields {
+            let Some(kind) = f.asset.filter(|k| k.is_asset()) else {
+                continue;
+            };
+            let value = msg.get_field(&f.field);
+            let mut push = |v: &Value| {
+                if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                    out.push(Asset {
+                        kind,
+                        id: kind.normalize(s),
+                    });
+                }
+            };
+            match value.as_ref() {
+                Value::List(items) => items.iter().for_each(&mut push),
+                v => push(v),
+            }
+        }
+        out
+    }
+
+    /// True when a required asset field of the route is empty in `msg`
+    /// (a workflow step planned before its ids are known).
+    pub fn lacks_required_asset(&self, msg: &DynamicMessage) -> bool {
+        self.fields.iter().any(|f| {
+            f.required
+                && f.asset.is_some_and(AssetType::is_asset)
+                && match msg.get_field(&f.field).as_ref() {
+                    Value::String(s) => s.is_empty(),
+                    Value::List(l) => l.is_empty(),
+                    _ => false,
+                }
+        })
     }
 }
 
@@ -313,17 +383,40 @@ impl RouteTable {
             })
             .collect();
         let graph_ext = pool.get_extension_by_name(&format!("{PACKAGE}.graph"));
+        let workflow_ext = pool.get_extension_by_name(&format!("{PACKAGE}.workflow"));
         let field_ext = pool.get_extension_by_name(&format!("{PACKAGE}.field"));
         let mut routes = HashMap::new();
         let mut ordered = Vec::new();
+        let mut workflows = Vec::new();
         for svc in pool.services().filter(|s| s.package_name() == PACKAGE) {
             for m in svc.methods() {
+                if let Some(opt) = workflow_ext
+                    .as_ref()
+                    .and_then(|x| extension(&m.options(), x))
+                {
+                    workflows.push(WorkflowDecl {
+                        full_method: format!("/{}/{}", svc.full_name(), m.name()),
+                        operation_id: str_field(&opt, "operation_id").unwrap_or_default(),
+                        steps: list_field(&opt, "steps"),
+                        input: m.input(),
+                    });
+                }
                 let Some(opt) = graph_ext.as_ref().and_then(|x| extension(&m.options(), x)) else {
                     continue;
                 };
                 let route = Arc::new(build_route(&m, &opt, field_ext.as_ref())?);
                 routes.insert(route.full_method.clone(), route.clone());
                 ordered.push(route);
+            }
+        }
+        for w in &workflows {
+            for step in &w.steps {
+                if !ordered.iter().any(|r| &r.operation_id == step) {
+                    return Err(RouteError {
+                        method: w.full_method.clone(),
+                        problem: format!("workflow step {step} is no route's operation_id"),
+                    });
+                }
             }
         }
         let renamed = pool
@@ -350,7 +443,13 @@ impl RouteTable {
             enums,
             renamed,
             aliases,
+            workflows,
         })
+    }
+
+    /// The composite RPCs (`(graphgateway.v1.workflow)`), in proto order.
+    pub fn workflows(&self) -> &[WorkflowDecl] {
+        &self.workflows
     }
 
     /// The route of "/pkg.Service/Method".
@@ -490,6 +589,13 @@ fn build_route(
                 .and_then(|o| o.get_field_by_name(n))
                 .and_then(|v| v.as_i64())
         };
+        let asset = match fopt.as_ref().and_then(|o| enum_field(o, "asset")) {
+            None | Some(0) => None,
+            Some(n) => Some(
+                AssetType::from_number(n)
+                    .ok_or_else(|| err(format!("{}: unknown (field).asset {n}", fd.name())))?,
+            ),
+        };
         fields.push(FieldPlan {
             max_items: get_u32("max_items"),
             max_length: get_u32("max_length"),
@@ -503,6 +609,7 @@ fn build_route(
             local: get_bool("local") || expands.is_some() || role == Role::RequestId,
             in_path,
             expands,
+            asset,
             field: fd,
         });
     }
@@ -546,6 +653,7 @@ fn build_route(
         node,
         default_fields,
         page_token: bool_field(opt, "page_token"),
+        acts_on_business: bool_field(opt, "acts_on_business"),
     })
 }
 
@@ -737,5 +845,189 @@ mod graph_name_tests {
         .unwrap();
         assert_eq!(resp.access_status_raw, "PENDING");
         assert_ne!(resp.access_status, 0);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod policy_declaration_tests {
+    //! Caller policy reads what each call touches from the declarations:
+    //! these fail when a request field that holds an id does not say what
+    //! it names, or a route that names no asset does not say it acts on the
+    //! business itself.
+
+    use super::*;
+
+    /// A field whose name or format says it holds an id.
+    fn id_looking(f: &FieldDescriptor) -> bool {
+        let name = f.name();
+        name.ends_with("_id")
+            || name.ends_with("_ids")
+            || matches!(
+                name,
+                "id" | "ids"
+                    | "user"
+                    | "users"
+                    | "business"
+                    | "businesses"
+                    | "adaccounts"
+                    | "ad_accounts"
+                    | "page"
+                    | "pages"
+                    | "apps"
+                    | "pixels"
+                    | "catalogs"
+            )
+    }
+
+    fn declared_asset(f: &FieldDescriptor) -> Option<AssetType> {
+        field_options(f)
+            .and_then(|o| enum_field(&o, "asset"))
+            .and_then(AssetType::from_number)
+    }
+
+    #[test]
+    fn every_id_looking_request_field_declares_what_it_names() {
+        let t = RouteTable::embedded().unwrap();
+        let mut missing = Vec::new();
+        let mut checked = 0;
+        for r in t.iter() {
+            for f in &r.fields {
+                if f.role != Role::Param {
+                    continue;
+                }
+                let looks = id_looking(&f.field) || f.id_format != IdFormat::Any;
+                if looks {
+                    checked += 1;
+                    if f.asset.is_none() {
+                        missing.push(format!(
+                            "{} ({}): {}",
+                            r.method,
+                            r.operation_id,
+                            f.field.name()
+                        ));
+                    }
+                }
+                if f.business {
+                    assert_eq!(
+                        f.asset,
+                        Some(AssetType::Business),
+                        "{}: {} names the business acted for",
+                        r.method,
+                        f.field.name()
+                    );
+                }
+                let ad_format =
+                    matches!(f.id_format, IdFormat::AdAccount | IdFormat::AdAccountDigits);
+                assert_eq!(
+                    ad_format,
+                    f.asset == Some(AssetType::AdAccount),
+                    "{}: {}: ad account ids have an ad account id_format, and only they",
+                    r.method,
+                    f.field.name()
+                );
+            }
+        }
+        for w in t.workflows() {
+            for f in w.input.fields() {
+                if f.name() == "request_id" || !id_looking(&f) {
+                    continue;
+                }
+                checked += 1;
+                if declared_asset(&f).is_none() {
+                    missing.push(format!(
+                        "{} ({}): {}",
+                        w.full_method,
+                        w.operation_id,
+                        f.name()
+                    ));
+                }
+            }
+        }
+        assert!(checked > 150, "{checked} id fields");
+        assert!(
+            missing.is_empty(),
+            "request fields holding ids must declare (field).asset:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_route_that_names_no_required_asset_acts_on_the_business() {
+        let t = RouteTable::embedded().unwrap();
+        let mut undeclared = Vec::new();
+        let (mut business_level, mut scoped) = (0, 0);
+        for r in t.iter() {
+            let names_asset = r
+                .fields
+                .iter()
+                .any(|f| f.required && f.asset.is_some_and(AssetType::is_asset));
+            if !names_asset && !r.acts_on_business {
+                undeclared.push(format!("{} ({})", r.method, r.operation_id));
+            }
+            if r.acts_on_business {
+                business_level += 1;
+            } else {
+                scoped += 1;
+            }
+        }
+        assert!(
+            undeclared.is_empty(),
+            "routes that name no asset act on the business itself: set (graph).acts_on_business:\n{}",
+            undeclared.join("\n")
+        );
+        assert!(business_level > 0 && scoped > 0);
+    }
+
+    #[test]
+    fn a_route_derives_the_business_and_the_assets_a_call_touches() {
+        let t = RouteTable::embedded().unwrap();
+        let r = t.by_operation("AS01").unwrap();
+        let mut msg = DynamicMessage::new(r.input.clone());
+        for (name, v) in [
+            ("custom_audience_id", Value::String("8200000001".into())),
+            ("business_id", Value::String("1000000001".into())),
+            (
+                "ad_account_ids",
+                Value::List(vec![
+                    Value::String("act_2000000007".into()),
+                    Value::String("2000000006".into()),
+                ]),
+            ),
+        ] {
+            msg.set_field_by_name(name, v);
+        }
+        assert_eq!(r.business_of(&msg).as_deref(), Some("1000000001"));
+        let touched: Vec<String> = r.touches(&msg).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            touched,
+            vec![
+                "custom audience 8200000001",
+                "ad account act_2000000007",
+                "ad account act_2000000006"
+            ]
+        );
+        assert!(!r.acts_on_business);
+        // A user is not an asset; claiming acts on the business.
+        let pg07 = t.by_operation("PG07").unwrap();
+        assert!(pg07
+            .fields
+            .iter()
+            .any(|f| f.field.name() == "user" && f.asset == Some(AssetType::User)));
+        assert!(t.by_operation("PG01").unwrap().acts_on_business);
+    }
+
+    #[test]
+    fn workflows_declare_their_steps() {
+        let t = RouteTable::embedded().unwrap();
+        let ids: Vec<&str> = t
+            .workflows()
+            .iter()
+            .map(|w| w.operation_id.as_str())
+            .collect();
+        assert_eq!(ids, ["WF01", "WF02", "WF03"]);
+        for w in t.workflows() {
+            assert!(!w.steps.is_empty(), "{}", w.operation_id);
+        }
     }
 }

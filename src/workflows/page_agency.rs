@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use super::run::Run;
+use super::run::{Finished, Planned, Run};
 use crate::engine::{Arg, CallContext, Engine};
 use crate::error::{FieldViolation, GatewayError};
-use crate::proto::{GrantPageAgencyAccessRequest, PageRolePreset, PageTask, WorkflowReport};
+use crate::proto::{GrantPageAgencyAccessRequest, PageRolePreset, PageTask};
 use crate::vault::{TokenEntry, TokenKind, TokenQuery};
 
 /// BB04's request fields (see agency.proto).
@@ -24,7 +24,7 @@ pub async fn run(
     engine: &Engine,
     ctx: CallContext,
     req: GrantPageAgencyAccessRequest,
-) -> Result<WorkflowReport, GatewayError> {
+) -> Result<Finished, GatewayError> {
     validate(&req)?;
     let mut run = Run::new(engine, ctx);
     let page = req.page_id.as_str();
@@ -33,6 +33,17 @@ pub async fn run(
         req.agency_business_id
     );
     let grant_args = grant_args(&req);
+
+    // 0. The grant (write access to the page, which also covers deriving
+    // its token), checked before anything runs.
+    let planned = [Planned {
+        name: grant_name.clone(),
+        operation_id: "BB04",
+        args: grant_args.clone(),
+    }];
+    if !run.check(&planned).await {
+        return Ok(run.finish(&[]));
+    }
 
     // 1. A page token: from the vault, or derived and stored.
     let existing = engine

@@ -2,17 +2,17 @@
 //! people from it, as the seeds require: PG09 lists them, PG10 removes each,
 //! then PG06 removes the page.
 
-use super::run::{string_field, Run};
+use super::run::{string_field, Finished, Planned, Run};
 use crate::engine::{Arg, CallContext, Engine};
 use crate::error::GatewayError;
-use crate::proto::{RemovePageWithAdminsRequest, WorkflowReport};
+use crate::proto::RemovePageWithAdminsRequest;
 
 /// Runs WF03.
 pub async fn run(
     engine: &Engine,
     ctx: CallContext,
     req: RemovePageWithAdminsRequest,
-) -> Result<WorkflowReport, GatewayError> {
+) -> Result<Finished, GatewayError> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit());
     let mut v = Vec::new();
     for (field, value) in [("business_id", &req.business_id), ("page_id", &req.page_id)] {
@@ -33,6 +33,29 @@ pub async fn run(
         "PG06",
     );
     let mut run = Run::new(engine, ctx);
+
+    // 0. Every step, checked before the first one runs (the people are not
+    // known yet; they are not assets).
+    let planned = [
+        Planned {
+            name: format!("list the business's people on page {page}"),
+            operation_id: "PG09",
+            args: vec![("page_id", s(page)), ("business", s(business))],
+        },
+        Planned {
+            name: format!("remove the business's people from page {page}"),
+            operation_id: "PG10",
+            args: vec![("page_id", s(page)), ("business_id", s(business))],
+        },
+        Planned {
+            name: remove_page.0.clone(),
+            operation_id: remove_page.1,
+            args: vec![("business_id", s(business)), ("page_id", s(page))],
+        },
+    ];
+    if !run.check(&planned).await {
+        return Ok(run.finish(&[]));
+    }
 
     let Some(users) = run
         .list_all(

@@ -4,10 +4,10 @@
 //! 2. remove the user from each of them;
 //! 3. remove the user from the asset, or set the tasks they keep.
 
-use super::run::{string_field, Run};
+use super::run::{string_field, Finished, Planned, Run};
 use crate::engine::{Arg, CallContext, Engine};
 use crate::error::{FieldViolation, GatewayError};
-use crate::proto::{AssetKind, RevokeUserAccessRequest, WorkflowReport};
+use crate::proto::{AssetKind, RevokeUserAccessRequest};
 
 /// Whether `task` (Graph's spelling) is a value of the proto's task enum
 /// for the asset kind: the enums hold every task of Meta's spec.
@@ -31,13 +31,52 @@ pub async fn run(
     engine: &Engine,
     ctx: CallContext,
     req: RevokeUserAccessRequest,
-) -> Result<WorkflowReport, GatewayError> {
+) -> Result<Finished, GatewayError> {
     let asset = validate(&req)?;
     let mut run = Run::new(engine, ctx);
     let business = req.business_id.as_str();
     let user = req.user.as_str();
     let s = |v: &str| Arg::Str(v.to_string());
     let final_step = final_step_name(&asset, &req);
+    let (contained_op, contained_field) = match asset.kind {
+        AssetKind::Page => ("AG09", "pages"),
+        _ => ("AG12", "ad_accounts"),
+    };
+    let final_args = final_args(&asset, &req);
+
+    // 0. Every step the request can run, checked before the first one runs
+    // (the asset groups are not known yet: those steps are checked as acting
+    // on the business itself).
+    let planned = [
+        Planned {
+            name: "list the business's asset groups".into(),
+            operation_id: "AG01",
+            args: vec![("business_id", s(business))],
+        },
+        Planned {
+            name: format!("check which asset groups contain {}", asset.id),
+            operation_id: contained_op,
+            args: vec![("business_id", s(business))],
+        },
+        Planned {
+            name: "list the users of those asset groups".into(),
+            operation_id: "AG06",
+            args: vec![("business", s(business))],
+        },
+        Planned {
+            name: format!("remove user {user} from those asset groups"),
+            operation_id: "AG08",
+            args: vec![("business", s(business)), ("user", s(user))],
+        },
+        Planned {
+            name: final_step.0.clone(),
+            operation_id: final_step.1,
+            args: final_args.clone(),
+        },
+    ];
+    if !run.check(&planned).await {
+        return Ok(run.finish(&[]));
+    }
 
     // 1. The business's groups, then which of them contain the asset.
     let Some(groups) = run
@@ -50,10 +89,6 @@ pub async fn run(
         .await
     else {
         return Ok(run.finish(&[(final_step.0, final_step.1)]));
-    };
-    let (contained_op, contained_field) = match asset.kind {
-        AssetKind::Page => ("AG09", "pages"),
-        _ => ("AG12", "ad_accounts"),
     };
     let mut containing = Vec::new();
     for g in &groups {
@@ -119,8 +154,17 @@ pub async fn run(
     }
 
     // 3. Remove the user from the asset, or set what they keep.
+    run.step(final_step.0, final_step.1, &final_args, None)
+        .await;
+    Ok(run.finish(&[]))
+}
+
+/// The last step's arguments: PG10 / PG07 / AA09 / AA08.
+fn final_args(asset: &Asset, req: &RevokeUserAccessRequest) -> Vec<(&'static str, Arg)> {
+    let s = |v: &str| Arg::Str(v.to_string());
+    let (business, user) = (req.business_id.as_str(), req.user.as_str());
     let tasks = Arg::List(req.remaining_tasks.clone());
-    let args: Vec<(&str, Arg)> = match (asset.kind, req.remaining_tasks.is_empty()) {
+    match (asset.kind, req.remaining_tasks.is_empty()) {
         (AssetKind::Page, true) => vec![
             ("page_id", s(&asset.id)),
             ("business_id", s(business)),
@@ -147,9 +191,7 @@ pub async fn run(
                 ("tasks", tasks),
             ]
         }
-    };
-    run.step(final_step.0, final_step.1, &args, None).await;
-    Ok(run.finish(&[]))
+    }
 }
 
 fn final_step_name(asset: &Asset, req: &RevokeUserAccessRequest) -> (String, &'static str) {

@@ -1,5 +1,7 @@
-//! The step runner shared by the workflows: runs catalogue operations through
-//! the engine, records each as a report step, and stops at the first failure.
+//! The step runner shared by the workflows: checks the caller's policy for
+//! every step a request will run before the first one runs, runs catalogue
+//! operations through the engine, records each as a report step, and stops
+//! at the first failure, which becomes the RPC's status.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +24,29 @@ pub struct Run<'a> {
     ctx: CallContext,
     steps: Vec<WorkflowStep>,
     failed: bool,
+    /// The status of the first failed step.
+    failure: Option<tonic::Status>,
+}
+
+/// A step a workflow plans to run: its name, catalogue operation, and the
+/// arguments known before the first step runs.
+pub struct Planned<'p> {
+    /// What it does.
+    pub name: String,
+    /// Catalogue id.
+    pub operation_id: &'static str,
+    /// Arguments known now (ids found by earlier steps are left out).
+    pub args: Vec<(&'p str, Arg)>,
+}
+
+/// How a run ended: the report, and the failed step's status when one
+/// failed (the RPC's status then, with the report attached).
+#[derive(Debug)]
+pub struct Finished {
+    /// What was and was not done.
+    pub report: WorkflowReport,
+    /// The first failed step's status.
+    pub failure: Option<tonic::Status>,
 }
 
 // === impl Run ===
@@ -34,7 +59,45 @@ impl<'a> Run<'a> {
             ctx,
             steps: Vec::new(),
             failed: false,
+            failure: None,
         }
+    }
+
+    /// Checks the caller's policy for every planned step before any runs.
+    /// On the first denial the step is recorded as failed (its error the
+    /// denial), the others as not run, and false is returned: the workflow
+    /// then finishes without running anything.
+    pub async fn check(&mut self, planned: &[Planned<'_>]) -> bool {
+        for (i, p) in planned.iter().enumerate() {
+            if let Err(e) = self
+                .engine
+                .authorize_operation(p.operation_id, &self.ctx, &p.args)
+                .await
+            {
+                for earlier in &planned[..i] {
+                    self.push(
+                        earlier.name.clone(),
+                        earlier.operation_id,
+                        String::new(),
+                        StepOutcome::NotRun,
+                        "a later step is refused by caller policy".into(),
+                    );
+                }
+                let call = self.graph_call(p.operation_id, &p.args);
+                self.fail(p.name.clone(), p.operation_id, call, &e);
+                for later in &planned[i + 1..] {
+                    self.push(
+                        later.name.clone(),
+                        later.operation_id,
+                        String::new(),
+                        StepOutcome::NotRun,
+                        "an earlier step is refused by caller policy".into(),
+                    );
+                }
+                return false;
+            }
+        }
+        true
     }
 
     /// The engine.
@@ -160,7 +223,7 @@ impl<'a> Run<'a> {
     }
 
     /// Ends the run; `not_run` lists the planned steps that did not run.
-    pub fn finish(mut self, not_run: &[(String, &str)]) -> WorkflowReport {
+    pub fn finish(mut self, not_run: &[(String, &str)]) -> Finished {
         for (name, op) in not_run {
             self.push(
                 name.clone(),
@@ -180,19 +243,26 @@ impl<'a> Run<'a> {
                 .steps
                 .iter()
                 .find(|s| s.outcome == StepOutcome::Failed as i32);
+            let not_run = self
+                .steps
+                .iter()
+                .filter(|s| s.outcome == StepOutcome::NotRun as i32)
+                .count();
             format!(
-                "stopped: step {:?} failed ({}); {done} step(s) done before it, {} not run",
+                "stopped: step {:?} failed ({}); {done} step(s) done before it, {not_run} not run",
                 failed.map(|s| s.name.as_str()).unwrap_or_default(),
                 failed.map(|s| s.detail.as_str()).unwrap_or_default(),
-                not_run.len()
             )
         } else {
             format!("completed: {done} step(s) done")
         };
-        WorkflowReport {
-            completed: !self.failed,
-            steps: self.steps,
-            summary,
+        Finished {
+            report: WorkflowReport {
+                completed: !self.failed,
+                steps: self.steps,
+                summary,
+            },
+            failure: self.failure,
         }
     }
 
@@ -210,13 +280,18 @@ impl<'a> Run<'a> {
     fn fail(&mut self, name: String, op: &str, call: String, e: &GatewayError) {
         let status = crate::grpc::status::to_status(e);
         let info = status.get_error_details().error_info().cloned();
+        let code = code_name(status.code());
+        let message = status.message().to_string();
+        if self.failure.is_none() {
+            self.failure = Some(status);
+        }
         self.steps.push(WorkflowStep {
             name,
             operation_id: op.to_string(),
             graph_call: call,
             outcome: StepOutcome::Failed as i32,
-            detail: status.message().to_string(),
-            error_code: code_name(status.code()),
+            detail: message,
+            error_code: code,
             error_reason: info.as_ref().map(|i| i.reason.clone()).unwrap_or_default(),
             error_metadata: info.map(|i| i.metadata).unwrap_or_else(HashMap::new),
         });

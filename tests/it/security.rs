@@ -8,6 +8,8 @@ mod audit;
 mod auth;
 mod echo;
 mod policy;
+mod policy_matrix;
+mod readme_policy;
 mod redaction;
 mod vault;
 

@@ -1,5 +1,6 @@
 //! Workflows WF01-WF03: happy paths against the sandbox, and a failure in
-//! the middle of each, with the report saying what was and was not done.
+//! the middle of each: the RPC fails with the failed step's code and
+//! ErrorInfo, and carries the report saying what was and was not done.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use graph_gateway::proto::{
 };
 use graph_gateway::vault::{MemoryVault, TokenKind, TokenQuery};
 use tonic::Code;
+use tonic_types::StatusExt as _;
 
 use crate::harness::{graph_error, token, Recorder, TestGateway};
 
@@ -43,6 +45,11 @@ async fn page_user_ids(gw: &TestGateway, page: &str) -> Vec<String> {
         .unwrap()
         .into_inner();
     r.users.into_iter().map(|u| u.id).collect()
+}
+
+/// The report a failed workflow's status carries.
+fn failed_report(st: &tonic::Status) -> WorkflowReport {
+    graph_gateway::workflows::report_of(st).unwrap_or_else(|| panic!("no WorkflowReport in {st:?}"))
 }
 
 fn no_cache() -> Config {
@@ -134,7 +141,7 @@ async fn wf01_stops_when_the_group_removal_fails_and_says_what_was_not_done() {
     let vault = Arc::new(MemoryVault::new(vec![token("acme", ACME, "tok-wf01")]));
     let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
     let mut c = WorkflowServiceClient::new(gw.channel().await);
-    let r = c
+    let st = c
         .revoke_user_access(RevokeUserAccessRequest {
             business_id: ACME.into(),
             asset_kind: AssetKind::Page as i32,
@@ -143,9 +150,14 @@ async fn wf01_stops_when_the_group_removal_fails_and_says_what_was_not_done() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap_err();
+    // The RPC fails as the step did: its code and ErrorInfo.
+    assert_eq!(st.code(), Code::PermissionDenied, "{st:?}");
+    let info = st.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "GRAPH_PERMISSION_DENIED");
+    let r = failed_report(&st);
     assert!(!r.completed);
+    assert_eq!(st.message(), r.summary);
     let o = outcomes(&r);
     assert_eq!(
         o,
@@ -295,7 +307,7 @@ async fn wf02_stops_when_no_page_token_can_be_derived() {
     let mut c = WorkflowServiceClient::new(gw.channel().await);
     // Acme's system user holds no role on page 3000000001 (Alice administers
     // it), so Graph issues no page token, and no grant is attempted.
-    let r = c
+    let st = c
         .grant_page_agency_access(GrantPageAgencyAccessRequest {
             business_id: ACME.into(),
             page_id: "3000000001".into(),
@@ -304,8 +316,9 @@ async fn wf02_stops_when_no_page_token_can_be_derived() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap_err();
+    assert_eq!(st.code(), Code::FailedPrecondition, "{st:?}");
+    let r = failed_report(&st);
     assert!(!r.completed);
     assert_eq!(
         (
@@ -363,15 +376,15 @@ async fn wf03_stops_before_removing_the_page_when_a_person_cannot_be_removed() {
     let gw = TestGateway::sandbox_with(no_cache()).await;
     let mut c = WorkflowServiceClient::new(gw.channel().await);
     // Carol's tasks on page 3000000001 come from an asset group: PG10 fails.
-    let r = c
+    let st = c
         .remove_page_with_admins(RemovePageWithAdminsRequest {
             business_id: ACME.into(),
             page_id: "3000000001".into(),
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap_err();
+    let r = failed_report(&st);
     assert!(!r.completed);
     let failed = r
         .steps
@@ -381,6 +394,15 @@ async fn wf03_stops_before_removing_the_page_when_a_person_cannot_be_removed() {
     assert_eq!(failed.operation_id, "PG10");
     assert_eq!(failed.error_metadata["subcode"], "1690002");
     assert_eq!(
+        st.code(),
+        code_of(&failed.error_code),
+        "the RPC's code is the failed step's"
+    );
+    assert_eq!(
+        st.get_error_details().error_info().unwrap().metadata["subcode"],
+        "1690002"
+    );
+    assert_eq!(
         outcomes(&r).last().unwrap(),
         &("PG06".to_string(), StepOutcome::NotRun)
     );
@@ -389,4 +411,22 @@ async fn wf03_stops_before_removing_the_page_when_a_person_cannot_be_removed() {
         0,
         "the page removal was never attempted"
     );
+}
+
+/// The code of a step's `error_code` ("FAILED_PRECONDITION").
+fn code_of(name: &str) -> Code {
+    (0..=16)
+        .map(Code::from_i32)
+        .find(|c| {
+            let debug = format!("{c:?}");
+            let mut snake = String::new();
+            for (i, ch) in debug.chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(ch.to_ascii_uppercase());
+            }
+            snake == name
+        })
+        .unwrap_or_else(|| panic!("no code {name}"))
 }

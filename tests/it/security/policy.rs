@@ -1,7 +1,9 @@
 //! Policy: a caller outside its businesses gets PERMISSION_DENIED with
 //! ErrorInfo and the upstream sees nothing (not even a cached answer leaks);
-//! read-only callers cannot mutate; asset and service restrictions; workflow
-//! steps are checked one by one.
+//! read-only callers cannot mutate; asset and service restrictions; a
+//! workflow checks every step before the first one runs. Every RPC against
+//! every kind of grant: `policy_matrix`; the README's examples:
+//! `readme_policy`.
 
 use std::sync::Arc;
 
@@ -170,7 +172,7 @@ async fn asset_and_service_restrictions_narrow_a_grant() {
 }
 
 #[tokio::test]
-async fn workflow_steps_are_checked_one_by_one() {
+async fn workflows_check_every_step_before_the_first_runs() {
     let gw = TestGateway::sandbox_with(secured()).await;
     let req = RevokeUserAccessRequest {
         business_id: ACME.into(),
@@ -179,39 +181,80 @@ async fn workflow_steps_are_checked_one_by_one() {
         user: "10003".into(),
         ..Default::default()
     };
-    // Read only: the reads run, the first change is refused, nothing after.
+    // Read only: WF01 removes the user from asset groups (AG08), so it is
+    // refused before its first read, and nothing reaches Graph.
+    let before = gw.sb().request_count();
     let mut reader = WorkflowServiceClient::new(as_caller(&gw, READER_KEY).await);
-    let r = reader
-        .revoke_user_access(req.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!r.completed, "{r:#?}");
-    let failed = r
+    let st = reader.revoke_user_access(req.clone()).await.unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied, "{st:?}");
+    assert_eq!(error_info(&st).reason, "READ_ONLY");
+    assert_eq!(gw.sb().request_count(), before, "no step ran");
+    let r = graph_gateway::workflows::report_of(&st).unwrap();
+    assert!(!r.completed);
+    let outcomes: Vec<(&str, StepOutcome)> = r
         .steps
         .iter()
-        .find(|s| s.outcome == StepOutcome::Failed as i32)
-        .unwrap();
-    assert_eq!(failed.error_code, "PERMISSION_DENIED", "{failed:?}");
-    assert_eq!(failed.error_reason, "READ_ONLY");
-    assert!(r
-        .steps
-        .iter()
-        .any(|s| s.operation_id == "AG01" && s.outcome == StepOutcome::Done as i32));
+        .map(|s| {
+            (
+                s.operation_id.as_str(),
+                StepOutcome::try_from(s.outcome).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("AG01", StepOutcome::NotRun),
+            ("AG09", StepOutcome::NotRun),
+            ("AG06", StepOutcome::NotRun),
+            ("AG08", StepOutcome::Failed),
+            ("PG10", StepOutcome::NotRun),
+        ],
+        "{r:#?}"
+    );
+    let failed = &r.steps[3];
+    assert_eq!(
+        (failed.error_code.as_str(), failed.error_reason.as_str()),
+        ("PERMISSION_DENIED", "READ_ONLY")
+    );
 
     // Another business: refused at the first step.
     let mut billing = WorkflowServiceClient::new(as_caller(&gw, BILLING_KEY).await);
-    let r = billing
+    let st = billing
         .revoke_user_access(RevokeUserAccessRequest {
             business_id: GLOBEX.into(),
             ..req.clone()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied);
+    assert_eq!(error_info(&st).reason, "BUSINESS_NOT_ALLOWED");
+    let r = graph_gateway::workflows::report_of(&st).unwrap();
     assert_eq!(r.steps[0].error_reason, "BUSINESS_NOT_ALLOWED", "{r:#?}");
+    assert_eq!(gw.sb().request_count(), before, "no step ran");
 
     // Write access: the whole workflow.
     let r = billing.revoke_user_access(req).await.unwrap().into_inner();
     assert!(r.completed, "{r:#?}");
+}
+
+#[tokio::test]
+async fn a_scoped_grant_covers_only_the_assets_it_lists() {
+    // Page 3000000002 only: the business's own lists need a business-wide
+    // grant; the listed page's users are the page's.
+    let gw = TestGateway::sandbox_with(secured()).await;
+    let mut scoped = PageServiceClient::new(as_caller(&gw, SCOPED_KEY).await);
+    let before = gw.sb().request_count();
+    let st = scoped.list_owned_pages(list(ACME)).await.unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied);
+    assert_eq!(error_info(&st).reason, "BUSINESS_WIDE_REQUIRED");
+    assert_eq!(gw.sb().request_count(), before);
+    let users = scoped
+        .list_page_users(graph_gateway::proto::ListPageUsersRequest {
+            page_id: "3000000002".into(),
+            business: ACME.into(),
+            ..Default::default()
+        })
+        .await;
+    assert!(users.is_ok(), "{users:?}");
 }
