@@ -357,7 +357,8 @@ impl Idempotency {
             &redis.key_prefix,
             Duration::from_secs(cfg.ttl_secs),
             Duration::from_millis(redis.timeout_ms),
-        );
+        )
+        .with_wait_replicas(redis.wait_replicas);
         Ok(Self {
             store: Arc::new(store),
         })

@@ -179,6 +179,7 @@ pub(super) static FIELDS: &[Field] = &[
     ),
     field!(redis.nodes, "More cluster seed nodes or Sentinels, host:port (comma-separated in the env var); redis.url's scheme, user and password apply."),
     field!(redis.sentinel_master, "The master name the Sentinels are asked for (redis.mode = sentinel)."),
+    field!(redis.wait_replicas, "Replicas that must hold an idempotency claim or outcome (Redis WAIT, within redis.timeout_ms) before it counts, so that a failover to an asynchronous replica cannot lose it; a mutation whose claim is not replicated is refused (IDEMPOTENCY_UNAVAILABLE). 0: the master's word is enough. Not for redis.mode = cluster."),
     field!(redis.tls_ca_file, "PEM file of the CA that signed the Redis servers' certificates, for rediss:// (TLS, rustls). Unset: the system's roots."),
     field!(retry.max_attempts, "Attempts per upstream call, the first included (1: no retries). Mutations are retried only when Graph never received them."),
     field!(retry.base_ms, "Backoff before the first retry, ms (full jitter: a random wait up to this, doubling per retry)."),

@@ -93,6 +93,10 @@ pub struct RedisConfig {
     /// PEM file of the CA that signed the Redis servers' certificates
     /// (`rediss://`); unset: the system's roots.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Replicas that must hold an idempotency claim or outcome (Redis
+    /// `WAIT`) before it counts: a failover to an asynchronous replica then
+    /// cannot lose it. 0: the master's word is enough.
+    pub wait_replicas: u32,
 }
 
 /// Budgets per business use case, e.g. `ads_management = 300`.
@@ -167,6 +171,7 @@ impl Default for RedisConfig {
             mode: "standalone".to_string(),
             nodes: Vec::new(),
             sentinel_master: String::new(),
+            wait_replicas: 0,
             tls_ca_file: None,
         }
     }
@@ -396,6 +401,13 @@ pub(super) fn validate(
                 crate::redis_link::MODES,
                 redis.mode
             ),
+        );
+    }
+    if redis.wait_replicas > 0 && redis.mode == "cluster" {
+        bad(
+            "redis.wait_replicas",
+            "is for standalone and sentinel modes (a cluster's WAIT goes to one node of many)"
+                .to_string(),
         );
     }
     if redis.mode == "sentinel" && redis.sentinel_master.is_empty() {

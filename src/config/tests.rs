@@ -390,6 +390,7 @@ fn documented_keys_cover_every_field_once() {
             "redis.mode",
             "redis.nodes",
             "redis.sentinel_master",
+            "redis.wait_replicas",
             "redis.tls_ca_file",
             "retry.max_attempts",
             "retry.base_ms",

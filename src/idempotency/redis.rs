@@ -105,6 +105,8 @@ pub(crate) struct RedisStore {
     begin: redis::Script,
     finish: redis::Script,
     release: redis::Script,
+    /// Replicas that must acknowledge a claim or outcome (`redis.wait_replicas`).
+    wait_replicas: u32,
 }
 
 // === impl RedisStore ===
@@ -122,6 +124,48 @@ impl RedisStore {
             begin: redis::Script::new(BEGIN),
             finish: redis::Script::new(FINISH),
             release: redis::Script::new(RELEASE),
+            wait_replicas: 0,
+        }
+    }
+
+    /// Claims and outcomes count only once `n` replicas hold them.
+    pub(crate) fn with_wait_replicas(mut self, n: u32) -> Self {
+        self.wait_replicas = n;
+        self
+    }
+
+    /// Redis `WAIT`: whether `wait_replicas` replicas acknowledged this
+    /// connection's writes within the timeout. The scripts ran on the same
+    /// (multiplexed) connection, so WAIT covers them.
+    async fn replicated(&self) -> Result<(), StoreError> {
+        if self.wait_replicas == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let acked: Result<Result<i64, _>, _> = tokio::time::timeout(
+            self.timeout,
+            redis::cmd("WAIT")
+                .arg(self.wait_replicas)
+                // Half the command timeout: WAIT answers before the
+                // connection gives up on it.
+                .arg(ms(self.timeout / 2))
+                .query_async(&mut conn),
+        )
+        .await;
+        match acked {
+            Ok(Ok(n)) if n >= i64::from(self.wait_replicas) => Ok(()),
+            Ok(Ok(n)) => Err(StoreError::Redis(format!(
+                "{n} of {} replicas acknowledged",
+                self.wait_replicas
+            ))),
+            Ok(Err(e)) => {
+                *self.conn.lock().await = None;
+                Err(StoreError::Redis(format!("WAIT: {:?}", e.kind())))
+            }
+            Err(_) => {
+                *self.conn.lock().await = None;
+                Err(StoreError::Redis("WAIT: no answer in time".into()))
+            }
         }
     }
 
@@ -222,6 +266,23 @@ impl Store for RedisStore {
                 snapshot: None,
             }),
         };
+        if matches!(verdict, "claimed" | "unsure" | "stale") {
+            // The claim must survive a failover before the mutation is sent;
+            // if it may not, the claim is given back as it was found (an
+            // earlier record, or in doubt when a call may have been sent).
+            if let Err(e) = self.replicated().await {
+                let restore = match verdict {
+                    "claimed" if value.is_empty() => None,
+                    "claimed" => Some(record()?),
+                    _ => Some(Record::InDoubt {
+                        fp: fp.to_string(),
+                        snapshot: None,
+                    }),
+                };
+                let _ = Store::release(self, key, claim, restore.as_ref()).await;
+                return Err(e);
+            }
+        }
         match verdict {
             "claimed" if value.is_empty() => Ok(Begin::Claimed { prior: None }),
             "claimed" => Ok(Begin::Claimed {
@@ -252,7 +313,8 @@ impl Store for RedisStore {
             .arg(json(record)?)
             .arg(ms(self.ttl));
         let _: i64 = self.invoke(inv).await?;
-        Ok(())
+        // Not replicated: the caller retries the write (in the background).
+        self.replicated().await
     }
 
     async fn release(

@@ -579,3 +579,290 @@ async fn an_acl_user_over_tls_with_a_private_ca() {
     }
     eprintln!("FIGURE redis TLS: rediss:// with ACL user gw and a private CA: shared outcome ok; wrong password and plaintext refused without the password in the error");
 }
+
+/// A Sentinel process (`redis-server <conf> --sentinel`) watching `master`
+/// under the name `gwmaster`; killed when dropped.
+struct Sentinel {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    async fn start(master: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor gwmaster 127.0.0.1 {master} 1\n\
+                 sentinel down-after-milliseconds gwmaster 2000\n\
+                 sentinel failover-timeout gwmaster 10000\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test installs it)");
+        let s = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        s.until(|s| s.master_port().is_some(), "the sentinel to answer")
+            .await;
+        s
+    }
+
+    fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).unwrap()
+    }
+
+    /// The master's port as this Sentinel sees it.
+    fn master_port(&self) -> Option<u16> {
+        let mut c = self.client().get_connection().ok()?;
+        let addr: Vec<String> = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg("gwmaster")
+            .query(&mut c)
+            .ok()?;
+        addr.get(1)?.parse().ok()
+    }
+
+    /// How many replicas of the master this Sentinel knows.
+    fn replicas(&self) -> usize {
+        let Ok(mut c) = self.client().get_connection() else {
+            return 0;
+        };
+        let r: redis::RedisResult<Vec<redis::Value>> = redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg("gwmaster")
+            .query(&mut c);
+        r.map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Polls `ok` (bounded: 30 s), failing the test with `what` otherwise.
+    async fn until(&self, ok: impl Fn(&Self) -> bool, what: &str) {
+        let until = Instant::now() + Duration::from_secs(30);
+        while !ok(self) {
+            assert!(Instant::now() < until, "waited 30 s for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_finds_the_master_and_outcomes_survive_a_failover() {
+    let master = RedisServer::start().await;
+    let replica = RedisServer::start_with(
+        vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master.port.to_string(),
+        ],
+        None,
+    )
+    .await;
+    let sentinel = Sentinel::start(master.port).await;
+    assert_eq!(sentinel.master_port(), Some(master.port));
+    // The replica has synced (bounded: 30 s).
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut m = master.connection().await.unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut m)
+            .await
+            .unwrap();
+        if info.contains("connected_slaves:1") && info.contains("state=online") {
+            break;
+        }
+        assert!(Instant::now() < until, "the replica never synced: {info}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut cfg = Config::default();
+    cfg.redis.mode = "sentinel".into();
+    cfg.redis.url = Some(Secret::new(format!("redis://127.0.0.1:{}", sentinel.port)));
+    cfg.redis.sentinel_master = "gwmaster".into();
+    cfg.redis.timeout_ms = 1000;
+    // Claims and outcomes count once the replica holds them: the failover
+    // below cannot lose them.
+    cfg.redis.wait_replicas = 1;
+    let x = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
+    let y = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
+    let out = x
+        .run("s", "fp", soon(), |_| async { ok(b"before") })
+        .await
+        .unwrap();
+    assert_eq!(&out[..], b"before");
+    // Through the Sentinel, the record went to the master.
+    let mut m = master.connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*idem*")
+        .query_async(&mut m)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the outcome is on the master");
+    // ... and reached the replica before the failover (bounded: 30 s).
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut r = replica.connection().await.unwrap();
+        let on_replica: Vec<String> = redis::cmd("KEYS")
+            .arg("*idem*")
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        if on_replica.len() == keys.len() {
+            break;
+        }
+        assert!(Instant::now() < until, "the replica never caught up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The Sentinel promotes the replica.
+    sentinel
+        .until(
+            |s| s.replicas() == 1,
+            "the sentinel to discover the replica",
+        )
+        .await;
+    let mut s = sentinel
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: String = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("gwmaster")
+        .query_async(&mut s)
+        .await
+        .unwrap();
+    sentinel
+        .until(|s| s.master_port() == Some(replica.port), "the failover")
+        .await;
+
+    // The same request id through the new master: the first outcome, and
+    // the second call's work never runs. Within a bounded time: a
+    // connection to the old master may need a retry.
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let until = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let ran = ran.clone();
+        match y
+            .run("s", "fp", soon(), move |_| async move {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst);
+                ok(b"after")
+            })
+            .await
+        {
+            Ok(out) => break out,
+            Err(e) => {
+                assert!(
+                    Instant::now() < until,
+                    "no answer after the failover: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(&out[..], b"before", "the outcome survived the failover");
+    assert!(
+        !ran.load(std::sync::atomic::Ordering::SeqCst),
+        "the mutation was not run again"
+    );
+    // New work goes to the new master, once the Sentinel has turned the old
+    // master into a replica (before that, a connection to it may still write
+    // there: Redis's asynchronous replication loses such writes, see
+    // docs/reliability.md).
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let role: Vec<redis::Value> = redis::cmd("ROLE")
+            .query_async(&mut master.connection().await.unwrap())
+            .await
+            .unwrap();
+        if matches!(role.first(), Some(redis::Value::BulkString(r)) if r.as_slice() == b"slave") {
+            break;
+        }
+        assert!(Instant::now() < until, "the old master was never demoted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut r = replica.connection().await.unwrap();
+    let before: Vec<String> = redis::cmd("KEYS")
+        .arg("*idem*")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while x
+        .run("s2", "fp", soon(), |_| async { ok(b"new") })
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < until, "x never reached the new master");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after: Vec<String> = redis::cmd("KEYS")
+        .arg("*idem*")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "s2 was written to the promoted replica: {after:?}"
+    );
+    eprintln!(
+        "FIGURE redis sentinel: master found, failover to the replica, outcome kept, 0 re-runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_no_replica_acknowledges_is_not_sent() {
+    // A master without replicas, and the gateway asked for one: the claim
+    // is never confirmed, so the mutation never runs.
+    let master = RedisServer::start().await;
+    let mut cfg = Config::default();
+    cfg.redis.url = Some(Secret::new(master.url()));
+    cfg.redis.timeout_ms = 200;
+    cfg.redis.wait_replicas = 1;
+    let x = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    let out = x
+        .run("w", "fp", soon(), move |_| async move {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            ok(b"sent")
+        })
+        .await;
+    let err = out.unwrap_err();
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "not sent");
+    let st = graph_gateway::grpc::status::to_status(&err);
+    assert_eq!(st.code(), Code::Unavailable, "{st:?}");
+    assert_eq!(
+        st.get_error_details().error_info().unwrap().reason,
+        "IDEMPOTENCY_UNAVAILABLE"
+    );
+    // The claim was given back: with the requirement lifted, the call runs.
+    cfg.redis.wait_replicas = 0;
+    let y = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
+    let out = y
+        .run("w", "fp", soon(), |_| async { ok(b"sent") })
+        .await
+        .unwrap();
+    assert_eq!(&out[..], b"sent");
+}
