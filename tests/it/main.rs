@@ -8,6 +8,7 @@ mod harness;
 
 mod cache;
 mod conformance;
+mod dashboards;
 mod errors;
 mod faults;
 mod limits;
