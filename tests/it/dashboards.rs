@@ -20,9 +20,31 @@ const ALERTS: &str = include_str!("../../helm/graph-gateway/files/alerts.yaml");
 /// PromQL words that are not metric names: aggregation operators, grouping
 /// and vector-matching keywords, set and comparison keywords.
 const KEYWORDS: &[&str] = &[
-    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile",
-    "count_values", "group", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "bool", "and", "or", "unless", "offset", "inf", "nan",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
 ];
 
 /// The metric names a PromQL expression selects: identifiers left once string
@@ -172,10 +194,15 @@ fn the_metric_name_extractor_finds_metrics_and_only_metrics() {
     let names: Vec<String> = metric_names(expr).into_iter().collect();
     assert_eq!(
         names,
-        ["graph_gateway_rpc_duration_seconds_bucket", "other_metric:rate5m"]
+        [
+            "graph_gateway_rpc_duration_seconds_bucket",
+            "other_metric:rate5m"
+        ]
     );
     // A misspelled metric is a name like any other: the check below refuses it.
-    assert!(metric_names("sum(rate(graph_gatway_rpcs_total[5m]))").contains("graph_gatway_rpcs_total"));
+    assert!(
+        metric_names("sum(rate(graph_gatway_rpcs_total[5m]))").contains("graph_gatway_rpcs_total")
+    );
 }
 
 #[tokio::test]
