@@ -234,6 +234,18 @@ async fn dashboard_and_alerts_query_only_served_metrics() {
         })
         .await
         .unwrap();
+    // A token with an expiry (the demo tokens never expire), so that the
+    // expiry gauges have a series.
+    let vault = gw.engine.vault();
+    let mut expiring: graph_gateway::vault::TokenEntry = (*vault
+        .entries()
+        .into_iter()
+        .find(|t| t.businesses.iter().any(|b| b == "1000000001"))
+        .expect("a demo token for Acme"))
+    .clone();
+    expiring.name = "expiring-acme".into();
+    expiring.expires_at = Some(4_102_444_800); // 2100-01-01
+    vault.put(expiring).await.unwrap();
     graph_gateway::vault::health::check_all(&gw.engine, None).await;
 
     let text = reqwest::get(format!("{base}/metrics"))
