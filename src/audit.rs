@@ -246,7 +246,7 @@ fn code_and_reason(e: &GatewayError) -> (String, Option<String>) {
         // to_status logs internal details; the audit needs only the code.
         return ("INTERNAL".to_string(), Some("INTERNAL".to_string()));
     }
-    let status = crate::grpc::status::to_status(e);
+    let status = crate::error::status::to_status(e);
     let reason = tonic_types::StatusExt::get_error_details(&status)
         .error_info()
         .map(|i| i.reason.clone());

@@ -3,11 +3,10 @@
 //! parsed into [`GraphError`], usage headers parsed into [`Usage`].
 
 mod client;
-mod error;
 mod usage;
 
+pub use crate::error::GraphError;
 pub use client::{GraphClient, GraphRequest, GraphResponse, HttpMethod};
-pub use error::GraphError;
 pub use usage::{AdAccountUsage, AppUsage, BusinessUseCaseUsage, Usage};
 
 #[cfg(test)]

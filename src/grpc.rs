@@ -7,7 +7,7 @@ pub mod codec;
 mod context;
 pub mod local;
 pub mod server;
-pub mod status;
+pub use crate::error::status;
 
 use std::sync::Arc;
 

@@ -10,6 +10,10 @@ use std::fmt;
 use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
+/// Every generated caller key (`auth::keys::generate`) starts with this, so
+/// scanners (and [`scrub`]) can spot leaked keys.
+pub const KEY_PREFIX: &str = "ggw_";
+
 /// A secret string.
 #[derive(Clone)]
 pub struct Secret(Zeroizing<String>);
@@ -126,7 +130,7 @@ fn token_shaped(run: &str) -> bool {
     let core = run;
     let alnum = core.chars().filter(char::is_ascii_alphanumeric).count();
     // The gateway's own caller keys.
-    if run.starts_with(crate::auth::keys::KEY_PREFIX) && alnum >= 16 {
+    if run.starts_with(KEY_PREFIX) && alnum >= 16 {
         return true;
     }
     // Graph access tokens: EAA followed by 20 or more letters and digits.

@@ -441,5 +441,15 @@ fn check_entry(entry: &TokenEntry) -> Result<(), String> {
     Ok(())
 }
 
+impl From<VaultError> for crate::error::GatewayError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::NoToken(_) => Self::NoToken(e.to_string()),
+            VaultError::Invalid(_) => Self::TokenInvalid(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
