@@ -55,6 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = prost_reflect::DescriptorPool::decode(bytes.as_slice())?;
     let glue = generate_adapters(&pool);
     std::fs::write(out_dir.join("graphgateway_adapters.rs"), glue)?;
+    std::fs::write(
+        out_dir.join("graphgateway_services.rs"),
+        service_names(&pool),
+    )?;
     Ok(())
 }
 
@@ -80,6 +84,22 @@ fn method_kind(method: &prost_reflect::MethodDescriptor) -> Option<Kind> {
     } else {
         None
     }
+}
+
+/// `SERVICE_NAMES` (included by src/proto.rs, so the configuration can check
+/// service names without the gRPC layer).
+fn service_names(pool: &prost_reflect::DescriptorPool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "/// Full names of every gateway service, for health and docs."
+    );
+    let _ = writeln!(out, "pub const SERVICE_NAMES: &[&str] = &[");
+    for svc in pool.services().filter(|s| s.package_name() == PACKAGE) {
+        let _ = writeln!(out, "    \"{PACKAGE}.{}\",", svc.name());
+    }
+    let _ = writeln!(out, "];");
+    out
 }
 
 fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
@@ -132,15 +152,6 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
         }
         let _ = writeln!(out, "}}\n");
     }
-    let _ = writeln!(
-        out,
-        "/// Full names of every gateway service, for health and docs."
-    );
-    let _ = writeln!(out, "pub const SERVICE_NAMES: &[&str] = &[");
-    for (name, _) in &services {
-        let _ = writeln!(out, "    \"{PACKAGE}.{name}\",");
-    }
-    let _ = writeln!(out, "];\n");
     let _ = writeln!(
         out,
         "/// Adds every gateway service to a tonic router.\npub fn add_services(mut routes: tonic::service::RoutesBuilder, svc: &crate::grpc::GatewayService) -> tonic::service::RoutesBuilder {{"

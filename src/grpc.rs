@@ -15,7 +15,8 @@ use tracing::Instrument as _;
 
 use crate::engine::Engine;
 
-pub use adapters::{add_services, SERVICE_NAMES};
+pub use crate::proto::SERVICE_NAMES;
+pub use adapters::add_services;
 
 /// The engine's view of a call's metadata (deadline, request id, caller).
 pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::engine::CallContext {

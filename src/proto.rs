@@ -7,3 +7,5 @@ tonic::include_proto!("graphgateway.v1");
 /// for the engine's route table.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("graphgateway_descriptor");
+
+include!(concat!(env!("OUT_DIR"), "/graphgateway_services.rs"));

@@ -7,6 +7,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine as _;
 use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
@@ -169,6 +171,39 @@ fn scrub_shapes(text: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
+}
+
+/// A vault key: 32 bytes, wiped on drop (parsed here so the configuration
+/// can check `vault.key` without the vault; sealing is `vault::crypto`).
+pub(crate) struct VaultKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl VaultKey {
+    /// Decodes base64 (standard or URL-safe, padded or not) of exactly 32
+    /// bytes. Errors never quote the key, nor where in it decoding failed.
+    pub(crate) fn parse(key: &Secret) -> Result<VaultKey, String> {
+        let text = key.expose().trim();
+        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())
+            .map(Zeroizing::new)
+            .ok_or_else(|| {
+                "not valid base64 (expected 32 random bytes, base64: openssl rand -base64 32)"
+                    .to_string()
+            })?;
+        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "must decode to 32 bytes, got {} (openssl rand -base64 32 makes one)",
+                bytes.len()
+            )
+        })?;
+        Ok(VaultKey(Zeroizing::new(array)))
+    }
+}
+
+/// Checks that a vault key (base64 of 32 bytes) is well formed; the message
+/// never quotes the key.
+pub fn check_vault_key(key: &Secret) -> Result<(), String> {
+    VaultKey::parse(key).map(drop)
 }
 
 #[cfg(test)]

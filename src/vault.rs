@@ -427,7 +427,7 @@ impl Shared {
 /// Checks that a vault key (base64 of 32 bytes) is well formed; the message
 /// never quotes the key.
 pub fn check_key(key: &Secret) -> Result<(), String> {
-    crypto::VaultKey::parse(key).map(drop)
+    crate::secret::check_vault_key(key)
 }
 
 /// What every entry must have, wherever it comes from.
