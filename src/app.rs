@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 
 use crate::cache::LocalCache;
 use crate::config::{Config, EnvSource};
-use crate::engine::routes::RouteTable;
 use crate::engine::Engine;
 use crate::graph::GraphClient;
+use crate::routes::RouteTable;
 use crate::sandbox::Sandbox;
 use crate::vault::{MemoryVault, Vault};
 

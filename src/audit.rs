@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::engine::request::Plan;
-use crate::engine::routes::{IdFormat, Route};
-use crate::engine::CallContext;
+use crate::context::CallContext;
 use crate::error::GatewayError;
+use crate::routes::request::Plan;
+use crate::routes::{IdFormat, Route};
 
 /// Records waiting for Redis; beyond this they are only in the log.
 const REDIS_BACKLOG: usize = 10_000;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ProcessEnv};
-use crate::engine::routes::RouteTable;
+use crate::routes::RouteTable;
 
 /// A gRPC gateway in front of Meta's Graph API for business asset management.
 #[derive(Debug, Parser)]

@@ -6,7 +6,8 @@ mod client;
 mod usage;
 
 pub use crate::error::GraphError;
-pub use client::{GraphClient, GraphRequest, GraphResponse, HttpMethod};
+pub use crate::routes::{GraphRequest, HttpMethod};
+pub use client::{GraphClient, GraphResponse};
 pub use usage::{AdAccountUsage, AppUsage, BusinessUseCaseUsage, Usage};
 
 #[cfg(test)]

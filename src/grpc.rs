@@ -19,14 +19,14 @@ pub use crate::proto::SERVICE_NAMES;
 pub use adapters::add_services;
 
 /// The engine's view of a call's metadata (deadline, request id, caller).
-pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::engine::CallContext {
+pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::context::CallContext {
     context::from_metadata(md)
 }
 
 /// The engine's view of a call: its metadata, its RPC, and the caller the
 /// auth layer authenticated. Hand-written handlers (workflows, local RPCs)
 /// use this.
-pub fn request_context<T>(request: &tonic::Request<T>) -> crate::engine::CallContext {
+pub fn request_context<T>(request: &tonic::Request<T>) -> crate::context::CallContext {
     context::from_request(request)
 }
 
@@ -114,7 +114,7 @@ impl GatewayService {
     async fn execute<Req, Resp>(
         &self,
         full_method: &'static str,
-        ctx: crate::engine::CallContext,
+        ctx: crate::context::CallContext,
         req: Req,
     ) -> Result<Resp, crate::error::GatewayError>
     where

@@ -52,8 +52,7 @@ use crate::overload::{Refusal, RefusalReason};
 
 pub use local::LocalStore;
 
-/// The most a request_id may hold, in bytes.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub use crate::routes::request::MAX_REQUEST_ID_LEN;
 
 /// What is stored for a request_id.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

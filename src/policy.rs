@@ -6,7 +6,7 @@
 //! before the first one runs.
 //!
 //! What a call touches comes from the proto declarations, read once at
-//! start-up into the route table (`crate::engine::routes`): the business it
+//! start-up into the route table (`crate::routes`): the business it
 //! acts for (`(field).business`), every asset id it names (`(field).asset`),
 //! and whether it acts on the business itself (`(graph).acts_on_business`:
 //! creating, claiming or removing an asset, agencies and clients,

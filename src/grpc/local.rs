@@ -5,13 +5,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::engine::routes::QuotaClass as Class;
 use crate::grpc::GatewayService;
 use crate::proto::{
     GetQuotaStatusRequest, GetQuotaStatusResponse, QuotaClass, QuotaKeyStatus, QuotaMode,
     ReportedUsage, WaitingCaller,
 };
 use crate::quota::{KeyStatus, Mode, QuotaKey};
+use crate::routes::QuotaClass as Class;
 
 // VaultService (admin only): src/vault/admin.rs.
 pub(crate) use crate::vault::admin::{

@@ -11,11 +11,11 @@ use tokio::time::Instant;
 
 use super::replay::{self, CreateSpec, Replay, Source};
 use super::Settled;
-use crate::engine::request::{self, Plan};
-use crate::engine::routes::Route;
 use crate::engine::{CallContext, Engine};
 use crate::error::GatewayError;
 use crate::retry::Failure;
+use crate::routes::request::{self, Plan};
+use crate::routes::Route;
 use crate::vault::TokenEntry;
 
 /// Most pages read when listing what a creation may have created.
@@ -215,7 +215,7 @@ async fn list_items(
         let page = DynamicMessage::decode(route.output.clone(), bytes.as_ref()).map_err(|e| {
             GatewayError::Internal(format!("re-decoding {}: {e}", route.operation_id))
         })?;
-        let crate::engine::routes::ResponseShape::List {
+        let crate::routes::ResponseShape::List {
             items: field,
             next_page_token,
         } = &route.response
