@@ -6,7 +6,9 @@
 //! [`CallContext`] and returns response messages or a [`GatewayError`].
 
 mod args;
+mod mutation;
 pub mod response;
+mod scrape;
 pub use crate::routes;
 pub use crate::routes::{page_token, request};
 
@@ -412,7 +414,7 @@ impl Engine {
         } else {
             // Once per request_id; a lost answer is settled, never resent
             // blindly (crate::idempotency).
-            let result = crate::idempotency::mutation::run(self, route, ctx, plan, token).await;
+            let result = mutation::run(self, route, ctx, plan, token).await;
             self.security.audit().mutation(
                 ctx,
                 route,

@@ -32,7 +32,6 @@
 //! "Redis outages").
 
 mod local;
-pub mod mutation;
 mod redis;
 pub mod replay;
 
