@@ -106,7 +106,7 @@ pub async fn serve(
     };
     let token_checks = match engine.security().token_check_interval() {
         d if d.is_zero() => None,
-        d => Some(crate::vault::health::spawn(&engine, d)),
+        d => Some(crate::engine::token_health::spawn(&engine, d)),
     };
     crate::grpc::server::serve_with(
         engine,

@@ -9,6 +9,7 @@ mod args;
 mod mutation;
 pub mod response;
 mod scrape;
+pub mod token_health;
 pub use crate::routes;
 pub use crate::routes::{page_token, request};
 

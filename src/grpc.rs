@@ -7,6 +7,7 @@ pub mod codec;
 mod context;
 pub mod local;
 pub mod server;
+mod vault;
 pub use crate::error::status;
 
 use std::sync::Arc;

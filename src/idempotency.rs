@@ -47,7 +47,7 @@ use tokio::time::Instant;
 use crate::config::{IdempotencyConfig, RedisConfig};
 use crate::error::GatewayError;
 use crate::graph::{GraphError, GraphRequest};
-use crate::overload::{Refusal, RefusalReason};
+use crate::error::{Refusal, RefusalReason};
 
 pub use local::LocalStore;
 

@@ -42,7 +42,6 @@ use self::crypto::Keyring;
 use self::index::{Index, Txn};
 use self::store::Store;
 
-pub(crate) mod admin;
 mod crypto;
 pub mod health;
 mod index;

@@ -14,9 +14,7 @@ use crate::quota::{KeyStatus, Mode, QuotaKey};
 use crate::routes::QuotaClass as Class;
 
 // VaultService (admin only): src/vault/admin.rs.
-pub(crate) use crate::vault::admin::{
-    check_token, delete_token, list_tokens, put_token, rotate_key,
-};
+pub(crate) use super::vault::{check_token, delete_token, list_tokens, put_token, rotate_key};
 
 /// QuotaService.GetQuotaStatus: the quota engine's snapshot, filtered.
 pub(crate) async fn get_quota_status(
