@@ -44,8 +44,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         // prost's codec, but a malformed request is INVALID_ARGUMENT
-        // (src/grpc/codec.rs).
-        .codec_path("crate::grpc::codec::GatewayCodec")
+        // (src/proto/codec.rs).
+        .codec_path("crate::proto::codec::GatewayCodec")
         // Carries a token value: its Debug is hand-written and redacts it
         // (src/vault/admin.rs).
         .skip_debug([".graphgateway.v1.PutTokenRequest"])
@@ -139,7 +139,7 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
             let body = match method_kind(&m) {
                 Some(Kind::Graph) => format!("self.unary(\"{full}\", request).await"),
                 Some(Kind::Workflow) => {
-                    format!("crate::workflows::{fn_name}(self, request).await")
+                    format!("crate::grpc::workflows::{fn_name}(self, request).await")
                 }
                 // Served by the gateway itself (e.g. quota introspection):
                 // a hand-written handler of the same name must exist.

@@ -3,11 +3,12 @@
 //! errors to gRPC statuses, and the server with reflection and health.
 
 mod adapters;
-pub mod codec;
+pub use crate::proto::codec;
 mod context;
 pub mod local;
 pub mod server;
 mod vault;
+pub mod workflows;
 pub use crate::error::status;
 
 use std::sync::Arc;

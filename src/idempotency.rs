@@ -46,8 +46,8 @@ use tokio::time::Instant;
 
 use crate::config::{IdempotencyConfig, RedisConfig};
 use crate::error::GatewayError;
-use crate::graph::{GraphError, GraphRequest};
 use crate::error::{Refusal, RefusalReason};
+use crate::graph::{GraphError, GraphRequest};
 
 pub use local::LocalStore;
 

@@ -26,4 +26,4 @@ pub mod sandbox;
 pub mod secret;
 pub mod telemetry;
 pub mod vault;
-pub mod workflows;
+pub use grpc::workflows;

@@ -1,6 +1,8 @@
 //! Types and tonic stubs generated from proto/graphgateway/v1.
 #![allow(missing_docs, clippy::all, unreachable_pub)]
 
+pub mod codec;
+
 tonic::include_proto!("graphgateway.v1");
 
 /// The encoded descriptor set of proto/ (with imports), for reflection and
