@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // (src/proto/codec.rs).
         .codec_path("crate::proto::codec::GatewayCodec")
         // Carries a token value: its Debug is hand-written and redacts it
-        // (src/vault/admin.rs).
+        // (src/grpc/vault.rs).
         .skip_debug([".graphgateway.v1.PutTokenRequest"])
         .compile_protos(&protos, &includes)?;
 
@@ -123,7 +123,7 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
             let fn_name = snake_case(m.name());
             // Hand-written RPCs get the engine's request_id limit here, so
             // every service enforces it (graph routes check it with their
-            // other fields in src/engine/request.rs).
+            // other fields in src/routes/request.rs).
             let has_request_id = m
                 .input()
                 .get_field_by_name("request_id")

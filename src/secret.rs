@@ -102,7 +102,7 @@ pub fn remember(secret: &Secret) {
 /// and any token-shaped string (a Graph access token `EAA…`, a long hex or
 /// base64 run), each replaced by [`REDACTED`]. Applied where Graph's error
 /// text enters the gateway (src/graph/) and again where errors become
-/// statuses (src/grpc/status.rs).
+/// statuses (src/error/status.rs).
 pub fn scrub(text: &str, extra: &[&Secret]) -> String {
     let mut out = text.to_string();
     for s in extra {

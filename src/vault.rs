@@ -28,7 +28,7 @@
 //! (`vault.old_keys`) still open, and `rotate_key` re-seals every record with
 //! the active key. Token health from Graph's debug_token (`vault/health.rs`)
 //! makes `select` skip tokens known to be invalid. VaultService, the admin
-//! API, is in `vault/admin.rs`.
+//! API, is in `grpc/vault.rs`.
 
 use std::fmt;
 use std::path::Path;

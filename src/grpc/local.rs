@@ -13,7 +13,7 @@ use crate::proto::{
 use crate::quota::{KeyStatus, Mode, QuotaKey};
 use crate::routes::QuotaClass as Class;
 
-// VaultService (admin only): src/vault/admin.rs.
+// VaultService (admin only): src/grpc/vault.rs.
 pub(crate) use super::vault::{check_token, delete_token, list_tokens, put_token, rotate_key};
 
 /// QuotaService.GetQuotaStatus: the quota engine's snapshot, filtered.
