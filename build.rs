@@ -44,10 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         // prost's codec, but a malformed request is INVALID_ARGUMENT
-        // (src/grpc/codec.rs).
-        .codec_path("crate::grpc::codec::GatewayCodec")
+        // (src/proto/codec.rs).
+        .codec_path("crate::proto::codec::GatewayCodec")
         // Carries a token value: its Debug is hand-written and redacts it
-        // (src/vault/admin.rs).
+        // (src/grpc/vault.rs).
         .skip_debug([".graphgateway.v1.PutTokenRequest"])
         .compile_protos(&protos, &includes)?;
 
@@ -55,6 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = prost_reflect::DescriptorPool::decode(bytes.as_slice())?;
     let glue = generate_adapters(&pool);
     std::fs::write(out_dir.join("graphgateway_adapters.rs"), glue)?;
+    std::fs::write(
+        out_dir.join("graphgateway_services.rs"),
+        service_names(&pool),
+    )?;
     Ok(())
 }
 
@@ -82,6 +86,22 @@ fn method_kind(method: &prost_reflect::MethodDescriptor) -> Option<Kind> {
     }
 }
 
+/// `SERVICE_NAMES` (included by src/proto.rs, so the configuration can check
+/// service names without the gRPC layer).
+fn service_names(pool: &prost_reflect::DescriptorPool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "/// Full names of every gateway service, for health and docs."
+    );
+    let _ = writeln!(out, "pub const SERVICE_NAMES: &[&str] = &[");
+    for svc in pool.services().filter(|s| s.package_name() == PACKAGE) {
+        let _ = writeln!(out, "    \"{PACKAGE}.{}\",", svc.name());
+    }
+    let _ = writeln!(out, "];");
+    out
+}
+
 fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
     let mut out = String::new();
     let mut services = Vec::new();
@@ -103,7 +123,7 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
             let fn_name = snake_case(m.name());
             // Hand-written RPCs get the engine's request_id limit here, so
             // every service enforces it (graph routes check it with their
-            // other fields in src/engine/request.rs).
+            // other fields in src/routes/request.rs).
             let has_request_id = m
                 .input()
                 .get_field_by_name("request_id")
@@ -119,7 +139,7 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
             let body = match method_kind(&m) {
                 Some(Kind::Graph) => format!("self.unary(\"{full}\", request).await"),
                 Some(Kind::Workflow) => {
-                    format!("crate::workflows::{fn_name}(self, request).await")
+                    format!("crate::grpc::workflows::{fn_name}(self, request).await")
                 }
                 // Served by the gateway itself (e.g. quota introspection):
                 // a hand-written handler of the same name must exist.
@@ -132,15 +152,6 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
         }
         let _ = writeln!(out, "}}\n");
     }
-    let _ = writeln!(
-        out,
-        "/// Full names of every gateway service, for health and docs."
-    );
-    let _ = writeln!(out, "pub const SERVICE_NAMES: &[&str] = &[");
-    for (name, _) in &services {
-        let _ = writeln!(out, "    \"{PACKAGE}.{name}\",");
-    }
-    let _ = writeln!(out, "];\n");
     let _ = writeln!(
         out,
         "/// Adds every gateway service to a tonic router.\npub fn add_services(mut routes: tonic::service::RoutesBuilder, svc: &crate::grpc::GatewayService) -> tonic::service::RoutesBuilder {{"

@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 
 use crate::cache::LocalCache;
 use crate::config::{Config, EnvSource};
-use crate::engine::routes::RouteTable;
 use crate::engine::Engine;
 use crate::graph::GraphClient;
+use crate::routes::RouteTable;
 use crate::sandbox::Sandbox;
 use crate::vault::{MemoryVault, Vault};
 
@@ -106,7 +106,7 @@ pub async fn serve(
     };
     let token_checks = match engine.security().token_check_interval() {
         d if d.is_zero() => None,
-        d => Some(crate::vault::health::spawn(&engine, d)),
+        d => Some(crate::engine::token_health::spawn(&engine, d)),
     };
     crate::grpc::server::serve_with(
         engine,

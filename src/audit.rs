@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::engine::request::Plan;
-use crate::engine::routes::{IdFormat, Route};
-use crate::engine::CallContext;
+use crate::context::CallContext;
 use crate::error::GatewayError;
+use crate::routes::request::Plan;
+use crate::routes::{IdFormat, Route};
 
 /// Records waiting for Redis; beyond this they are only in the log.
 const REDIS_BACKLOG: usize = 10_000;
@@ -246,7 +246,7 @@ fn code_and_reason(e: &GatewayError) -> (String, Option<String>) {
         // to_status logs internal details; the audit needs only the code.
         return ("INTERNAL".to_string(), Some("INTERNAL".to_string()));
     }
-    let status = crate::grpc::status::to_status(e);
+    let status = crate::error::status::to_status(e);
     let reason = tonic_types::StatusExt::get_error_details(&status)
         .error_info()
         .map(|i| i.reason.clone());

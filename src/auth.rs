@@ -25,35 +25,17 @@ use prost_reflect::DynamicMessage;
 
 use crate::audit::{Audit, AuditRecord};
 use crate::config::{AuthConfig, Config};
-use crate::engine::request::Plan;
-use crate::engine::routes::Route;
-use crate::engine::CallContext;
+use crate::context::CallContext;
 use crate::error::GatewayError;
 use crate::policy::{Asset, AssetType, Policy, Target};
+use crate::routes::request::Plan;
+use crate::routes::Route;
 use crate::secret::Secret;
 use crate::vault::{TokenEntry, Vault};
 
 pub use layer::AuthLayer;
 
-/// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// The caller's configured name.
-    pub name: String,
-    /// May call VaultService.
-    pub admin: bool,
-    /// How it proved who it is.
-    pub method: AuthMethod,
-}
-
-/// How a caller authenticated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// `authorization: Bearer <key>`.
-    ApiKey,
-    /// An mTLS client certificate.
-    Certificate,
-}
+pub use crate::context::{AuthMethod, Principal};
 
 /// Request extension: the authenticated caller (set by [`AuthLayer`]).
 #[derive(Clone, Debug)]

@@ -44,6 +44,17 @@ pub enum Served {
     Coalesced,
 }
 
+impl Served {
+    /// The `result` label of the cache metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            Served::Hit => "hit",
+            Served::Miss => "miss",
+            Served::Coalesced => "coalesced",
+        }
+    }
+}
+
 /// Counters, for tests, metrics and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
@@ -145,7 +156,7 @@ impl ReadCache for LocalCache {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         if let Some(v) = self.entries.get(&key).await {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::cache_lookup(Served::Hit);
+            crate::metrics::cache_lookup(Served::Hit.label());
             return Ok((v, Served::Hit));
         }
         let entry = self
@@ -164,7 +175,7 @@ impl ReadCache for LocalCache {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
             Served::Coalesced
         };
-        crate::metrics::cache_lookup(served);
+        crate::metrics::cache_lookup(served.label());
         Ok((entry.into_value(), served))
     }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ProcessEnv};
-use crate::engine::routes::RouteTable;
+use crate::routes::RouteTable;
 
 /// A gRPC gateway in front of Meta's Graph API for business asset management.
 #[derive(Debug, Parser)]
@@ -37,7 +37,8 @@ enum Command {
         #[arg(long)]
         no_legacy_edges: bool,
     },
-    /// Print every RPC's Graph call: method, HTTP method, path template.
+    /// Print every RPC: its Graph call (HTTP method, path template), a
+    /// workflow's steps, or "no Graph call" (vault, quota, health, reflection).
     Routes,
     /// Print the configuration reference (every key, its environment
     /// variable, default and meaning) as a Markdown table.
@@ -141,20 +142,51 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Routes => {
-            let table = RouteTable::embedded()?;
-            let mut out = String::new();
-            for r in table.iter() {
-                out.push_str(&format!(
-                    "{}\t{}\t{}\n",
-                    r.full_method.trim_start_matches('/'),
-                    r.http.as_str(),
-                    r.template.raw
-                ));
-            }
-            print!("{out}");
+            print!("{}", routes_listing()?);
             Ok(())
         }
     }
+}
+
+/// `graph-gateway routes`: every RPC the server answers, one line each,
+/// tab-separated: the method, then its Graph call (HTTP method and path
+/// template); a workflow names its steps (each step is one of the routes),
+/// and an RPC that makes no Graph call says so (VaultService, QuotaService,
+/// health and reflection).
+pub fn routes_listing() -> anyhow::Result<String> {
+    let table = RouteTable::embedded()?;
+    let mut pools = vec![table.pool().clone()];
+    for set in [
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ] {
+        pools.push(prost_reflect::DescriptorPool::decode(set)?);
+    }
+    let mut out = String::new();
+    for pool in &pools {
+        for svc in pool.services() {
+            for m in svc.methods() {
+                let full = format!("/{}/{}", svc.full_name(), m.name());
+                let method = full.trim_start_matches('/');
+                if let Some(r) = table.get(&full) {
+                    out.push_str(&format!(
+                        "{method}\t{}\t{}\n",
+                        r.http.as_str(),
+                        r.template.raw
+                    ));
+                } else if let Some(w) = table.workflows().iter().find(|w| w.full_method == full) {
+                    out.push_str(&format!(
+                        "{method}\tworkflow\tsteps {}\n",
+                        w.steps.join(", ")
+                    ));
+                } else {
+                    out.push_str(&format!("{method}\t-\tno Graph call\n"));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Where the generated configuration reference starts in a Markdown file

@@ -27,7 +27,9 @@ pub use self::auth::{
     Policies, PolicyAccess, PolicyRule, ServiceNames, TlsConfig, DEFAULT_EXEMPT, VAULT_SERVICE,
 };
 use self::fields::{Field, FIELDS};
-pub use self::quota::{CallerConfig, Callers, Priority, QuotaConfig, RedisConfig, UseCaseCalls};
+pub use self::quota::{
+    CallerConfig, Callers, Priority, QuotaConfig, RedisConfig, UseCaseCalls, REDIS_MODES,
+};
 pub use self::reliability::{BreakerConfig, IdempotencyConfig, RetryConfig, ServerConfig};
 pub use self::telemetry::{MetricsConfig, OtelConfig};
 

@@ -6,10 +6,12 @@
 //! [`CallContext`] and returns response messages or a [`GatewayError`].
 
 mod args;
-pub mod page_token;
-pub mod request;
+mod mutation;
 pub mod response;
-pub mod routes;
+mod scrape;
+pub mod token_health;
+pub use crate::routes;
+pub use crate::routes::{page_token, request};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,24 +30,7 @@ pub use args::Arg;
 use request::Plan;
 use routes::{Route, RouteTable};
 
-/// What the transport tells the engine about a call.
-#[derive(Clone, Debug, Default)]
-pub struct CallContext {
-    /// When the caller stops waiting.
-    pub deadline: Option<Instant>,
-    /// Correlates logs of one call.
-    pub request_id: String,
-    /// The internal caller, when known.
-    pub caller: Option<String>,
-    /// Fires when the caller goes away (a mutation not yet sent is then
-    /// abandoned; one already sent completes and its outcome is kept).
-    pub cancel: crate::retry::Cancel,
-    /// The RPC as called, "/package.Service/Method" (empty when unknown):
-    /// policy checks workflow steps against the workflow's service.
-    pub rpc: String,
-    /// The authenticated caller; None while caller authentication is off.
-    pub principal: Option<Arc<crate::auth::Principal>>,
-}
+pub use crate::context::CallContext;
 
 /// The pipeline.
 pub struct Engine {
@@ -430,7 +415,7 @@ impl Engine {
         } else {
             // Once per request_id; a lost answer is settled, never resent
             // blindly (crate::idempotency).
-            let result = crate::idempotency::mutation::run(self, route, ctx, plan, token).await;
+            let result = mutation::run(self, route, ctx, plan, token).await;
             self.security.audit().mutation(
                 ctx,
                 route,

@@ -1,9 +1,15 @@
 //! The one error type of the pipeline. Domain code returns it; the gRPC layer
-//! maps it to a status in one place (`grpc::status`).
+//! maps it to a status in one place (`error::status`, re-exported as
+//! `grpc::status`).
 
 use std::time::Duration;
 
-use crate::graph::GraphError;
+mod graph;
+mod refusal;
+pub mod status;
+
+pub use graph::GraphError;
+pub use refusal::{Refusal, RefusalReason};
 
 /// A field that failed validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +38,9 @@ pub enum GatewayError {
     NotSent(String),
     /// The gateway itself refused or stopped the call: overload, an open
     /// circuit, shutdown, a reused request_id, a mutation whose outcome is
-    /// unknown (see [`crate::overload::Refusal`]).
+    /// unknown (see [`Refusal`]).
     #[error("{0}")]
-    Refused(crate::overload::Refusal),
+    Refused(Refusal),
     /// Graph answered with something that is not a Graph response.
     #[error("malformed Graph response: {0}")]
     Malformed(String),
@@ -103,16 +109,6 @@ impl GatewayError {
             Self::Throttled { .. } => "throttled",
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Internal(_) => "internal",
-        }
-    }
-}
-
-impl From<crate::vault::VaultError> for GatewayError {
-    fn from(e: crate::vault::VaultError) -> Self {
-        match e {
-            crate::vault::VaultError::NoToken(_) => Self::NoToken(e.to_string()),
-            crate::vault::VaultError::Invalid(_) => Self::TokenInvalid(e.to_string()),
-            other => Self::Internal(other.to_string()),
         }
     }
 }

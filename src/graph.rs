@@ -3,11 +3,11 @@
 //! parsed into [`GraphError`], usage headers parsed into [`Usage`].
 
 mod client;
-mod error;
 mod usage;
 
-pub use client::{GraphClient, GraphRequest, GraphResponse, HttpMethod};
-pub use error::GraphError;
+pub use crate::error::GraphError;
+pub use crate::routes::{GraphRequest, HttpMethod};
+pub use client::{GraphClient, GraphResponse};
 pub use usage::{AdAccountUsage, AppUsage, BusinessUseCaseUsage, Usage};
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! errors to gRPC statuses, and the server with reflection and health.
 
 mod adapters;
-pub mod codec;
+pub use crate::proto::codec;
 mod context;
 pub mod local;
 pub mod server;
-pub mod status;
+mod vault;
+pub mod workflows;
+pub use crate::error::status;
 
 use std::sync::Arc;
 
@@ -15,17 +17,18 @@ use tracing::Instrument as _;
 
 use crate::engine::Engine;
 
-pub use adapters::{add_services, SERVICE_NAMES};
+pub use crate::proto::SERVICE_NAMES;
+pub use adapters::add_services;
 
 /// The engine's view of a call's metadata (deadline, request id, caller).
-pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::engine::CallContext {
+pub fn call_context(md: &tonic::metadata::MetadataMap) -> crate::context::CallContext {
     context::from_metadata(md)
 }
 
 /// The engine's view of a call: its metadata, its RPC, and the caller the
 /// auth layer authenticated. Hand-written handlers (workflows, local RPCs)
 /// use this.
-pub fn request_context<T>(request: &tonic::Request<T>) -> crate::engine::CallContext {
+pub fn request_context<T>(request: &tonic::Request<T>) -> crate::context::CallContext {
     context::from_request(request)
 }
 
@@ -113,7 +116,7 @@ impl GatewayService {
     async fn execute<Req, Resp>(
         &self,
         full_method: &'static str,
-        ctx: crate::engine::CallContext,
+        ctx: crate::context::CallContext,
         req: Req,
     ) -> Result<Resp, crate::error::GatewayError>
     where

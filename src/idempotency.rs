@@ -32,7 +32,6 @@
 //! "Redis outages").
 
 mod local;
-pub mod mutation;
 mod redis;
 pub mod replay;
 
@@ -47,13 +46,12 @@ use tokio::time::Instant;
 
 use crate::config::{IdempotencyConfig, RedisConfig};
 use crate::error::GatewayError;
+use crate::error::{Refusal, RefusalReason};
 use crate::graph::{GraphError, GraphRequest};
-use crate::overload::{Refusal, RefusalReason};
 
 pub use local::LocalStore;
 
-/// The most a request_id may hold, in bytes.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub use crate::routes::request::MAX_REQUEST_ID_LEN;
 
 /// What is stored for a request_id.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

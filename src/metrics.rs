@@ -23,7 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
@@ -36,8 +36,6 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cache::Served;
-use crate::engine::Engine;
 use crate::error::GatewayError;
 
 /// The content type of `/metrics` (OpenMetrics text, which Prometheus reads).
@@ -190,13 +188,9 @@ pub fn upstream_call(route: &str, result: Result<(), &GatewayError>, elapsed: Du
         .observe(elapsed.as_secs_f64());
 }
 
-/// Records how the cache served one read.
-pub fn cache_lookup(served: Served) {
-    let result = match served {
-        Served::Hit => "hit",
-        Served::Miss => "miss",
-        Served::Coalesced => "coalesced",
-    };
+/// Records how the cache served one read: `result` is "hit", "miss" or
+/// "coalesced" (`cache::Served::label`).
+pub fn cache_lookup(result: &'static str) {
     FAMILIES.cache.get_or_create(&ResultLabels { result }).inc();
 }
 
@@ -210,9 +204,18 @@ pub fn quota_wait(elapsed: Duration, granted: bool) {
         .observe(elapsed.as_secs_f64());
 }
 
-/// The metrics text for a scrape: the request-path families plus `engine`'s
-/// quota snapshot, vault token health, and `ready`.
-pub async fn render(engine: &Engine, ready: bool) -> String {
+/// What a scrape reads besides the request-path families: the engine's
+/// quota snapshot and vault token health (the engine implements it, so this
+/// module knows nothing of the pipeline).
+#[async_trait::async_trait]
+pub trait ScrapeSource: Send + Sync {
+    /// Adds this source's gauges, read at scrape time.
+    async fn push_gauges(&self, gauges: &mut Gauges);
+}
+
+/// The metrics text for a scrape: the request-path families plus the
+/// `source`'s gauges (quota snapshot, vault token health), and `ready`.
+pub async fn render(source: &dyn ScrapeSource, ready: bool) -> String {
     let mut gauges = Gauges::default();
     gauges.push(
         "graph_gateway_ready",
@@ -220,11 +223,8 @@ pub async fn render(engine: &Engine, ready: bool) -> String {
         vec![],
         f64::from(u8::from(ready)),
     );
-    // Quota: the same numbers QuotaService shows, read from its snapshot.
-    for m in engine.quota().snapshot().await.metrics() {
-        gauges.push(m.name, m.help, m.labels, m.value);
-    }
-    token_gauges(engine, &mut gauges);
+    // Quota and vault token health, read from the engine.
+    source.push_gauges(&mut gauges).await;
 
     let mut registry = Registry::default();
     let f = &*FAMILIES;
@@ -266,66 +266,14 @@ pub async fn render(engine: &Engine, ready: bool) -> String {
     out
 }
 
-/// Vault tokens, by name: expiry and health state.
-fn token_gauges(engine: &Engine, gauges: &mut Gauges) {
-    let vault = engine.vault();
-    let mut entries = vault.entries();
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    for entry in &entries {
-        let health = vault.status(&entry.name).map(|s| s.health);
-        let expires_at = health
-            .as_ref()
-            .and_then(|h| h.expires_at)
-            .or(entry.expires_at);
-        let token = || vec![("token", entry.name.clone())];
-        if let Some(at) = expires_at {
-            gauges.push(
-                "graph_gateway_vault_token_expiry_timestamp_seconds",
-                "When the vault token expires (debug_token, else the vault's record), seconds since the epoch.",
-                token(),
-                at as f64,
-            );
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            gauges.push(
-                "graph_gateway_vault_token_expires_in_seconds",
-                "Seconds until the vault token expires (negative: expired).",
-                token(),
-                at as f64 - now as f64,
-            );
-        }
-        let state = health.as_ref().map(|h| h.state).unwrap_or_default();
-        for s in [
-            crate::vault::HealthState::Unknown,
-            crate::vault::HealthState::Valid,
-            crate::vault::HealthState::Invalid,
-        ] {
-            gauges.push(
-                "graph_gateway_vault_token_state",
-                "1 for the vault token's health per Graph's debug_token: unknown, valid or invalid.",
-                vec![("token", entry.name.clone()), ("state", s.as_str().to_string())],
-                f64::from(u8::from(state == s)),
-            );
-        }
-        if let Some(at) = health.and_then(|h| h.checked_at) {
-            gauges.push(
-                "graph_gateway_vault_token_checked_timestamp_seconds",
-                "When Graph last answered debug_token about the vault token, seconds since the epoch.",
-                token(),
-                at as f64,
-            );
-        }
-    }
-}
-
 /// Gauges read at scrape time, grouped by name.
 #[derive(Debug, Default)]
-struct Gauges {
+pub struct Gauges {
     families: Vec<GaugeFamily>,
 }
 
-type Labels = Vec<(&'static str, String)>;
+/// A sample's labels.
+pub type Labels = Vec<(&'static str, String)>;
 
 #[derive(Debug)]
 struct GaugeFamily {
@@ -335,7 +283,8 @@ struct GaugeFamily {
 }
 
 impl Gauges {
-    fn push(&mut self, name: &'static str, help: &'static str, labels: Labels, value: f64) {
+    /// One sample of the gauge `name`.
+    pub fn push(&mut self, name: &'static str, help: &'static str, labels: Labels, value: f64) {
         match self.families.iter_mut().find(|f| f.name == name) {
             Some(f) => f.samples.push((labels, value)),
             None => self.families.push(GaugeFamily {
@@ -373,7 +322,7 @@ impl Collector for Gauges {
 /// is aborted. `/readyz` answers 200 while `ready` holds true, else 503.
 pub fn spawn_server(
     listener: TcpListener,
-    engine: Arc<Engine>,
+    source: Arc<dyn ScrapeSource>,
     ready: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     use axum::http::{header, StatusCode};
@@ -385,12 +334,12 @@ pub fn spawn_server(
         .route(
             "/metrics",
             get(move || {
-                let engine = engine.clone();
+                let source = source.clone();
                 let ready = *metrics_ready.borrow();
                 async move {
                     (
                         [(header::CONTENT_TYPE, CONTENT_TYPE)],
-                        render(&engine, ready).await,
+                        render(source.as_ref(), ready).await,
                     )
                         .into_response()
                 }

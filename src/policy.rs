@@ -6,7 +6,7 @@
 //! before the first one runs.
 //!
 //! What a call touches comes from the proto declarations, read once at
-//! start-up into the route table (`crate::engine::routes`): the business it
+//! start-up into the route table (`crate::routes`): the business it
 //! acts for (`(field).business`), every asset id it names (`(field).asset`),
 //! and whether it acts on the business itself (`(graph).acts_on_business`:
 //! creating, claiming or removing an asset, agencies and clients,
@@ -36,7 +36,115 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{PolicyAccess, PolicyRule};
+// --- the grants (`[[policy]]` tables, read by `config`) ----------------------
+
+/// One grant. A caller may do what any of its grants allows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyRule {
+    /// The caller (a name of `[[auth.callers]]`).
+    pub caller: String,
+    /// Business ids the caller may act for; `["*"]`: every business, and
+    /// calls whose business the gateway cannot tell.
+    pub businesses: Vec<String>,
+    /// Asset lists: a grant with any of them is scoped to the assets they
+    /// name (every asset a call names must be listed, and calls that act on
+    /// the business itself need a grant without lists). Ad accounts
+    /// (`act_123` or `123`).
+    pub ad_accounts: Vec<String>,
+    /// Pages.
+    pub pages: Vec<String>,
+    /// Apps.
+    pub apps: Vec<String>,
+    /// Pixels.
+    pub pixels: Vec<String>,
+    /// Product catalogs.
+    pub catalogs: Vec<String>,
+    /// Instagram accounts.
+    pub instagram_accounts: Vec<String>,
+    /// Business asset groups.
+    pub asset_groups: Vec<String>,
+    /// Custom audiences.
+    pub custom_audiences: Vec<String>,
+    /// On-behalf-of requests.
+    pub obo_requests: Vec<String>,
+    /// Audience sharing requests (relationships).
+    pub sharing_requests: Vec<String>,
+    /// Custom conversions.
+    pub custom_conversions: Vec<String>,
+    /// Offline conversion data sets.
+    pub offline_conversion_data_sets: Vec<String>,
+    /// Read only, or read and write.
+    pub access: PolicyAccess,
+    /// Full service names the grant covers; empty: every gateway service
+    /// (VaultService needs `admin` instead).
+    pub services: Vec<String>,
+}
+
+/// What a grant allows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyAccess {
+    /// Reads only.
+    #[default]
+    Read,
+    /// Reads and mutations.
+    Write,
+}
+
+impl PolicyRule {
+    /// Every asset list, by its key (`crate::policy::AssetType::LISTED`).
+    pub fn asset_lists(&self) -> [(&'static str, &Vec<String>); 12] {
+        [
+            ("ad_accounts", &self.ad_accounts),
+            ("pages", &self.pages),
+            ("apps", &self.apps),
+            ("pixels", &self.pixels),
+            ("catalogs", &self.catalogs),
+            ("instagram_accounts", &self.instagram_accounts),
+            ("asset_groups", &self.asset_groups),
+            ("custom_audiences", &self.custom_audiences),
+            ("obo_requests", &self.obo_requests),
+            ("sharing_requests", &self.sharing_requests),
+            ("custom_conversions", &self.custom_conversions),
+            (
+                "offline_conversion_data_sets",
+                &self.offline_conversion_data_sets,
+            ),
+        ]
+    }
+
+    /// An asset list by its key, for the configuration reader.
+    pub fn asset_list_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
+        Some(match key {
+            "ad_accounts" => &mut self.ad_accounts,
+            "pages" => &mut self.pages,
+            "apps" => &mut self.apps,
+            "pixels" => &mut self.pixels,
+            "catalogs" => &mut self.catalogs,
+            "instagram_accounts" => &mut self.instagram_accounts,
+            "asset_groups" => &mut self.asset_groups,
+            "custom_audiences" => &mut self.custom_audiences,
+            "obo_requests" => &mut self.obo_requests,
+            "sharing_requests" => &mut self.sharing_requests,
+            "custom_conversions" => &mut self.custom_conversions,
+            "offline_conversion_data_sets" => &mut self.offline_conversion_data_sets,
+            _ => return None,
+        })
+    }
+}
+
+impl PolicyAccess {
+    /// "read" or "write".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyAccess::Read => "read",
+            PolicyAccess::Write => "write",
+        }
+    }
+}
+
+// --- evaluation ---------------------------------------------------------------
 
 /// What an id in a request names (mirrors `graphgateway.v1.AssetType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

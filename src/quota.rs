@@ -36,9 +36,9 @@ use governor::nanos::Nanos;
 use tokio::time::Instant;
 
 use crate::config::{CallerConfig, Priority, QuotaConfig, RedisConfig};
-use crate::engine::routes::QuotaClass;
 use crate::error::GatewayError;
 use crate::graph::{GraphError, Usage};
+use crate::routes::QuotaClass;
 
 pub use fair::AdaptiveQuota;
 pub use key::QuotaKey;

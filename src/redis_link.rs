@@ -76,7 +76,7 @@ impl ConnectionLike for RedisConn {
 }
 
 /// The modes `redis.mode` accepts.
-pub const MODES: [&str; 3] = ["standalone", "cluster", "sentinel"];
+pub use crate::config::REDIS_MODES as MODES;
 
 impl RedisLink {
     /// The link `[redis]` describes, None when `redis.url` is unset. The

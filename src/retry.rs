@@ -21,19 +21,17 @@
 //! (retries, circuit breaker, idempotency store).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use rand::Rng as _;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::config::{Config, RetryConfig};
 use crate::error::GatewayError;
 use crate::idempotency::Idempotency;
-use crate::overload::{Breaker, Health, Refusal, RefusalReason};
+use crate::overload::{Breaker, Health};
 
 /// Reads and mutations are retried differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,114 +277,25 @@ impl RetryBudget {
     }
 }
 
-// --- cancellation ------------------------------------------------------------
-
-/// Tells a call that its caller went away. The default never fires.
-#[derive(Clone, Default)]
-pub struct Cancel(Option<Arc<CancelState>>);
-
-struct CancelState {
-    fired: AtomicBool,
-    notify: Notify,
-}
-
-/// Fires its [`Cancel`] when dropped, unless disarmed: held by the gRPC
-/// handler while a detached call runs, so the call learns when the caller
-/// is gone.
-pub struct CancelOnDrop(Option<Arc<CancelState>>);
-
-// === impl Cancel ===
-
-impl Cancel {
-    /// A signal and the guard that fires it.
-    pub fn new() -> (Self, CancelOnDrop) {
-        let state = Arc::new(CancelState {
-            fired: AtomicBool::new(false),
-            notify: Notify::new(),
-        });
-        (Self(Some(state.clone())), CancelOnDrop(Some(state)))
-    }
-
-    /// True once the caller went away.
-    pub fn is_cancelled(&self) -> bool {
-        self.0
-            .as_ref()
-            .is_some_and(|s| s.fired.load(Ordering::SeqCst))
-    }
-
-    /// Resolves when the caller goes away (never for the default signal).
-    pub async fn cancelled(&self) {
-        let Some(state) = &self.0 else {
-            return std::future::pending().await;
-        };
-        loop {
-            let notified = state.notify.notified();
-            if state.fired.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// The error of a call abandoned because its caller went away.
-    pub fn error() -> GatewayError {
-        GatewayError::Refused(Refusal::new(
-            RefusalReason::Cancelled,
-            "the caller went away before the call was sent to Graph",
-        ))
-    }
-
-    /// `Err` when cancelled.
-    pub fn check(&self) -> Result<(), GatewayError> {
-        if self.is_cancelled() {
-            Err(Self::error())
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl std::fmt::Debug for Cancel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Cancel").field(&self.is_cancelled()).finish()
-    }
-}
-
-// === impl CancelOnDrop ===
-
-impl CancelOnDrop {
-    /// The call completed: dropping the guard no longer fires.
-    pub fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(state) = self.0.take() {
-            state.fired.store(true, Ordering::SeqCst);
-            state.notify.notify_waiters();
-        }
-    }
-}
+pub use crate::context::{Cancel, CancelOnDrop};
 
 /// Runs a call detached from its caller: the call goes on when the caller
 /// goes away (its [`Cancel`] fires, so a mutation not yet sent is abandoned
 /// while one already sent completes and its outcome is kept), and the
 /// caller waits no longer than its deadline.
 pub async fn detached<T, F, Fut>(
-    ctx: crate::engine::CallContext,
+    ctx: crate::context::CallContext,
     call: F,
 ) -> Result<T, GatewayError>
 where
-    F: FnOnce(crate::engine::CallContext) -> Fut,
+    F: FnOnce(crate::context::CallContext) -> Fut,
     Fut: Future<Output = Result<T, GatewayError>> + Send + 'static,
     T: Send + 'static,
 {
     use tracing::Instrument as _;
     let deadline = ctx.deadline;
     let (cancel, guard) = Cancel::new();
-    let ctx = crate::engine::CallContext { cancel, ..ctx };
+    let ctx = crate::context::CallContext { cancel, ..ctx };
     let task = tokio::spawn(call(ctx).in_current_span());
     let joined = match deadline {
         Some(d) => match tokio::time::timeout_at(d, task).await {

@@ -7,8 +7,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine as _;
 use parking_lot::RwLock;
 use zeroize::Zeroizing;
+
+/// Every generated caller key (`auth::keys::generate`) starts with this, so
+/// scanners (and [`scrub`]) can spot leaked keys.
+pub const KEY_PREFIX: &str = "ggw_";
 
 /// A secret string.
 #[derive(Clone)]
@@ -96,7 +102,7 @@ pub fn remember(secret: &Secret) {
 /// and any token-shaped string (a Graph access token `EAA…`, a long hex or
 /// base64 run), each replaced by [`REDACTED`]. Applied where Graph's error
 /// text enters the gateway (src/graph/) and again where errors become
-/// statuses (src/grpc/status.rs).
+/// statuses (src/error/status.rs).
 pub fn scrub(text: &str, extra: &[&Secret]) -> String {
     let mut out = text.to_string();
     for s in extra {
@@ -126,7 +132,7 @@ fn token_shaped(run: &str) -> bool {
     let core = run;
     let alnum = core.chars().filter(char::is_ascii_alphanumeric).count();
     // The gateway's own caller keys.
-    if run.starts_with(crate::auth::keys::KEY_PREFIX) && alnum >= 16 {
+    if run.starts_with(KEY_PREFIX) && alnum >= 16 {
         return true;
     }
     // Graph access tokens: EAA followed by 20 or more letters and digits.
@@ -165,6 +171,39 @@ fn scrub_shapes(text: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
+}
+
+/// A vault key: 32 bytes, wiped on drop (parsed here so the configuration
+/// can check `vault.key` without the vault; sealing is `vault::crypto`).
+pub(crate) struct VaultKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl VaultKey {
+    /// Decodes base64 (standard or URL-safe, padded or not) of exactly 32
+    /// bytes. Errors never quote the key, nor where in it decoding failed.
+    pub(crate) fn parse(key: &Secret) -> Result<VaultKey, String> {
+        let text = key.expose().trim();
+        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())
+            .map(Zeroizing::new)
+            .ok_or_else(|| {
+                "not valid base64 (expected 32 random bytes, base64: openssl rand -base64 32)"
+                    .to_string()
+            })?;
+        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "must decode to 32 bytes, got {} (openssl rand -base64 32 makes one)",
+                bytes.len()
+            )
+        })?;
+        Ok(VaultKey(Zeroizing::new(array)))
+    }
+}
+
+/// Checks that a vault key (base64 of 32 bytes) is well formed; the message
+/// never quotes the key.
+pub fn check_vault_key(key: &Secret) -> Result<(), String> {
+    VaultKey::parse(key).map(drop)
 }
 
 #[cfg(test)]

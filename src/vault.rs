@@ -28,7 +28,7 @@
 //! (`vault.old_keys`) still open, and `rotate_key` re-seals every record with
 //! the active key. Token health from Graph's debug_token (`vault/health.rs`)
 //! makes `select` skip tokens known to be invalid. VaultService, the admin
-//! API, is in `vault/admin.rs`.
+//! API, is in `grpc/vault.rs`.
 
 use std::fmt;
 use std::path::Path;
@@ -42,7 +42,6 @@ use self::crypto::Keyring;
 use self::index::{Index, Txn};
 use self::store::Store;
 
-pub(crate) mod admin;
 mod crypto;
 pub mod health;
 mod index;
@@ -427,7 +426,7 @@ impl Shared {
 /// Checks that a vault key (base64 of 32 bytes) is well formed; the message
 /// never quotes the key.
 pub fn check_key(key: &Secret) -> Result<(), String> {
-    crypto::VaultKey::parse(key).map(drop)
+    crate::secret::check_vault_key(key)
 }
 
 /// What every entry must have, wherever it comes from.
@@ -439,6 +438,16 @@ fn check_entry(entry: &TokenEntry) -> Result<(), String> {
         return Err(format!("token {:?} has an empty value", entry.name));
     }
     Ok(())
+}
+
+impl From<VaultError> for crate::error::GatewayError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::NoToken(_) => Self::NoToken(e.to_string()),
+            VaultError::Invalid(_) => Self::TokenInvalid(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]

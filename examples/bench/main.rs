@@ -66,6 +66,11 @@ enum Cmd {
         /// Skip the valgrind profile.
         #[arg(long)]
         no_profile: bool,
+        /// The gateway binary the valgrind profile runs: the same build with
+        /// line tables (`cargo build --profile profiling`, as scripts/bench
+        /// does); the release binary when absent.
+        #[arg(long)]
+        profile_gateway: Option<PathBuf>,
         /// Only these scenarios (p1,p2,p3,p4,p5,profile,quota); P2 and P3 run together.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
@@ -127,14 +132,39 @@ async fn main() -> ExitCode {
             dir,
             quick,
             no_profile,
+            profile_gateway,
             only,
-        } => run(out, gateway, dir, quick, no_profile, only, false).await,
+        } => {
+            run(
+                out,
+                gateway,
+                profile_gateway,
+                dir,
+                quick,
+                no_profile,
+                only,
+                false,
+            )
+            .await
+        }
         Cmd::Quota {
             out,
             gateway,
             dir,
             quick,
-        } => run(out, gateway, dir, quick, true, vec!["quota".into()], true).await,
+        } => {
+            run(
+                out,
+                gateway,
+                None,
+                dir,
+                quick,
+                true,
+                vec!["quota".into()],
+                true,
+            )
+            .await
+        }
         Cmd::Echo { listen, payload } => servers::echo(listen, &payload).await,
         Cmd::Upstream { listen } => servers::upstream(listen).await,
         Cmd::Call { addr, n, miss } => scenarios::calls(addr, n, !miss).await,
@@ -160,9 +190,11 @@ async fn background() -> f64 {
     (procs::machine_busy_secs() - m0) / t0.elapsed().as_secs_f64()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     out: PathBuf,
     gateway: PathBuf,
+    profile_gateway: Option<PathBuf>,
     dir: PathBuf,
     quick: bool,
     no_profile: bool,
@@ -181,6 +213,15 @@ async fn run(
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
     let gateway_bin = gateway.canonicalize()?;
+    let profile_bin = match &profile_gateway {
+        Some(p) => p.canonicalize().with_context(|| {
+            format!(
+                "{} is missing: cargo build --profile profiling",
+                p.display()
+            )
+        })?,
+        None => gateway_bin.clone(),
+    };
     let self_exe = std::env::current_exe()?;
     let pin = procs::Pinning::detect();
     let machine = report::Machine::detect();
@@ -198,6 +239,7 @@ async fn run(
     let (upstream_proc, upstream) = scenarios::start_upstream(&dir, &self_exe, &pin).await?;
     let ctx = scenarios::Ctx {
         gateway_bin,
+        profile_bin,
         self_exe,
         dir: dir.clone(),
         pin: pin.clone(),

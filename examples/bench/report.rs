@@ -828,7 +828,7 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
         let _ = writeln!(o, "### Hot-path profile (valgrind)\n");
         let _ = writeln!(
             o,
-            "The release gateway under valgrind in front of the fixed upstream (cache TTL 3600 s), one connection, calls one after another, default logging. Instructions: callgrind, counters zeroed after a warm-up and dumped after {} hits, then again after {} misses (each miss a page size not asked before). Allocations: DHAT totals of three runs ({a} hits + {a} misses, {b} + {a}, {a} + {b}) subtracted, so start-up and shutdown cancel out. Listings by function: `target/bench/callgrind-hit.txt`, `target/bench/callgrind-miss.txt`.\n",
+            "The release gateway (its `profiling` build: the release profile with line tables) under valgrind in front of the fixed upstream (cache TTL 3600 s), one connection, calls one after another, default logging. Instructions: callgrind, counters zeroed after a warm-up and dumped after {} hits, then again after {} misses (each miss a page size not asked before). Allocations: DHAT totals of three runs ({a} hits + {a} misses, {b} + {a}, {a} + {b}) subtracted, so start-up and shutdown cancel out. Listings by function: `target/bench/callgrind-hit.txt`, `target/bench/callgrind-miss.txt`.\n",
             p.callgrind_calls,
             p.callgrind_calls,
             a = p.dhat_calls.0,

@@ -26,6 +26,9 @@ pub const BUSINESS: &str = "1000000001";
 pub struct Ctx {
     /// `graph-gateway` (release).
     pub gateway_bin: PathBuf,
+    /// The gateway the valgrind profile runs (`--profile-gateway`: the
+    /// profiling build, with line tables), else `gateway_bin`.
+    pub profile_bin: PathBuf,
     /// This benchmark's own executable (for the echo, upstream and
     /// library-built gateway children).
     pub self_exe: PathBuf,
@@ -1104,7 +1107,7 @@ async fn valgrind(
         format!("--dhat-out-file={}", out.display())
     });
     args.extend([
-        ctx.gateway_bin.display().to_string(),
+        ctx.profile_bin.display().to_string(),
         "serve".into(),
         "--config".into(),
         cfg.display().to_string(),

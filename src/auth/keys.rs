@@ -13,8 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::secret::Secret;
 
-/// Every generated key starts with this, so scanners can spot leaked keys.
-pub const KEY_PREFIX: &str = "ggw_";
+pub use crate::secret::KEY_PREFIX;
 
 /// A fresh key: `ggw_` and 32 random bytes, base64url.
 pub fn generate() -> Secret {

@@ -18,7 +18,7 @@ use tonic_types::{ErrorDetails, StatusExt as _};
 
 use super::{AuthFailure, Authenticated, RpcPath, Security};
 use crate::config::VAULT_SERVICE;
-use crate::grpc::status::GATEWAY_DOMAIN;
+use crate::error::status::GATEWAY_DOMAIN;
 
 /// Adds [`AuthService`] around a service.
 #[derive(Clone)]

@@ -37,6 +37,7 @@ use std::path::PathBuf;
 
 use super::fields::FieldValue;
 use super::{env_var, read_secret_file, Config};
+pub use crate::policy::{PolicyAccess, PolicyRule};
 use crate::secret::Secret;
 
 /// `[auth]`: caller authentication. Off (every caller is anonymous, `x-caller`
@@ -85,60 +86,6 @@ pub struct ServiceNames(pub Vec<String>);
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Policies(pub Vec<PolicyRule>);
-
-/// One grant. A caller may do what any of its grants allows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolicyRule {
-    /// The caller (a name of `[[auth.callers]]`).
-    pub caller: String,
-    /// Business ids the caller may act for; `["*"]`: every business, and
-    /// calls whose business the gateway cannot tell.
-    pub businesses: Vec<String>,
-    /// Asset lists: a grant with any of them is scoped to the assets they
-    /// name (every asset a call names must be listed, and calls that act on
-    /// the business itself need a grant without lists). Ad accounts
-    /// (`act_123` or `123`).
-    pub ad_accounts: Vec<String>,
-    /// Pages.
-    pub pages: Vec<String>,
-    /// Apps.
-    pub apps: Vec<String>,
-    /// Pixels.
-    pub pixels: Vec<String>,
-    /// Product catalogs.
-    pub catalogs: Vec<String>,
-    /// Instagram accounts.
-    pub instagram_accounts: Vec<String>,
-    /// Business asset groups.
-    pub asset_groups: Vec<String>,
-    /// Custom audiences.
-    pub custom_audiences: Vec<String>,
-    /// On-behalf-of requests.
-    pub obo_requests: Vec<String>,
-    /// Audience sharing requests (relationships).
-    pub sharing_requests: Vec<String>,
-    /// Custom conversions.
-    pub custom_conversions: Vec<String>,
-    /// Offline conversion data sets.
-    pub offline_conversion_data_sets: Vec<String>,
-    /// Read only, or read and write.
-    pub access: PolicyAccess,
-    /// Full service names the grant covers; empty: every gateway service
-    /// (VaultService needs `admin` instead).
-    pub services: Vec<String>,
-}
-
-/// What a grant allows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PolicyAccess {
-    /// Reads only.
-    #[default]
-    Read,
-    /// Reads and mutations.
-    Write,
-}
 
 /// `[tls]`: TLS on the gRPC port.
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -240,57 +187,6 @@ impl AuthConfig {
     /// True when callers must authenticate.
     pub fn enforced(&self) -> bool {
         !self.callers.0.is_empty()
-    }
-}
-
-impl PolicyRule {
-    /// Every asset list, by its key (`crate::policy::AssetType::LISTED`).
-    pub fn asset_lists(&self) -> [(&'static str, &Vec<String>); 12] {
-        [
-            ("ad_accounts", &self.ad_accounts),
-            ("pages", &self.pages),
-            ("apps", &self.apps),
-            ("pixels", &self.pixels),
-            ("catalogs", &self.catalogs),
-            ("instagram_accounts", &self.instagram_accounts),
-            ("asset_groups", &self.asset_groups),
-            ("custom_audiences", &self.custom_audiences),
-            ("obo_requests", &self.obo_requests),
-            ("sharing_requests", &self.sharing_requests),
-            ("custom_conversions", &self.custom_conversions),
-            (
-                "offline_conversion_data_sets",
-                &self.offline_conversion_data_sets,
-            ),
-        ]
-    }
-
-    fn asset_list_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
-        Some(match key {
-            "ad_accounts" => &mut self.ad_accounts,
-            "pages" => &mut self.pages,
-            "apps" => &mut self.apps,
-            "pixels" => &mut self.pixels,
-            "catalogs" => &mut self.catalogs,
-            "instagram_accounts" => &mut self.instagram_accounts,
-            "asset_groups" => &mut self.asset_groups,
-            "custom_audiences" => &mut self.custom_audiences,
-            "obo_requests" => &mut self.obo_requests,
-            "sharing_requests" => &mut self.sharing_requests,
-            "custom_conversions" => &mut self.custom_conversions,
-            "offline_conversion_data_sets" => &mut self.offline_conversion_data_sets,
-            _ => return None,
-        })
-    }
-}
-
-impl PolicyAccess {
-    /// "read" or "write".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyAccess::Read => "read",
-            PolicyAccess::Write => "write",
-        }
     }
 }
 
@@ -710,7 +606,7 @@ pub(super) fn validate(cfg: &Config, bad: &mut dyn FnMut(&str, String)) {
                     "policy",
                     format!("{at}: {VAULT_SERVICE} is for callers with admin = true, not policy"),
                 );
-            } else if !crate::grpc::SERVICE_NAMES.contains(&s.as_str()) {
+            } else if !crate::proto::SERVICE_NAMES.contains(&s.as_str()) {
                 bad(
                     "policy",
                     format!(
@@ -782,7 +678,7 @@ pub(super) fn validate(cfg: &Config, bad: &mut dyn FnMut(&str, String)) {
         }
         match &k.key {
             Some(key) => {
-                if let Err(why) = crate::vault::check_key(key) {
+                if let Err(why) = crate::secret::check_vault_key(key) {
                     bad("vault.old_keys", format!("[{i}] ({}): {why}", k.id));
                 }
             }

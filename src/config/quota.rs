@@ -70,6 +70,9 @@ pub struct QuotaConfig {
     pub local_fraction: f64,
 }
 
+/// The modes `redis.mode` accepts (`redis_link::MODES`).
+pub const REDIS_MODES: [&str; 3] = ["standalone", "cluster", "sentinel"];
+
 /// The shared quota engine's Redis.
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -393,14 +396,10 @@ pub(super) fn validate(
     if redis.key_prefix.is_empty() {
         bad("redis.key_prefix", "must not be empty".to_string());
     }
-    if !crate::redis_link::MODES.contains(&redis.mode.as_str()) {
+    if !REDIS_MODES.contains(&redis.mode.as_str()) {
         bad(
             "redis.mode",
-            format!(
-                "must be one of {:?}, got {:?}",
-                crate::redis_link::MODES,
-                redis.mode
-            ),
+            format!("must be one of {:?}, got {:?}", REDIS_MODES, redis.mode),
         );
     }
     if redis.wait_replicas > 0 && redis.mode == "cluster" {

@@ -51,7 +51,7 @@ pub(super) fn validate(cfg: &Config, from_env: &HashSet<&'static str>, errors: &
     // other mistake instead of only when the vault opens.
     match &cfg.vault.key {
         Some(key) => {
-            if let Err(why) = crate::vault::check_key(key) {
+            if let Err(why) = crate::secret::check_vault_key(key) {
                 let key_name = if cfg.vault.key_file.is_some() && !from_env.contains("vault.key") {
                     "vault.key_file"
                 } else {

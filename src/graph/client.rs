@@ -4,36 +4,13 @@ use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{GraphError, Usage};
+use super::{GraphError, GraphRequest, HttpMethod, Usage};
 use crate::error::GatewayError;
 use crate::secret::Secret;
 
 /// Bodies larger than this are refused, so a broken upstream cannot exhaust
 /// memory.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// The HTTP methods Graph uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HttpMethod {
-    /// Reads.
-    Get,
-    /// Creates and updates.
-    Post,
-    /// Removals.
-    Delete,
-}
-
-/// One Graph call, fully resolved: no secrets inside.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GraphRequest {
-    /// The HTTP method.
-    pub method: HttpMethod,
-    /// The path below the version, e.g. "/123/owned_pages".
-    pub path: String,
-    /// Parameters, sorted by name: query string for GET/DELETE, form body for
-    /// POST.
-    pub params: Vec<(String, String)>,
-}
 
 /// A successful Graph answer.
 #[derive(Clone, Debug)]
@@ -55,19 +32,6 @@ pub struct GraphClient {
     /// Base URL with the version, e.g. "https://graph.facebook.com/v26.0".
     base: String,
     app_secret: Option<Secret>,
-}
-
-// === impl HttpMethod ===
-
-impl HttpMethod {
-    /// The method's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Post => "POST",
-            Self::Delete => "DELETE",
-        }
-    }
 }
 
 // === impl GraphClient ===

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::CallContext;
+use crate::context::CallContext;
 
 /// Reads `grpc-timeout`, `x-request-id` (generated when absent) and
 /// `x-caller` (the caller's name while caller authentication is off; see

@@ -5,18 +5,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::engine::routes::QuotaClass as Class;
 use crate::grpc::GatewayService;
 use crate::proto::{
     GetQuotaStatusRequest, GetQuotaStatusResponse, QuotaClass, QuotaKeyStatus, QuotaMode,
     ReportedUsage, WaitingCaller,
 };
 use crate::quota::{KeyStatus, Mode, QuotaKey};
+use crate::routes::QuotaClass as Class;
 
-// VaultService (admin only): src/vault/admin.rs.
-pub(crate) use crate::vault::admin::{
-    check_token, delete_token, list_tokens, put_token, rotate_key,
-};
+// VaultService (admin only): src/grpc/vault.rs.
+pub(crate) use super::vault::{check_token, delete_token, list_tokens, put_token, rotate_key};
 
 /// QuotaService.GetQuotaStatus: the quota engine's snapshot, filtered.
 pub(crate) async fn get_quota_status(

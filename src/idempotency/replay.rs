@@ -1,8 +1,8 @@
 //! How a mutation whose outcome is in doubt is settled on its caller's retry
 //! (same request_id), by what sending it again would do at Graph.
 
-use crate::engine::routes::Route;
 use crate::graph::HttpMethod;
+use crate::routes::Route;
 
 /// What sending a mutation again does at Graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::fmt;
 
 use super::budget::Limits;
 use super::{Params, QuotaKeys};
-use crate::engine::routes::QuotaClass;
 use crate::graph::{GraphError, Usage};
+use crate::routes::QuotaClass;
 
 use super::snapshot::ReportedUsage;
 

@@ -7,8 +7,6 @@
 //! (VaultService.RotateKey) has re-sealed every record with the active key.
 //! Records carry the id of the key that sealed them.
 
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
@@ -17,15 +15,13 @@ use zeroize::Zeroizing;
 use super::VaultError;
 use crate::config::{env_var, read_secret_file, EnvSource, VaultConfig};
 use crate::secret::Secret;
+pub(crate) use crate::secret::VaultKey;
 
 /// The id of the active key when `vault.key_id` is empty.
 pub(super) const CURRENT_KEY_ID: &str = "k1";
 
 /// Bytes in a nonce.
 pub(super) const NONCE_LEN: usize = 24;
-
-/// 32 key bytes, wiped on drop.
-pub(crate) struct VaultKey(Zeroizing<[u8; 32]>);
 
 /// The keys a vault can open records with, and the one it seals with.
 pub(super) struct Keyring {
@@ -48,31 +44,6 @@ pub(super) enum OpenError {
     /// A wrong key, or a changed ciphertext, nonce or associated data: AEAD
     /// cannot tell these apart.
     Rejected,
-}
-
-// === impl VaultKey ===
-
-impl VaultKey {
-    /// Decodes base64 (standard or URL-safe, padded or not) of exactly 32
-    /// bytes. Errors never quote the key, nor where in it decoding failed.
-    pub(crate) fn parse(key: &Secret) -> Result<VaultKey, String> {
-        let text = key.expose().trim();
-        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|engine| engine.decode(text).ok())
-            .map(Zeroizing::new)
-            .ok_or_else(|| {
-                "not valid base64 (expected 32 random bytes, base64: openssl rand -base64 32)"
-                    .to_string()
-            })?;
-        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            format!(
-                "must decode to 32 bytes, got {} (openssl rand -base64 32 makes one)",
-                bytes.len()
-            )
-        })?;
-        Ok(VaultKey(Zeroizing::new(array)))
-    }
 }
 
 // === impl Keyring ===

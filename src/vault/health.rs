@@ -1,6 +1,7 @@
 //! Token health: what Graph's `debug_token` says of each vault token
 //! (validity, expiry, scopes). Tokens are checked at start and every
-//! `vault.check_interval_secs` (see [`spawn`]), and on demand by
+//! `vault.check_interval_secs` (see `engine::token_health::spawn`, which
+//! calls Graph; this module keeps the verdicts), and on demand by
 //! VaultService.CheckToken. A token known to be invalid is no longer
 //! selected; a business whose every token is invalid fails fast with
 //! FAILED_PRECONDITION (`TOKEN_INVALID`) instead of a Graph round trip.
@@ -17,17 +18,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tonic_health::ServingStatus;
 
 use super::{TokenEntry, Vault};
-use crate::engine::Engine;
 use crate::error::GatewayError;
-
-/// How long one debug_token call may take.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What is known of a token's validity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -167,39 +164,8 @@ pub fn interpret(result: Result<Bytes, GatewayError>, now: u64) -> Check {
     })
 }
 
-/// Asks Graph about one token and records the verdict in the vault.
-pub async fn check(engine: &Engine, entry: &TokenEntry) -> Check {
-    let started = tokio::time::Instant::now();
-    let (result, _usage) = engine
-        .graph()
-        .debug_token(&entry.secret, CHECK_TIMEOUT)
-        .await;
-    crate::metrics::upstream_call("/debug_token", result.as_ref().map(drop), started.elapsed());
-    let check = interpret(result, now_secs());
-    record(engine.vault().as_ref(), &entry.name, &check);
-    check
-}
-
-/// Checks every token (or the one named), then publishes the vault's health.
-/// Returns each checked token's name and outcome.
-pub async fn check_all(engine: &Engine, only: Option<&str>) -> Vec<(String, Check)> {
-    let mut out = Vec::new();
-    for entry in engine.vault().entries() {
-        if only.is_some_and(|name| name != entry.name) {
-            continue;
-        }
-        let c = check(engine, &entry).await;
-        out.push((entry.name.clone(), c));
-    }
-    engine
-        .security()
-        .publish_vault_health(engine.vault().as_ref())
-        .await;
-    out
-}
-
 /// Records a verdict, logging changes (target `vault`).
-fn record(vault: &dyn Vault, name: &str, check: &Check) {
+pub fn record(vault: &dyn Vault, name: &str, check: &Check) {
     let before = vault.status(name).map(|s| s.health).unwrap_or_default();
     match check {
         Check::Conclusive(health) => {
@@ -256,30 +222,6 @@ pub fn statuses(vault: &dyn Vault) -> Vec<(String, ServingStatus)> {
             .map(|(b, ok)| (format!("vault/{b}"), serving(ok))),
     );
     out
-}
-
-/// Checks every token now and then every `interval`, until the engine is
-/// dropped or the task is aborted.
-pub fn spawn(engine: &Arc<Engine>, interval: Duration) -> tokio::task::JoinHandle<()> {
-    let weak = Arc::downgrade(engine);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(engine) = weak.upgrade() else {
-                return;
-            };
-            let results = check_all(&engine, None).await;
-            let invalid = results
-                .iter()
-                .filter(
-                    |(_, c)| matches!(c, Check::Conclusive(h) if h.state == HealthState::Invalid),
-                )
-                .count();
-            tracing::info!(target: "vault", checked = results.len(), invalid, "vault tokens checked with debug_token");
-        }
-    })
 }
 
 #[cfg(test)]

@@ -544,3 +544,65 @@ fn a_deliberate_mismatch_fails_the_check() {
         "{text}"
     );
 }
+
+/// `graph-gateway routes` lists every RPC the server answers: each Graph
+/// route with its call, each workflow with its steps, and VaultService,
+/// QuotaService, health and reflection as making no Graph call.
+#[test]
+fn the_routes_command_lists_every_rpc() {
+    let listing = graph_gateway::cli::routes_listing().unwrap();
+    let rows: BTreeMap<&str, (&str, &str)> = listing
+        .lines()
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 3, "three columns: {l}");
+            (cols[0], (cols[1], cols[2]))
+        })
+        .collect();
+    assert_eq!(rows.len(), listing.lines().count(), "one line per RPC");
+    // Every method of every gateway service, routed or not.
+    let mut methods = 0;
+    for svc in table().pool().services() {
+        for m in svc.methods() {
+            methods += 1;
+            let name = format!("{}/{}", svc.full_name(), m.name());
+            let (kind, detail) = rows
+                .get(name.as_str())
+                .copied()
+                .unwrap_or_else(|| panic!("{name} missing"));
+            match table().get(&format!("/{name}")) {
+                Some(r) => {
+                    assert_eq!(kind, method_name(r.http), "{name}");
+                    assert_eq!(detail, r.template.raw, "{name}");
+                }
+                None if svc.name() == "WorkflowService" => {
+                    assert_eq!(kind, "workflow", "{name}");
+                    assert!(detail.starts_with("steps "), "{name}: {detail}");
+                }
+                None => assert_eq!((kind, detail), ("-", "no Graph call"), "{name}"),
+            }
+        }
+    }
+    assert!(methods > table().iter().count());
+    for name in [
+        "graphgateway.v1.WorkflowService/RevokeUserAccess",
+        "graphgateway.v1.WorkflowService/GrantPageAgencyAccess",
+        "graphgateway.v1.WorkflowService/RemovePageWithAdmins",
+    ] {
+        assert_eq!(rows[name].0, "workflow", "{name}");
+    }
+    for name in [
+        "graphgateway.v1.VaultService/PutToken",
+        "graphgateway.v1.VaultService/DeleteToken",
+        "graphgateway.v1.VaultService/ListTokens",
+        "graphgateway.v1.VaultService/RotateKey",
+        "graphgateway.v1.VaultService/CheckToken",
+        "graphgateway.v1.QuotaService/GetQuotaStatus",
+        "grpc.health.v1.Health/Check",
+        "grpc.health.v1.Health/Watch",
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ] {
+        assert_eq!(rows.get(name), Some(&("-", "no Graph call")), "{name}");
+    }
+}

@@ -246,7 +246,7 @@ async fn dashboard_and_alerts_query_only_served_metrics() {
     expiring.name = "expiring-acme".into();
     expiring.expires_at = Some(4_102_444_800); // 2100-01-01
     vault.put(expiring).await.unwrap();
-    graph_gateway::vault::health::check_all(&gw.engine, None).await;
+    graph_gateway::engine::token_health::check_all(&gw.engine, None).await;
 
     let text = reqwest::get(format!("{base}/metrics"))
         .await

@@ -49,7 +49,7 @@ async fn metrics_endpoint_serves_every_family() {
         .await
         .unwrap_err();
     // Token health, as the periodic check records it.
-    graph_gateway::vault::health::check_all(&gw.engine, None).await;
+    graph_gateway::engine::token_health::check_all(&gw.engine, None).await;
 
     let resp = http.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 200);

@@ -363,7 +363,7 @@ async fn debug_token_drives_health_and_a_business_with_no_valid_token_fails_fast
 
     // The periodic check finds Globex's token expired on its own.
     assert!(gw.sb().expire_token("sandbox-globex-admin"));
-    let checks = graph_gateway::vault::health::spawn(&gw.engine, Duration::from_secs(1));
+    let checks = graph_gateway::engine::token_health::spawn(&gw.engine, Duration::from_secs(1));
     let mut turned = false;
     for _ in 0..60 {
         if health_of(&gw, "vault/1000000002").await == ServingStatus::NotServing as i32 {

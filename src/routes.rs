@@ -9,8 +9,46 @@ use prost_reflect::{
     MethodDescriptor, Value,
 };
 
-use crate::graph::HttpMethod;
 use crate::policy::{Asset, AssetType};
+
+pub mod page_token;
+pub mod request;
+
+/// The HTTP methods Graph uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    /// Reads.
+    Get,
+    /// Creates and updates.
+    Post,
+    /// Removals.
+    Delete,
+}
+
+/// One Graph call, fully resolved: no secrets inside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphRequest {
+    /// The HTTP method.
+    pub method: HttpMethod,
+    /// The path below the version, e.g. "/123/owned_pages".
+    pub path: String,
+    /// Parameters, sorted by name: query string for GET/DELETE, form body for
+    /// POST.
+    pub params: Vec<(String, String)>,
+}
+
+// === impl HttpMethod ===
+
+impl HttpMethod {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+        }
+    }
+}
 
 const PACKAGE: &str = "graphgateway.v1";
 
@@ -791,8 +829,8 @@ fn screaming_snake(name: &str) -> String {
     out
 }
 
-#[cfg(test)]
 #[allow(clippy::unwrap_used)]
+#[cfg(test)]
 mod graph_name_tests {
     use prost::Message as _;
 
@@ -838,7 +876,7 @@ mod graph_name_tests {
             .find(|r| r.output.name() == "RequestClientAdAccountAccessResponse")
             .unwrap();
         let msg =
-            super::super::response::decode(&t, route, br#"{"access_status":"PENDING"}"#).unwrap();
+            crate::engine::response::decode(&t, route, br#"{"access_status":"PENDING"}"#).unwrap();
         let resp = crate::proto::RequestClientAdAccountAccessResponse::decode(
             msg.encode_to_vec().as_slice(),
         )
@@ -848,8 +886,8 @@ mod graph_name_tests {
     }
 }
 
-#[cfg(test)]
 #[allow(clippy::unwrap_used)]
+#[cfg(test)]
 mod policy_declaration_tests {
     //! Caller policy reads what each call touches from the declarations:
     //! these fail when a request field that holds an id does not say what

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
+use crate::error::GraphError;
 use crate::error::{FieldViolation, GatewayError};
-use crate::graph::GraphError;
 
 /// ErrorInfo domain of errors Graph reported.
 pub const GRAPH_DOMAIN: &str = "graph.facebook.com";

@@ -1,5 +1,5 @@
 //! The mutation path of the engine: request_id, the store, and settling
-//! mutations whose outcome is in doubt (see the module above).
+//! mutations whose outcome is in doubt (see `crate::idempotency`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,13 +9,13 @@ use prost::Message as _;
 use prost_reflect::{DynamicMessage, Value};
 use tokio::time::Instant;
 
-use super::replay::{self, CreateSpec, Replay, Source};
-use super::Settled;
-use crate::engine::request::{self, Plan};
-use crate::engine::routes::Route;
-use crate::engine::{CallContext, Engine};
+use super::{CallContext, Engine};
 use crate::error::GatewayError;
+use crate::idempotency::replay::{self, CreateSpec, Replay, Source};
+use crate::idempotency::Settled;
 use crate::retry::Failure;
+use crate::routes::request::{self, Plan};
+use crate::routes::Route;
 use crate::vault::TokenEntry;
 
 /// Most pages read when listing what a creation may have created.
@@ -35,14 +35,16 @@ pub async fn run(
         return match engine.send(route, ctx, plan, token).await {
             Ok(bytes) => Ok(bytes),
             Err(f) => match classify(f) {
-                Settled::InDoubt { error, .. } => Err(super::outcome_unknown(&error, false)),
+                Settled::InDoubt { error, .. } => {
+                    Err(crate::idempotency::outcome_unknown(&error, false))
+                }
                 Settled::Final(r) => r,
                 Settled::NotApplied(e) => Err(e),
             },
         };
     };
-    let key = super::key(ctx.caller.as_deref(), &route.operation_id, request_id);
-    let fp = super::fingerprint(&route.operation_id, &plan.graph);
+    let key = crate::idempotency::key(ctx.caller.as_deref(), &route.operation_id, request_id);
+    let fp = crate::idempotency::fingerprint(&route.operation_id, &plan.graph);
     let deadline = engine.deadline(ctx);
     engine
         .reliability()
@@ -60,7 +62,7 @@ async fn settle(
     ctx: &CallContext,
     plan: &Plan,
     token: &Arc<TokenEntry>,
-    prior: Option<super::Record>,
+    prior: Option<crate::idempotency::Record>,
 ) -> Settled {
     let in_doubt_before = prior.is_some();
     match replay::of(route) {
@@ -69,7 +71,7 @@ async fn settle(
             // worked: in doubt, look first. A fresh request is sent without
             // any look-up.
             let snapshot = match prior {
-                Some(super::Record::InDoubt { snapshot, .. }) => {
+                Some(crate::idempotency::Record::InDoubt { snapshot, .. }) => {
                     match find_created(engine, route, spec, ctx, plan, token, snapshot.as_deref())
                         .await
                     {
@@ -138,7 +140,7 @@ pub fn classify(f: Failure) -> Settled {
     match f.error {
         // Refused by the rate limits: not applied.
         GatewayError::Graph(g) if g.is_throttling() => Settled::NotApplied(GatewayError::Graph(g)),
-        GatewayError::Graph(g) if super::is_final(&g) => {
+        GatewayError::Graph(g) if crate::idempotency::is_final(&g) => {
             Settled::Final(Err(GatewayError::Graph(g)))
         }
         error => Settled::InDoubt {
@@ -215,7 +217,7 @@ async fn list_items(
         let page = DynamicMessage::decode(route.output.clone(), bytes.as_ref()).map_err(|e| {
             GatewayError::Internal(format!("re-decoding {}: {e}", route.operation_id))
         })?;
-        let crate::engine::routes::ResponseShape::List {
+        let crate::routes::ResponseShape::List {
             items: field,
             next_page_token,
         } = &route.response

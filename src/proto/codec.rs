@@ -1,7 +1,10 @@
 //! The codec of every generated service and client: prost's, except that a
 //! request that is not a valid protobuf message is the caller's error
 //! (INVALID_ARGUMENT with a field violation), not INTERNAL as tonic-prost
-//! answers.
+//! answers. It lives with the generated stubs that name it (build.rs,
+//! `codec_path`), below the gRPC layer; `grpc::codec` re-exports it.
+// `proto` allows every clippy lint for the generated code; not for this file.
+#![warn(clippy::all)]
 
 use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
 use tonic::Status;
@@ -49,7 +52,7 @@ impl<U: prost::Message + Default> Decoder for GatewayDecoder<U> {
             if s.code() != tonic::Code::Internal {
                 return s;
             }
-            super::status::to_status(&crate::error::GatewayError::invalid(
+            crate::error::status::to_status(&crate::error::GatewayError::invalid(
                 "request",
                 format!("is not a valid protobuf message: {}", s.message()),
             ))

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use super::health::{self, Check, HealthState};
-use super::{TokenEntry, TokenKind, Vault};
 use crate::audit::AuditRecord;
+use crate::engine::token_health;
 use crate::engine::Engine;
 use crate::error::{FieldViolation, GatewayError};
 use crate::grpc::GatewayService;
@@ -22,6 +21,8 @@ use crate::proto::{
     RotateKeyResponse, TokenHealthState, VaultToken, VaultTokenKind,
 };
 use crate::secret::Secret;
+use crate::vault::health::{self, Check, HealthState};
+use crate::vault::{TokenEntry, TokenKind, Vault};
 
 type Reply<T> = Result<tonic::Response<T>, tonic::Status>;
 
@@ -245,7 +246,7 @@ pub(crate) async fn check_token(
                 ));
             }
         }
-        let checked = health::check_all(engine, only).await;
+        let checked = token_health::check_all(engine, only).await;
         Ok(CheckTokenResponse {
             tokens: checked
                 .iter()

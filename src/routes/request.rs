@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use prost_reflect::{DynamicMessage, Kind, Value};
 
 use super::page_token;
-use super::routes::{FieldPlan, IdFormat, PathTemplate, Role, Route, RouteTable, Segment};
+use super::{FieldPlan, IdFormat, PathTemplate, Role, Route, RouteTable, Segment};
+use super::{GraphRequest, HttpMethod};
 use crate::error::{FieldViolation, GatewayError};
-use crate::graph::{GraphRequest, HttpMethod};
+
+/// The most a request_id may hold, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Graph's largest page.
 const MAX_PAGE_SIZE: i32 = 1000;
@@ -81,12 +84,12 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
         match fp.role {
             Role::RequestId => {
                 let id = value.as_str().unwrap_or_default();
-                if id.len() > crate::idempotency::MAX_REQUEST_ID_LEN {
+                if id.len() > MAX_REQUEST_ID_LEN {
                     violations.push(violation(
                         fp.field.name(),
                         &format!(
                             "must be at most {} bytes (a UUID is 36)",
-                            crate::idempotency::MAX_REQUEST_ID_LEN
+                            MAX_REQUEST_ID_LEN
                         ),
                     ));
                 } else {
@@ -557,7 +560,7 @@ fn selection(
             }
             continue;
         };
-        let key = super::routes::graph_field_name(&f);
+        let key = super::graph_field_name(&f);
         let nested: Vec<(String, Vec<&str>)> = group
             .iter()
             .filter(|(_, segs)| segs.len() > 1)
@@ -568,7 +571,7 @@ fn selection(
             Kind::Message(md) if !md.full_name().starts_with("google.protobuf.") && depth < 4 => {
                 let mut inner: Vec<String> = Vec::new();
                 if whole {
-                    inner.extend(top_level(&super::routes::fields_param(&md, depth)));
+                    inner.extend(top_level(&super::fields_param(&md, depth)));
                 }
                 for extra in selection(&md, &nested, depth + 1, bad) {
                     if !inner.contains(&extra) {
