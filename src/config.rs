@@ -224,6 +224,9 @@ impl Default for LogConfig {
 pub trait EnvSource {
     /// The variable's value, if set.
     fn var(&self, name: &str) -> Option<String>;
+    /// The names of the variables that start with `prefix` (for "unknown
+    /// variable" checks); values are not read.
+    fn names(&self, prefix: &str) -> Vec<String>;
 }
 
 /// The process environment.
@@ -233,13 +236,30 @@ impl EnvSource for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+    fn names(&self, prefix: &str) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with(prefix))
+            .collect()
+    }
 }
 
 impl EnvSource for std::collections::HashMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
     }
+    fn names(&self, prefix: &str) -> Vec<String> {
+        self.keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
 }
+
+/// `GRAPH_GATEWAY_*` variables that are not configuration keys: the config
+/// file's path (the command line's `--config`) and the binary's path that
+/// scripts pass around.
+const ENV_NOT_KEYS: [&str; 2] = ["GRAPH_GATEWAY_CONFIG", "GRAPH_GATEWAY_BIN"];
 
 /// Every configuration error found, each with its key.
 #[derive(Debug, thiserror::Error)]
@@ -379,6 +399,33 @@ impl Load {
     }
 
     fn env(&mut self, env: &dyn EnvSource) {
+        // A misspelled variable stops start-up, as a misspelled file key does:
+        // silently ignored, it would leave a setting at its default (e.g. the
+        // embedded sandbox instead of Graph).
+        let mut unknown: Vec<String> = env
+            .names(ENV_PREFIX)
+            .into_iter()
+            .filter(|name| {
+                !ENV_NOT_KEYS.contains(&name.as_str())
+                    && !FIELDS.iter().any(|f| env_var(f.key) == *name)
+            })
+            .collect();
+        unknown.sort();
+        for name in unknown {
+            let near = FIELDS
+                .iter()
+                .map(|f| env_var(f.key))
+                .min_by_key(|known| edit_distance(known, &name))
+                .filter(|known| edit_distance(known, &name) <= 3);
+            self.errors.push(match near {
+                Some(near) => {
+                    format!("{name}: unknown environment variable (did you mean {near}?)")
+                }
+                None => format!(
+                    "{name}: unknown environment variable (see `graph-gateway config-reference`)"
+                ),
+            });
+        }
         for field in FIELDS {
             let name = env_var(field.key);
             let Some(value) = env.var(&name).map(Zeroizing::new) else {

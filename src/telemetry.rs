@@ -70,8 +70,13 @@ pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Resul
             .with_filter(filter)
             .boxed()
     } else {
+        // Colours only for a person at a terminal: never in files, pipes or
+        // a collector's log stream, and not when NO_COLOR is set.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && std::env::var_os("NO_COLOR").is_none();
         tracing_subscriber::fmt::layer()
             .with_target(true)
+            .with_ansi(ansi)
             .compact()
             .with_filter(filter)
             .boxed()

@@ -406,10 +406,25 @@ impl FieldValue for SocketAddr {
         Self::from_env(text)
     }
     fn from_env(value: &str) -> Result<Self, String> {
-        value
-            .trim()
-            .parse()
-            .map_err(|_| format!("not an address of the form ip:port: {value:?}"))
+        let value = value.trim();
+        if let Ok(addr) = value.parse() {
+            return Ok(addr);
+        }
+        // A host name (`localhost:50051`): resolved once, here; an IPv4
+        // address first, as `127.0.0.1` is what `localhost` means to most.
+        let (host, port) = value
+            .rsplit_once(':')
+            .filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            .ok_or_else(|| format!("not an address of the form host:port: {value:?}"))?;
+        let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(value)
+            .map_err(|e| format!("{host:?} (port {port}) does not resolve: {e}"))?
+            .collect();
+        addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied()
+            .ok_or_else(|| format!("{host:?} resolves to no address"))
     }
     fn show(&self) -> String {
         self.to_string()

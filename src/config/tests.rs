@@ -566,3 +566,48 @@ nodes = ["127.0.0.1:7001", "no-port"]
         "{errors:#?}"
     );
 }
+
+#[test]
+fn a_misspelled_environment_variable_stops_start_up_with_a_hint() {
+    let errors = load_errors(
+        "",
+        &[
+            ("GRAPH_GATEWAY_GRAPH_BASEURL", "https://graph.facebook.com"),
+            ("GRAPH_GATEWAY_NOTHING_LIKE_IT_AT_ALL", "1"),
+        ],
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.contains(
+            &"GRAPH_GATEWAY_GRAPH_BASEURL: unknown environment variable (did you mean GRAPH_GATEWAY_GRAPH_BASE_URL?)"
+                .to_string()
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e
+                .starts_with("GRAPH_GATEWAY_NOTHING_LIKE_IT_AT_ALL: unknown environment variable")),
+        "{errors:?}"
+    );
+    // The config file's path and the scripts' binary path are not keys, and
+    // every documented variable is known.
+    let vars = [
+        ("GRAPH_GATEWAY_CONFIG", "/etc/graph-gateway.toml"),
+        ("GRAPH_GATEWAY_BIN", "target/debug/graph-gateway"),
+        ("GRAPH_GATEWAY_CACHE_TTL_SECS", "7"),
+    ];
+    assert!(load("", &vars).is_ok());
+}
+
+#[test]
+fn listen_takes_host_names() {
+    let cfg = load("listen = \"localhost:7001\"", &[]).expect("load");
+    assert!(cfg.listen.ip().is_loopback(), "{}", cfg.listen);
+    assert_eq!(cfg.listen.port(), 7001);
+    let cfg = load("", &[("GRAPH_GATEWAY_LISTEN", "localhost:7002")]).expect("load");
+    assert_eq!(cfg.listen.port(), 7002);
+    let errors = load_errors("listen = \"localhost\"", &[]);
+    assert!(errors[0].contains("host:port"), "{errors:?}");
+}

@@ -699,16 +699,27 @@ async fn sentinel_finds_the_master_and_outcomes_survive_a_failover() {
     cfg.redis.mode = "sentinel".into();
     cfg.redis.url = Some(Secret::new(format!("redis://127.0.0.1:{}", sentinel.port)));
     cfg.redis.sentinel_master = "gwmaster".into();
-    cfg.redis.timeout_ms = 1000;
+    // Generous: the whole suite runs in parallel on 2 cores.
+    cfg.redis.timeout_ms = 3000;
     // Claims and outcomes count once the replica holds them: the failover
     // below cannot lose them.
     cfg.redis.wait_replicas = 1;
     let x = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
     let y = Idempotency::from_config(&cfg.idempotency, &cfg.redis).unwrap();
-    let out = x
-        .run("s", "fp", soon(), |_| async { ok(b"before") })
-        .await
-        .unwrap();
+    // Bounded retries: the replica may still be acknowledging its sync.
+    let until = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        match x.run("s", "fp", soon(), |_| async { ok(b"before") }).await {
+            Ok(out) => break out,
+            Err(e) => {
+                assert!(
+                    Instant::now() < until,
+                    "no answer before the failover: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
     assert_eq!(&out[..], b"before");
     // Through the Sentinel, the record went to the master.
     let mut m = master.connection().await.unwrap();
