@@ -4,7 +4,9 @@
 //! generic engine, every RPC with a `(graphgateway.v1.workflow)` option to the
 //! hand-written workflow of the same name, and every other RPC (served by the
 //! gateway itself, e.g. quota introspection) to `crate::grpc::local`. No
-//! per-RPC glue is written by hand.
+//! per-RPC glue is written by hand. Each generated server is wrapped in
+//! `crate::grpc::raw::Passthrough`, which serves the Graph-route methods on
+//! bytes (the typed Graph-route handlers stay for in-process callers).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -159,7 +161,7 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
     for (name, module) in &services {
         let _ = writeln!(
             out,
-            "    routes.add_service(crate::proto::{module}::{name}Server::new(svc.clone()));"
+            "    routes.add_service(crate::grpc::raw::Passthrough::new(crate::proto::{module}::{name}Server::new(svc.clone()), svc.clone()));"
         );
     }
     let _ = writeln!(out, "    routes\n}}");

@@ -159,6 +159,23 @@ impl Engine {
             .map_err(|e| GatewayError::Internal(format!("re-decoding response: {e}")))
     }
 
+    /// Runs one RPC declared with a graph route on its encoded request, and
+    /// returns the encoded response (a cache hit as the cache keeps it). The
+    /// request is decoded once, against the route's descriptor; a malformed
+    /// one is the caller's error.
+    pub async fn execute_encoded(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        request: Bytes,
+    ) -> Result<Bytes, GatewayError> {
+        let msg =
+            prost_reflect::DynamicMessage::decode(route.input.clone(), request).map_err(|e| {
+                GatewayError::invalid("request", format!("is not a valid protobuf message: {e}"))
+            })?;
+        self.execute_dynamic(route, ctx, &msg, None).await
+    }
+
     /// Runs a route on a dynamic request message, with the vault's token or
     /// the one given (workflows pass page tokens). Returns the encoded
     /// response message.

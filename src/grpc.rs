@@ -6,6 +6,7 @@ mod adapters;
 pub use crate::proto::codec;
 mod context;
 pub mod local;
+pub mod raw;
 pub mod server;
 mod vault;
 pub mod workflows;
@@ -82,31 +83,51 @@ impl GatewayService {
         if ctx.rpc.is_empty() {
             ctx.rpc = full_method.to_string();
         }
-        let span = tracing::info_span!("rpc", rpc = full_method, request_id = %ctx.request_id, caller = ctx.caller.as_deref().unwrap_or_default(), code = tracing::field::Empty, ms = tracing::field::Empty);
-        async move {
-            let started = tokio::time::Instant::now();
-            let result = self
-                .execute::<Req, Resp>(full_method, ctx, request.into_inner())
-                .await;
-            let outcome = result
-                .map(tonic::Response::new)
-                .map_err(|e| status::to_status(&e));
-            let span = tracing::Span::current();
-            span.record("ms", started.elapsed().as_millis() as u64);
-            match &outcome {
-                Ok(_) => {
-                    span.record("code", "OK");
-                    tracing::info!("rpc done");
-                }
-                Err(s) => {
-                    span.record("code", format!("{:?}", s.code()));
-                    tracing::info!(message = s.message(), "rpc failed");
-                }
-            }
-            outcome
+        let record = crate::telemetry::RpcRecord::start(full_method, &ctx);
+        let result = self
+            .execute::<Req, Resp>(full_method, ctx, request.into_inner())
+            .instrument(record.span().clone())
+            .await;
+        let outcome = result
+            .map(tonic::Response::new)
+            .map_err(|e| status::to_status(&e));
+        record.finish(outcome.as_ref().map(drop));
+        outcome
+    }
+
+    /// One RPC declared with a graph route, on bytes ([`raw`]): the request
+    /// as the caller encoded it, the response as the engine encoded it (a
+    /// cache hit as stored).
+    pub(crate) async fn unary_encoded(
+        &self,
+        route: Arc<crate::routes::Route>,
+        request: tonic::Request<bytes::Bytes>,
+    ) -> Result<tonic::Response<bytes::Bytes>, tonic::Status> {
+        let mut ctx = context::from_request(&request);
+        if ctx.rpc.is_empty() {
+            ctx.rpc = route.full_method.clone();
         }
-        .instrument(span)
-        .await
+        let record = crate::telemetry::RpcRecord::start(&route.full_method, &ctx);
+        let result = if route.is_read() {
+            self.engine
+                .execute_encoded(&route, &ctx, request.into_inner())
+                .instrument(record.span().clone())
+                .await
+        } else {
+            let engine = self.engine.clone();
+            let req = request.into_inner();
+            let route2 = route.clone();
+            crate::retry::detached(ctx, move |ctx| async move {
+                engine.execute_encoded(&route2, &ctx, req).await
+            })
+            .instrument(record.span().clone())
+            .await
+        };
+        let outcome = result
+            .map(tonic::Response::new)
+            .map_err(|e| status::to_status(&e));
+        record.finish(outcome.as_ref().map(drop));
+        outcome
     }
 
     /// Reads run in the handler: a caller that goes away abandons them.

@@ -35,12 +35,17 @@ pub type BoxLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 #[must_use = "shut it down at exit, or the last spans are lost"]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    /// The log writer's worker: dropping it writes the lines still queued.
+    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Telemetry {
     /// Exports the spans still buffered and stops the exporter. Blocks (up
     /// to the exporter's timeout); call it once, at exit.
     pub fn shutdown(self) {
+        // The queued log lines first: they are written when the worker's
+        // guard drops.
+        drop(self.log_writer);
         if let Some(provider) = self.provider {
             if let Err(e) = provider.shutdown() {
                 eprintln!("graph-gateway: flushing traces: {e}");
@@ -49,20 +54,62 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber. `format` is "human" or "json".
+/// Installs the global subscriber, writing each line to stdout as it is
+/// logged (the sandbox, tools). `format` is "human" or "json".
 pub fn init(format: &str, filter: &str) {
     // Without an exporter nothing can fail.
-    let _ = init_with(format, filter, &OtelConfig::default());
+    let _ = install(format, filter, &OtelConfig::default(), LogWriter::Direct);
 }
 
-/// Installs the global subscriber, exporting spans when `otel.endpoint` is
-/// set.
+/// Installs the global subscriber of the gateway, exporting spans when
+/// `otel.endpoint` is set. Log lines are written to stdout by a worker
+/// thread, in batches: the RPC that logs a line only formats it and queues
+/// it, never waits for a write (issue 15, the per-RPC record). Nothing is
+/// dropped (a full queue makes the logger wait), and
+/// [`Telemetry::shutdown`] writes what is still queued.
 pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Result<Telemetry> {
+    install(format, filter, otel, LogWriter::Batched)
+}
+
+/// Where log lines go.
+enum LogWriter {
+    /// Straight to stdout, one write per line.
+    Direct,
+    /// Queued to a worker that writes them in batches.
+    Batched,
+}
+
+fn install(
+    format: &str,
+    filter: &str,
+    otel: &OtelConfig,
+    writer: LogWriter,
+) -> anyhow::Result<Telemetry> {
+    let (make_writer, log_writer) = match writer {
+        LogWriter::Direct => (
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+            None,
+        ),
+        LogWriter::Batched => {
+            let (w, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .thread_name("graph-gateway-log")
+                .finish(std::io::BufWriter::with_capacity(
+                    64 * 1024,
+                    std::io::stdout(),
+                ));
+            (
+                tracing_subscriber::fmt::writer::BoxMakeWriter::new(w),
+                Some(guard),
+            )
+        }
+    };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt: BoxLayer<_> = if format == "json" {
         tracing_subscriber::fmt::layer()
+            .with_writer(make_writer)
             .with_target(true)
             .json()
             .with_current_span(true)
@@ -75,6 +122,7 @@ pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Resul
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
             && std::env::var_os("NO_COLOR").is_none();
         tracing_subscriber::fmt::layer()
+            .with_writer(make_writer)
             .with_target(true)
             .with_ansi(ansi)
             .compact()
@@ -93,7 +141,10 @@ pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Resul
     if let Some(endpoint) = &otel.endpoint {
         tracing::info!(%endpoint, service = %otel.service_name, "exporting traces (OTLP/HTTP)");
     }
-    Ok(Telemetry { provider })
+    Ok(Telemetry {
+        provider,
+        log_writer,
+    })
 }
 
 /// The layer exporting spans to `otel.endpoint` (None when unset), and its
@@ -136,6 +187,55 @@ fn traces_url(endpoint: &str) -> String {
     match url::Url::parse(trimmed) {
         Ok(u) if u.path() == "/" || u.path().is_empty() => format!("{trimmed}/v1/traces"),
         _ => trimmed.to_string(),
+    }
+}
+
+/// The per-RPC record of a Graph-route call: the `rpc` span it runs in
+/// (rpc, request_id, caller; code and ms at the end) and its one `info`
+/// line, "rpc done" or "rpc failed" with the status message.
+pub struct RpcRecord {
+    span: tracing::Span,
+    started: tokio::time::Instant,
+}
+
+impl RpcRecord {
+    /// Opens the record of the RPC `rpc` called with `ctx`.
+    pub fn start(rpc: &str, ctx: &crate::context::CallContext) -> Self {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc,
+            request_id = %ctx.request_id,
+            caller = ctx.caller.as_deref().unwrap_or_default(),
+            code = tracing::field::Empty,
+            ms = tracing::field::Empty
+        );
+        Self {
+            span,
+            started: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The span the call runs in.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Closes the record with the call's outcome: one line at `info`.
+    pub fn finish(self, outcome: Result<(), &tonic::Status>) {
+        let _entered = self.span.enter();
+        self.span
+            .record("ms", self.started.elapsed().as_millis() as u64);
+        match outcome {
+            Ok(()) => {
+                self.span.record("code", "OK");
+                tracing::info!("rpc done");
+            }
+            Err(s) => {
+                self.span
+                    .record("code", crate::error::status::code_name(s.code()));
+                tracing::info!(message = s.message(), "rpc failed");
+            }
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //! which builds in release and pins this process to the load generator's CPU.
 //!
 //! ```text
-//! bench run [--out BENCHMARKS.md] [--gateway target/release/graph-gateway] [--quick] [--no-profile] [--only p1,p2,...,quota]
+//! bench run [--out BENCHMARKS.md] [--gateway target/release/graph-gateway] [--quick] [--no-profile] [--only p1,p2,...,p6,quota]
 //! bench quota [--out BENCHMARKS.md] [--gateway ...] [--quick]   (the quota benchmark alone; rewrites only the Quota section)
 //! bench echo --listen ADDR --payload FILE       (child: the bare tonic server)
 //! bench upstream --listen ADDR                  (child: the fixed-response upstream)
@@ -71,7 +71,7 @@ enum Cmd {
         /// does); the release binary when absent.
         #[arg(long)]
         profile_gateway: Option<PathBuf>,
-        /// Only these scenarios (p1,p2,p3,p4,p5,profile,quota); P2 and P3 run together.
+        /// Only these scenarios (p1,p2,p3,p4,p5,p6,profile,quota); P2 and P3 run together.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
@@ -261,6 +261,7 @@ async fn run(
         p3: None,
         p4: None,
         p5: None,
+        p6: None,
         profile: None,
         quota: None,
         background_cpu: (background_before, 0.0),
@@ -301,6 +302,13 @@ async fn run(
         match scenarios::p4(&ctx).await {
             Ok(p) => results.p4 = Some(p),
             Err(e) => note("P4", e),
+        }
+    }
+    if wants("p6") {
+        eprintln!("P6: how cost grows with response size and calls in flight");
+        match scenarios::p6(&ctx).await {
+            Ok(p) => results.p6 = Some(p),
+            Err(e) => note("P6", e),
         }
     }
     if wants("profile") && !no_profile {

@@ -9,7 +9,7 @@ use std::process::Command;
 use super::procs::Pinning;
 use super::quota::{QuotaResults, QuotaRun, CALL_TIMEOUT, META_WINDOW_SECS};
 use super::scenarios::{
-    Profile, Round, CONCURRENCY, CONNECTIONS, P1, P2, P2_RATE, P3, P3_DELAY_MS, P3_N, P4, P5,
+    Profile, Round, CONCURRENCY, CONNECTIONS, P1, P2, P2_RATE, P3, P3_DELAY_MS, P3_N, P4, P5, P6,
 };
 
 /// Start of the generated block.
@@ -37,6 +37,8 @@ pub struct Results {
     pub p4: Option<P4>,
     /// P5.
     pub p5: Option<P5>,
+    /// P6: how cost grows with size and concurrency.
+    pub p6: Option<P6>,
     /// valgrind profile.
     pub profile: Option<Profile>,
     /// The quota benchmark (issue 4).
@@ -658,6 +660,30 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
             s_kib / 1024.0
         );
     }
+    if let Some(row) =
+        r.p6.as_ref()
+            .and_then(|p| p.by_size.iter().find(|r| r.pages == 25))
+    {
+        let echo = row.echo.cpu_us_per_req();
+        let hit = row.hit.cpu_us_per_req();
+        let miss = row.miss.cpu_us_per_req();
+        let x = |v: f64| if echo > 0.0 { v / echo } else { 0.0 };
+        let _ = writeln!(
+            o,
+            "| P6 | server CPU per cache hit ÷ the echo's per request, 25 pages ({} bytes), same run | **{:.2}×** ({hit:.1} µs ÷ {echo:.1} µs) | ≤ 2× | {:+.2}× | {} |",
+            row.payload_bytes,
+            x(hit),
+            x(hit) - 2.0,
+            verdict(x(hit) <= 2.0)
+        );
+        let _ = writeln!(
+            o,
+            "| P6 | server CPU per cache miss (one upstream call, 25 pages) ÷ the echo's per request, same run | **{:.2}×** ({miss:.1} µs ÷ {echo:.1} µs) | ≤ 3.5× | {:+.2}× | {} |",
+            x(miss),
+            x(miss) - 3.5,
+            verdict(x(miss) <= 3.5)
+        );
+    }
     let _ = writeln!(o, "{}", q_row(quota));
     let _ = writeln!(o);
 
@@ -703,6 +729,10 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
         o,
         "- **P5**: time from spawning the process to the first `grpc.health.v1.Health/Check(\"readiness\")` answering SERVING (polled every ms), then VmRSS after one idle second; median of several starts. \"In front of an upstream\" is the production shape (`graph.base_url` and a seed file); \"embedded sandbox\" also holds the simulator and its demo data."
     );
+    let _ = writeln!(
+        o,
+        "- **P6**: how cost grows. Two gateways in front of the fixed upstream (TTL 3600 s: hits; TTL 0 and `page_size` cycling 1..1000: misses, one upstream call each) and the bare echo answering the hit's bytes, measured one after the other at each point: response sizes of 1, 25, 100 and 1000 pages at {CONCURRENCY} calls in flight, then 1, {CONCURRENCY} and 256 calls in flight at 25 pages; 0.5 s warm-up and one 3 s window each. Server CPU per request is the figure: it counts the gateway's whole process (the Graph call's HTTP client included), not the load generator or the upstream."
+    );
     let _ = writeln!(o);
 
     for p in [&r.p1, &r.p1_large].into_iter().flatten() {
@@ -731,6 +761,9 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
             p.gateway_rss_after_kib as f64 / 1024.0,
             p.echo_rss_after_kib as f64 / 1024.0
         );
+    }
+    if let Some(p) = &r.p6 {
+        growth_tables(&mut o, p);
     }
     if let Some(p) = &r.p2 {
         let _ = writeln!(
@@ -868,5 +901,84 @@ fn headroom(added: f64, goal: f64) -> String {
         format!("{:.0} µs under", goal - added)
     } else {
         format!("{:.0} µs over", added - goal)
+    }
+}
+
+/// P6's tables and the linearity verdict.
+fn growth_tables(o: &mut String, p: &P6) {
+    let row = |o: &mut String, first: String, r: &super::scenarios::GrowthRow| {
+        let echo = r.echo.cpu_us_per_req();
+        let hit = r.hit.cpu_us_per_req();
+        let miss = r.miss.cpu_us_per_req();
+        let x = |v: f64| if echo > 0.0 { v / echo } else { 0.0 };
+        let non_ok: u64 = r.hit.summary.non_ok.values().sum::<u64>()
+            + r.miss.summary.non_ok.values().sum::<u64>();
+        let _ = writeln!(
+            o,
+            "| {first} | {} | {echo:.1} µs | {hit:.1} µs ({:.2}×) | {miss:.1} µs ({:.2}×) | {} / {} / {} | {} |",
+            r.payload_bytes,
+            x(hit),
+            x(miss),
+            thousands(r.echo.summary.rps),
+            thousands(r.hit.summary.rps),
+            thousands(r.miss.summary.rps),
+            non_ok
+        );
+    };
+    let _ = writeln!(o, "### P6 how cost grows\n");
+    let _ = writeln!(o, "By response size ({CONCURRENCY} calls in flight):\n");
+    let _ = writeln!(
+        o,
+        "| pages | response bytes | echo CPU / request | hit CPU / request (÷ echo) | miss CPU / request (÷ echo) | rps echo / hit / miss | non-OK |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    for r in &p.by_size {
+        row(o, r.pages.to_string(), r);
+    }
+    let _ = writeln!(o, "\nBy calls in flight (25 pages):\n");
+    let _ = writeln!(
+        o,
+        "| in flight | response bytes | echo CPU / request | hit CPU / request (÷ echo) | miss CPU / request (÷ echo) | rps echo / hit / miss | non-OK |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    for r in &p.by_concurrency {
+        row(o, r.in_flight.to_string(), r);
+    }
+    // Linear in size: the cost at 1000 pages is what a straight line
+    // through the 1-page and 100-page points predicts, within 25%.
+    let at = |n: usize, f: &dyn Fn(&super::scenarios::GrowthRow) -> f64| {
+        p.by_size.iter().find(|r| r.pages == n).map(f)
+    };
+    let mut lines = Vec::new();
+    for (what, f) in [
+        (
+            "hit",
+            &(|r: &super::scenarios::GrowthRow| r.hit.cpu_us_per_req())
+                as &dyn Fn(&super::scenarios::GrowthRow) -> f64,
+        ),
+        ("miss", &|r: &super::scenarios::GrowthRow| {
+            r.miss.cpu_us_per_req()
+        }),
+    ] {
+        if let (Some(c1), Some(c100), Some(c1000)) = (at(1, f), at(100, f), at(1000, f)) {
+            let slope = (c100 - c1) / 99.0;
+            let predicted = c1 + slope * 999.0;
+            let off = if predicted > 0.0 {
+                c1000 / predicted - 1.0
+            } else {
+                0.0
+            };
+            lines.push(format!(
+                "per {what}: {c1:.1} µs fixed, {:.2} µs per page from 1 to 100 pages; at 1000 pages {c1000:.1} µs against {predicted:.1} µs predicted by that line ({:+.0}%): {}",
+                slope,
+                off * 100.0,
+                if off.abs() <= 0.25 { "linear" } else if off > 0.0 { "worse than linear" } else { "better than linear" }
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(o, "\nGrowth with size: {}.\n", lines.join("; "));
+    } else {
+        let _ = writeln!(o);
     }
 }

@@ -145,7 +145,14 @@ impl Ctx {
         if !seed.exists() {
             std::fs::write(
                 &seed,
-                "[[token]]\nname = \"bench\"\nkind = \"system_user\"\nbusinesses = [\"1000000001\"]\nvalue = \"EAAB-bench-not-a-real-token\"\n",
+                format!(
+                    "[[token]]\nname = \"bench\"\nkind = \"system_user\"\nbusinesses = [\"1000000001\", {}]\nvalue = \"EAAB-bench-not-a-real-token\"\n",
+                    super::servers::SIZES
+                        .iter()
+                        .map(|n| format!("\"{}\"", sized_business(*n)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )?;
         }
         let text = format!(
@@ -226,14 +233,24 @@ fn slug(name: &str) -> String {
 
 /// ListOwnedPages of the demo business, with `page_size` (0: unset).
 pub fn request(page_size: i32) -> Bytes {
+    request_of(BUSINESS, page_size)
+}
+
+/// ListOwnedPages of `business`, with `page_size` (0: unset).
+pub fn request_of(business: &str, page_size: i32) -> Bytes {
     Bytes::from(
         graph_gateway::proto::ListOwnedPagesRequest {
-            business_id: BUSINESS.into(),
+            business_id: business.into(),
             page_size,
             ..Default::default()
         }
         .encode_to_vec(),
     )
+}
+
+/// The business whose pages the fixed upstream answers `n` of.
+pub fn sized_business(n: usize) -> String {
+    (super::servers::SIZED_BASE + n as u64).to_string()
 }
 
 fn method_path() -> PathAndQuery {
@@ -1173,4 +1190,136 @@ pub async fn calls(addr: SocketAddr, n: u64, hit: bool) -> anyhow::Result<()> {
     } else {
         series(&ch, 0, n + 1, 1).await
     }
+}
+
+// === P6: how cost grows ===
+
+/// P6: server CPU per hit and per miss against the response size and the
+/// number of calls in flight.
+#[derive(Debug, serde::Serialize)]
+pub struct P6 {
+    /// By response size (pages): one row each.
+    pub by_size: Vec<GrowthRow>,
+    /// By calls in flight (25 pages): one row each.
+    pub by_concurrency: Vec<GrowthRow>,
+}
+
+/// One point of P6.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GrowthRow {
+    /// Pages in the answer.
+    pub pages: usize,
+    /// Closed-loop workers.
+    pub in_flight: usize,
+    /// Size of the response message, bytes.
+    pub payload_bytes: usize,
+    /// The bare echo with the same bytes.
+    pub echo: Round,
+    /// Cache hits.
+    pub hit: Round,
+    /// Cache misses (one upstream call each).
+    pub miss: Round,
+}
+
+/// Runs P6: a hit gateway (TTL 3600) and a miss gateway (TTL 0) in front of
+/// the fixed upstream, and an echo of the same answer, at each size, then
+/// at each concurrency.
+pub async fn p6(ctx: &Ctx) -> anyhow::Result<P6> {
+    let hit_addr = free_addr()?;
+    let hit_cfg = ctx.upstream_config("p6-hit.toml", hit_addr, 3600)?;
+    let hit = ctx.gateway("P6 gateway hit", &hit_cfg, hit_addr).await?;
+    let miss_addr = free_addr()?;
+    let miss_cfg = ctx.upstream_config("p6-miss.toml", miss_addr, 0)?;
+    let miss = ctx.gateway("P6 gateway miss", &miss_cfg, miss_addr).await?;
+    let path = method_path();
+    let window = if ctx.quick {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(3)
+    };
+    let warmup = Duration::from_millis(500);
+    let mut points: Vec<(usize, usize)> = super::servers::SIZES
+        .iter()
+        .map(|&n| (n, CONCURRENCY))
+        .collect();
+    points.extend([(25, 1), (25, 256)]);
+    let mut by_size = Vec::new();
+    let mut by_concurrency = Vec::new();
+    for (pages, in_flight) in points {
+        let business = sized_business(pages);
+        let conns = in_flight.min(CONNECTIONS);
+        let hit_chans = load::connect(hit_addr, conns).await?;
+        let miss_chans = load::connect(miss_addr, conns).await?;
+        let hit_body = request_of(&business, 0);
+        load::call(&hit_chans[0], &path, hit_body.clone()).await?;
+        let payload = load::call(&hit_chans[0], &path, hit_body.clone()).await?;
+        let payload_file = ctx.path(&format!("p6-payload-{pages}.bin"));
+        std::fs::write(&payload_file, &payload)?;
+        let echo_addr = free_addr()?;
+        let mut echo = ctx.child(
+            &format!("P6 echo {pages}"),
+            ctx.server_cpus(),
+            &[
+                "echo".into(),
+                "--listen".into(),
+                echo_addr.to_string(),
+                "--payload".into(),
+                payload_file.display().to_string(),
+            ],
+        )?;
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let echo_chans = loop {
+            echo.check_alive()?;
+            if let Ok(c) = load::connect(echo_addr, conns).await {
+                break c;
+            }
+            anyhow::ensure!(Instant::now() < give_up, "echo not listening");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let run = |chans: Vec<tonic::transport::Channel>, bodies: Arc<Vec<Bytes>>| {
+            let path = path.clone();
+            async move { load::closed_loop(&chans, &path, bodies, in_flight, warmup, window).await }
+        };
+        let hits = Arc::new(vec![hit_body.clone()]);
+        // Page sizes 1..=1000 with the sized business: no two calls in
+        // flight share a key, so each is a real miss (the fixed upstream
+        // answers `pages` pages whatever the limit).
+        let misses: Arc<Vec<Bytes>> =
+            Arc::new((1..=1000).map(|n| request_of(&business, n)).collect());
+        let echo_round = measured("echo", &echo, || run(echo_chans.clone(), hits.clone())).await;
+        let hit_round = measured("hit", &hit, || run(hit_chans.clone(), hits.clone())).await;
+        let miss_round = measured("miss", &miss, || run(miss_chans.clone(), misses.clone())).await;
+        eprintln!(
+            "  P6 {pages:>4} pages {in_flight:>3} in flight: echo {:.1} us, hit {:.1} us, miss {:.1} us per request (non-OK {:?} {:?})",
+            echo_round.cpu_us_per_req(),
+            hit_round.cpu_us_per_req(),
+            miss_round.cpu_us_per_req(),
+            hit_round.summary.non_ok,
+            miss_round.summary.non_ok,
+        );
+        drop(echo);
+        let row = GrowthRow {
+            pages,
+            in_flight,
+            payload_bytes: payload.len(),
+            echo: echo_round,
+            hit: hit_round,
+            miss: miss_round,
+        };
+        if in_flight == CONCURRENCY {
+            by_size.push(row);
+        } else {
+            by_concurrency.push(row);
+        }
+    }
+    // The 32-in-flight row of 25 pages belongs to both tables.
+    if let Some(r) = by_size.iter().find(|r| r.pages == 25) {
+        by_concurrency.push(r.clone());
+    }
+    by_concurrency.sort_by_key(|r| r.in_flight);
+    drop((hit, miss));
+    Ok(P6 {
+        by_size,
+        by_concurrency,
+    })
 }

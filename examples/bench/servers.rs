@@ -112,8 +112,16 @@ pub fn graph_pages_json(n: usize) -> String {
     .to_string()
 }
 
+/// The business ids whose `owned_pages` answer has another size: business
+/// `SIZED_BASE + n` answers `n` pages (the growth scenario, P6).
+pub const SIZED_BASE: u64 = 9_000_000;
+/// The sizes P6 measures.
+pub const SIZES: [usize; 4] = [1, 25, 100, 1000];
+
 /// The upstream's shared state.
 struct Upstream {
+    /// The answer by size: `SIZES`, else [`UPSTREAM_PAGES`].
+    sized: Vec<(usize, Bytes)>,
     body: Bytes,
     calls: AtomicU64,
     delay_ms: AtomicU64,
@@ -126,6 +134,10 @@ struct Upstream {
 pub async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
     let state = Arc::new(Upstream {
         body: Bytes::from(graph_pages_json(UPSTREAM_PAGES)),
+        sized: SIZES
+            .iter()
+            .map(|&n| (n, Bytes::from(graph_pages_json(n))))
+            .collect(),
         calls: AtomicU64::new(0),
         delay_ms: AtomicU64::new(0),
     });
@@ -155,9 +167,19 @@ pub async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
                 }
             }),
         )
-        .fallback(move || {
+        .fallback(move |uri: http::Uri| {
             let s = state.clone();
             async move {
+                // "/v26.0/{business}/owned_pages": a sized business answers
+                // its size.
+                let body = uri
+                    .path()
+                    .split('/')
+                    .nth(2)
+                    .and_then(|b| b.parse::<u64>().ok())
+                    .and_then(|b| b.checked_sub(SIZED_BASE))
+                    .and_then(|n| s.sized.iter().find(|(k, _)| *k as u64 == n))
+                    .map_or_else(|| s.body.clone(), |(_, b)| b.clone());
                 s.calls.fetch_add(1, Ordering::SeqCst);
                 let delay = s.delay_ms.load(Ordering::SeqCst);
                 if delay > 0 {
@@ -174,7 +196,7 @@ pub async fn upstream(listen: SocketAddr) -> anyhow::Result<()> {
                             "{\"call_count\":1,\"total_cputime\":1,\"total_time\":1}",
                         ),
                     ],
-                    s.body.clone(),
+                    body,
                 )
             }
         });
