@@ -128,7 +128,11 @@ pub use crate::error::status::code_name;
 
 /// Records one finished RPC.
 pub fn rpc_finished(path: &str, code: tonic::Code, elapsed: Duration) {
-    let method = method_label(path);
+    rpc_finished_as(method_label(path), code, elapsed);
+}
+
+/// [`rpc_finished`] with the method's label already worked out.
+fn rpc_finished_as(method: &'static str, code: tonic::Code, elapsed: Duration) {
     FAMILIES
         .rpc_duration
         .get_or_create(&MethodLabels { method })
@@ -391,8 +395,9 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         use tracing::Instrument as _;
 
-        let path = req.uri().path().to_string();
-        let span = crate::telemetry::rpc_span(&path, req.headers());
+        // The label, not the path: nothing is allocated per RPC.
+        let method = method_label(req.uri().path());
+        let span = crate::telemetry::rpc_span(req.uri().path(), req.headers());
         let fut = {
             let _entered = span.enter();
             self.inner.call(req)
@@ -412,7 +417,7 @@ where
                         .map_or(tonic::Code::Ok, tonic::Code::from),
                     Err(_) => tonic::Code::Unknown,
                 };
-                rpc_finished(&path, code, started.elapsed());
+                rpc_finished_as(method, code, started.elapsed());
                 result
             }
             .instrument(span),

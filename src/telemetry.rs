@@ -22,6 +22,9 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::OtelConfig;
 
+mod lean;
+pub use lean::{LeanFields, LeanFormat};
+
 /// Target of the span every RPC runs in. At TRACE, so logs leave it out
 /// unless asked; the OpenTelemetry export always takes it.
 pub const RPC_SPAN_TARGET: &str = "otel_rpc";
@@ -121,13 +124,23 @@ fn install(
         // a collector's log stream, and not when NO_COLOR is set.
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
             && std::env::var_os("NO_COLOR").is_none();
-        tracing_subscriber::fmt::layer()
-            .with_writer(make_writer)
-            .with_target(true)
-            .with_ansi(ansi)
-            .compact()
-            .with_filter(filter)
-            .boxed()
+        if ansi {
+            tracing_subscriber::fmt::layer()
+                .with_writer(make_writer)
+                .with_target(true)
+                .with_ansi(true)
+                .compact()
+                .with_filter(filter)
+                .boxed()
+        } else {
+            // The same line, without colours and cheaper to write.
+            tracing_subscriber::fmt::layer()
+                .with_writer(make_writer)
+                .event_format(LeanFormat)
+                .fmt_fields(LeanFields)
+                .with_filter(filter)
+                .boxed()
+        }
     };
     let (otel_layer, provider) = match otel_layer(otel)? {
         Some((layer, provider)) => (Some(layer), Some(provider)),
@@ -191,8 +204,8 @@ fn traces_url(endpoint: &str) -> String {
 }
 
 /// The per-RPC record of a Graph-route call: the `rpc` span it runs in
-/// (rpc, request_id, caller; code and ms at the end) and its one `info`
-/// line, "rpc done" or "rpc failed" with the status message.
+/// (rpc, request_id, caller) and its one `info` line, "rpc done" or "rpc
+/// failed", with the code, the milliseconds and the status message.
 pub struct RpcRecord {
     span: tracing::Span,
     started: tokio::time::Instant,
@@ -204,10 +217,8 @@ impl RpcRecord {
         let span = tracing::info_span!(
             "rpc",
             rpc,
-            request_id = %ctx.request_id,
-            caller = ctx.caller.as_deref().unwrap_or_default(),
-            code = tracing::field::Empty,
-            ms = tracing::field::Empty
+            request_id = ctx.request_id.as_str(),
+            caller = ctx.caller.as_deref().unwrap_or_default()
         );
         Self {
             span,
@@ -220,21 +231,21 @@ impl RpcRecord {
         &self.span
     }
 
-    /// Closes the record with the call's outcome: one line at `info`.
+    /// Closes the record with the call's outcome: one line at `info`, in
+    /// the RPC's span, with the gRPC code and the milliseconds taken (and,
+    /// for a failure, the status message, which the error mapping has
+    /// scrubbed of secrets).
     pub fn finish(self, outcome: Result<(), &tonic::Status>) {
         let _entered = self.span.enter();
-        self.span
-            .record("ms", self.started.elapsed().as_millis() as u64);
+        let ms = self.started.elapsed().as_millis() as u64;
         match outcome {
-            Ok(()) => {
-                self.span.record("code", "OK");
-                tracing::info!("rpc done");
-            }
-            Err(s) => {
-                self.span
-                    .record("code", crate::error::status::code_name(s.code()));
-                tracing::info!(message = s.message(), "rpc failed");
-            }
+            Ok(()) => tracing::info!(code = "OK", ms, "rpc done"),
+            Err(s) => tracing::info!(
+                code = crate::error::status::code_name(s.code()),
+                ms,
+                error = s.message(),
+                "rpc failed"
+            ),
         }
     }
 }
