@@ -174,3 +174,59 @@ async fn read_mask_narrows_graph_fields() {
     let uri = &rec.requests()[0].uri;
     assert!(uri.contains("fields=id") && !uri.contains("name"), "{uri}");
 }
+
+/// Graph-route RPCs are served as bytes (issue 15): a miss answers the
+/// transcoder's encoding of Graph's JSON, a hit answers the very bytes the
+/// miss answered (nothing decoded or encoded again), and those bytes are the
+/// typed response a generated client expects.
+#[tokio::test]
+async fn a_cache_hit_answers_the_misses_bytes_which_decode_to_the_typed_response() {
+    use graph_gateway::grpc::raw::RawCodec;
+    use prost::Message as _;
+
+    let rec = Recorder::start(vec![(
+        200,
+        vec![],
+        r#"{"data":[{"id":"55","name":"North"},{"id":"56","name":"South"}],
+            "paging":{"cursors":{"before":"QA","after":"QQ"},"next":"https://graph/next"}}"#
+            .into(),
+    )])
+    .await;
+    let mut cfg = Config::default();
+    cfg.cache.ttl_secs = 3600;
+    let vault = Arc::new(MemoryVault::new(vec![token("acme", "1000000001", TOKEN)]));
+    let gw = TestGateway::upstream(&rec.url, vault, cfg).await;
+    let mut grpc = tonic::client::Grpc::new(gw.channel().await);
+    let path = http::uri::PathAndQuery::from_static(
+        "/graphgateway.v1.BusinessAssetGroupService/ListBusinessAssetGroups",
+    );
+    let body = bytes::Bytes::from(
+        ListBusinessAssetGroupsRequest {
+            business_id: "1000000001".into(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        grpc.ready().await.unwrap();
+        let a = grpc
+            .unary(tonic::Request::new(body.clone()), path.clone(), RawCodec)
+            .await
+            .unwrap()
+            .into_inner();
+        answers.push(a);
+    }
+    assert_eq!(rec.requests().len(), 1, "the second call is a hit");
+    assert_eq!(answers[0], answers[1], "a hit answers the miss's bytes");
+    let typed =
+        graph_gateway::proto::ListBusinessAssetGroupsResponse::decode(answers[1].clone()).unwrap();
+    let names: Vec<&str> = typed
+        .business_asset_groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
+    assert_eq!(names, ["North", "South"]);
+    assert_eq!(typed.business_asset_groups[0].id, "55");
+    assert!(!typed.next_page_token.is_empty());
+}
