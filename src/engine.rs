@@ -10,6 +10,7 @@ mod mutation;
 pub mod response;
 mod scrape;
 pub mod token_health;
+pub mod transcode;
 pub use crate::routes;
 pub use crate::routes::{page_token, request};
 
