@@ -258,7 +258,7 @@ impl ResponsePlans {
                     }
                 }
                 Ok(Transcoded {
-                    bytes: Bytes::from(cx.out),
+                    bytes: cx.into_bytes(),
                     item_ids: top.ids,
                 })
             }
@@ -280,7 +280,7 @@ impl ResponsePlans {
                     )));
                 }
                 Ok(Transcoded {
-                    bytes: Bytes::from(cx.out),
+                    bytes: cx.into_bytes(),
                     item_ids: Vec::new(),
                 })
             }
@@ -643,6 +643,14 @@ struct Cx<'p> {
 }
 
 impl<'p> Cx<'p> {
+    /// The output, without much spare room (the cache keeps it).
+    fn into_bytes(mut self) -> Bytes {
+        if self.out.capacity() > self.out.len() + self.out.len() / 4 {
+            self.out.shrink_to_fit();
+        }
+        Bytes::from(self.out)
+    }
+
     fn open(&mut self, msg: usize) -> Frame {
         let base = self.states.len();
         let n = self.plans.messages[msg].slots.len();
