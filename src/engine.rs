@@ -10,6 +10,7 @@ mod mutation;
 pub mod response;
 mod scrape;
 pub mod token_health;
+pub mod transcode;
 pub use crate::routes;
 pub use crate::routes::{page_token, request};
 
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use prost::Message as _;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -29,12 +29,15 @@ use crate::vault::{TokenEntry, TokenKind, TokenQuery, Vault};
 pub use args::Arg;
 use request::Plan;
 use routes::{Route, RouteTable};
+use transcode::ResponsePlans;
 
 pub use crate::context::CallContext;
 
 /// The pipeline.
 pub struct Engine {
     table: Arc<RouteTable>,
+    /// The response side's plans, compiled from the table (issue 15).
+    plans: Arc<ResponsePlans>,
     graph: GraphClient,
     vault: Arc<dyn Vault>,
     quota: Arc<dyn Quota>,
@@ -64,8 +67,10 @@ impl Engine {
         let owners = moka::future::Cache::builder()
             .max_capacity(OWNER_INDEX_CAPACITY)
             .build();
+        let plans = Arc::new(ResponsePlans::new(&table));
         Self {
             table,
+            plans,
             graph,
             vault,
             quota,
@@ -601,14 +606,14 @@ impl Engine {
                     _ => None,
                 },
             );
-            let decoded = result.and_then(|body| response::decode(&self.table, route, &body));
-            permit.record(crate::retry::health_of(&decoded));
-            let msg = decoded.map_err(Failure::sent)?;
+            let transcoded = result.and_then(|body| self.plans.transcode(route, &body));
+            permit.record(crate::retry::health_of(&transcoded));
+            let transcoded = transcoded.map_err(Failure::sent)?;
             if let Some(business) = &plan.business {
-                self.learn_owners(route, &msg, business).await;
+                self.learn_owners(&transcoded.item_ids, business).await;
             }
             tracing::debug!("upstream call done");
-            Ok(Bytes::from(msg.encode_to_vec()))
+            Ok(transcoded.bytes)
         }
         .instrument(span)
         .await
@@ -619,31 +624,17 @@ impl Engine {
 const OWNER_INDEX_CAPACITY: u64 = 200_000;
 
 impl Engine {
-    /// Remembers which business listed which assets.
-    async fn learn_owners(
-        &self,
-        route: &Route,
-        msg: &prost_reflect::DynamicMessage,
-        business: &str,
-    ) {
-        let routes::ResponseShape::List { items, .. } = &route.response else {
+    /// Remembers which business listed which assets: the ids of a list's
+    /// items (ad accounts without their `act_` prefix).
+    async fn learn_owners(&self, item_ids: &[String], business: &str) {
+        if item_ids.is_empty() {
             return;
-        };
-        let Some(list) = msg.get_field(items).as_list().map(<[_]>::to_vec) else {
-            return;
-        };
+        }
         let business: Arc<str> = Arc::from(business);
-        for item in list {
-            let Some(id) = item
-                .as_message()
-                .and_then(|m| m.get_field_by_name("id"))
-                .and_then(|v| v.as_str().map(str::to_string))
-            else {
-                continue;
-            };
-            let id = id.strip_prefix("act_").map(str::to_string).unwrap_or(id);
-            if !id.is_empty() && self.owners.get(&id).await.is_none() {
-                self.owners.insert(id, business.clone()).await;
+        for id in item_ids {
+            let id = id.strip_prefix("act_").unwrap_or(id);
+            if !id.is_empty() && self.owners.get(id).await.is_none() {
+                self.owners.insert(id.to_string(), business.clone()).await;
             }
         }
     }

@@ -212,7 +212,7 @@ pub struct WorkflowDecl {
 }
 
 /// Graph spellings of one enum's values.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct EnumSpelling {
     to_graph: HashMap<i32, String>,
     from_graph: HashMap<String, i32>,

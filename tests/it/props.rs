@@ -1,18 +1,23 @@
 //! Property tests (proptest) over request validation and the transcoder:
 //! arbitrary request messages for every route never panic; invalid ones get
 //! INVALID_ARGUMENT with field violations and no upstream call; arbitrary
-//! Graph answers never panic the response side.
+//! Graph answers never panic the response side, and the streaming
+//! transcoder (issue 15) answers them as the reference does.
 
 use std::sync::{Arc, OnceLock};
 
 use graph_gateway::engine::request;
-use graph_gateway::engine::routes::{Route, RouteTable};
+use graph_gateway::engine::routes::{ResponseShape, Route, RouteTable};
+use graph_gateway::engine::transcode::ResponsePlans;
 use graph_gateway::engine::{CallContext, Engine};
 use graph_gateway::error::GatewayError;
 use graph_gateway::vault::MemoryVault;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use prost_reflect::{DynamicMessage, Kind, ReflectMessage as _, Value};
+use prost::Message as _;
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value,
+};
 
 use crate::harness::{token, Recorder};
 
@@ -396,5 +401,503 @@ proptest! {
         prop_assert!(status.details().len() < 8 * 1024, "{} bytes", status.details().len());
         prop_assert!(status.message().len() < 2048, "{} bytes", status.message().len());
         prop_assert_eq!(up.rec.requests().len(), before, "an oversized request reached Graph");
+    }
+}
+
+// === the streaming transcoder against the reference (issue 15) ===
+
+/// Cases of the transcoder property: many shapes per route.
+const TRANSCODE_CASES: u32 = 1024;
+
+fn plans() -> &'static ResponsePlans {
+    static PLANS: OnceLock<ResponsePlans> = OnceLock::new();
+    PLANS.get_or_init(|| ResponsePlans::new(table()))
+}
+
+/// The dice a Graph body is built from: proptest draws (and shrinks) the
+/// rolls; past the last one every roll is 0, the plainest choice.
+struct Dice<'a> {
+    rolls: &'a [u32],
+    at: usize,
+}
+
+impl Dice<'_> {
+    /// 0..n.
+    fn roll(&mut self, n: usize) -> usize {
+        let r = self.rolls.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        r as usize % n.max(1)
+    }
+
+    /// True with odds `pct` in 100; never for a roll of 0 (shrunk) or
+    /// once the rolls run out.
+    fn odds(&mut self, pct: usize) -> bool {
+        let r = self.rolls.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        (r as usize % 100) >= 100 - pct.min(100)
+    }
+
+    fn pick<'s>(&mut self, from: &[&'s str]) -> &'s str {
+        from[self.roll(from.len())]
+    }
+}
+
+const NUMBERS: &[&str] = &[
+    "7",
+    "0",
+    "1",
+    "-1",
+    "2.5",
+    "-2.5",
+    "1e20",
+    "1.0",
+    "-0",
+    "-0.0",
+    "0.1",
+    "1e-7",
+    "2147483647",
+    "2147483648",
+    "-2147483649",
+    "4294967296",
+    "9223372036854775807",
+    "9223372036854775808",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "123456789012",
+    "1E+2",
+];
+
+const NUMBER_STRINGS: &[&str] = &[
+    "\"42\"",
+    "\"-7\"",
+    "\"+5\"",
+    "\" 5\"",
+    "\"2.5\"",
+    "\"1e3\"",
+    "\"NaN\"",
+    "\"inf\"",
+    "\"true\"",
+    "\"1\"",
+    "\"0\"",
+    "\"false\"",
+    "\"\"",
+    "\"18446744073709551615\"",
+    "\"-9223372036854775809\"",
+];
+
+const STRINGS: &[&str] = &[
+    "\"abc\"",
+    "\"\"",
+    "\"act_1000000001\"",
+    "\"1000000002\"",
+    "\"\\u00e9\\ud83d\\ude00\"",
+    "\"a\\\"b\\\\c\\n\"",
+    "\"\u{e9}t\u{e9}\"",
+    "\"SOMETHING_NEW\"",
+    "\"manage\"",
+];
+
+const KEYS: &[&str] = &[
+    "data",
+    "id",
+    "name",
+    "paging",
+    "cursors",
+    "after",
+    "next",
+    "success",
+    "tasks",
+    "status",
+    "access_status",
+    "permitted_tasks",
+    "business",
+    "unknown",
+    "x",
+];
+
+/// A JSON string literal.
+fn lit(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// A key as Graph might write it: sometimes with its first letter escaped.
+fn key(d: &mut Dice, k: &str) -> String {
+    match k.chars().next() {
+        Some(c) if d.odds(10) => format!("\"\\u{:04x}{}\"", c as u32, &k[c.len_utf8()..]),
+        _ => lit(k),
+    }
+}
+
+/// Whitespace, sometimes.
+fn ws(d: &mut Dice) -> &'static str {
+    if d.odds(10) {
+        [" ", "\n", "\t ", "\r\n  "][d.roll(4)]
+    } else {
+        ""
+    }
+}
+
+/// An object from entries, in the dice's order.
+fn object(d: &mut Dice, mut entries: Vec<String>) -> String {
+    for i in (1..entries.len()).rev() {
+        let j = d.roll(i + 1);
+        entries.swap(i, j);
+    }
+    let sep = format!(",{}", ws(d));
+    format!("{{{}{}}}", ws(d), entries.join(&sep))
+}
+
+/// Any value, shaped like nothing in particular.
+fn junk(d: &mut Dice, depth: usize) -> String {
+    match d.roll(if depth < 3 { 8 } else { 6 }) {
+        0 => "null".into(),
+        1 => d.pick(&["true", "false"]).into(),
+        2 => d.pick(NUMBERS).into(),
+        3 => d.pick(NUMBER_STRINGS).into(),
+        4 => d.pick(STRINGS).into(),
+        5 => "[]".into(),
+        6 => {
+            let items: Vec<String> = (0..d.roll(4)).map(|_| junk(d, depth + 1)).collect();
+            format!("[{}]", items.join(","))
+        }
+        _ => {
+            let entries: Vec<String> = (0..d.roll(4))
+                .map(|_| {
+                    let k = d.pick(KEYS);
+                    format!("{}:{}", key(d, k), junk(d, depth + 1))
+                })
+                .collect();
+            object(d, entries)
+        }
+    }
+}
+
+/// One value of a field's type: mostly right-shaped, sometimes not.
+fn element(d: &mut Dice, kind: &Kind, depth: usize) -> String {
+    if d.odds(20) {
+        return junk(d, depth + 1);
+    }
+    match kind {
+        Kind::String => match d.roll(3) {
+            0 => d.pick(STRINGS).into(),
+            1 => d.pick(NUMBERS).into(),
+            _ => d.pick(&["true", "false", "\"1000000003\""]).into(),
+        },
+        Kind::Bool => d
+            .pick(&[
+                "true", "false", "\"true\"", "\"1\"", "\"0\"", "1", "0", "2.5",
+            ])
+            .into(),
+        Kind::Double | Kind::Float => match d.roll(2) {
+            0 => d.pick(NUMBERS).into(),
+            _ => d.pick(NUMBER_STRINGS).into(),
+        },
+        Kind::Enum(e) => {
+            let known: Vec<String> = table()
+                .spelling(e)
+                .map(|sp| {
+                    e.values()
+                        .filter_map(|v| sp.to_graph(v.number()).map(lit))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match d.roll(known.len() + 2) {
+                i if i < known.len() => known[i].clone(),
+                i if i == known.len() => "\"SOMETHING_NEW\"".into(),
+                _ => d.pick(&["\"\"", "\"manage\"", "3", "null"]).into(),
+            }
+        }
+        Kind::Message(m) if depth < 3 => message(d, m, depth + 1),
+        Kind::Message(_) => "{}".into(),
+        Kind::Bytes => d.pick(STRINGS).into(),
+        _ => match d.roll(3) {
+            0 | 1 => d.pick(NUMBERS).into(),
+            _ => d.pick(NUMBER_STRINGS).into(),
+        },
+    }
+}
+
+/// A value for a field: null, an element, or for a repeated field an
+/// array, a `{"data": [...]}` edge (right or wrong) or a single element.
+fn value(d: &mut Dice, f: &FieldDescriptor, depth: usize) -> String {
+    if d.odds(8) {
+        return "null".into();
+    }
+    let kind = f.kind();
+    if !f.is_list() {
+        return element(d, &kind, depth);
+    }
+    let elements = |d: &mut Dice| {
+        let items: Vec<String> = (0..d.roll(4)).map(|_| element(d, &kind, depth)).collect();
+        format!("[{}]", items.join(","))
+    };
+    match d.roll(8) {
+        0..=3 => elements(d),
+        4 => {
+            let mut entries = vec![format!("\"data\":{}", elements(d))];
+            if d.odds(40) {
+                entries.push(format!("\"data\":{}", elements(d)));
+            }
+            if d.odds(40) {
+                entries.push(format!("\"paging\":{}", junk(d, depth + 1)));
+            }
+            object(d, entries)
+        }
+        5 => format!("{{\"data\":{}}}", junk(d, depth + 1)),
+        _ => element(d, &kind, depth),
+    }
+}
+
+/// A JSON object for a message: some of its fields by their Graph key (or
+/// alias, or proto name), some keys twice, unknown keys, any order.
+fn message(d: &mut Dice, m: &MessageDescriptor, depth: usize) -> String {
+    let mut entries = Vec::new();
+    for f in m.fields() {
+        if !d.odds(70) {
+            continue;
+        }
+        let graph = table().graph_name(&f).to_string();
+        let mut names = vec![graph.clone()];
+        names.extend(table().alias(&f).map(str::to_string));
+        if f.name() != graph {
+            names.push(f.name().to_string());
+        }
+        let n = names.len();
+        let name = names[d.roll(n)].clone();
+        entries.push(format!("{}:{}", key(d, &name), value(d, &f, depth)));
+        if d.odds(12) {
+            // The same key again, or another of the field's keys.
+            let again = names[d.roll(n)].clone();
+            entries.push(format!("{}:{}", key(d, &again), value(d, &f, depth)));
+        }
+    }
+    for _ in 0..d.roll(3) {
+        let k = d.pick(KEYS);
+        entries.push(format!("{}:{}", key(d, k), junk(d, depth + 1)));
+    }
+    object(d, entries)
+}
+
+/// `paging`, right or wrong.
+fn paging(d: &mut Dice) -> String {
+    if d.odds(15) {
+        return junk(d, 1);
+    }
+    let mut entries = Vec::new();
+    if !d.odds(20) {
+        let after = match d.roll(5) {
+            0..=2 => lit(&format!("QVFI{}", d.roll(1000))),
+            _ => junk(d, 2),
+        };
+        let mut cursors = vec![format!("\"before\":\"B\""), format!("\"after\":{after}")];
+        if d.odds(10) {
+            cursors.push(format!("\"after\":{}", junk(d, 2)));
+        }
+        entries.push(format!("\"cursors\":{}", object(d, cursors)));
+    }
+    if !d.odds(25) {
+        let next = match d.roll(4) {
+            0 | 1 => "\"https://graph.facebook.com/v23.0/next\"".to_string(),
+            2 => "null".to_string(),
+            _ => junk(d, 2),
+        };
+        entries.push(format!("\"next\":{next}"));
+    }
+    if d.odds(10) {
+        entries.push("\"previous\":\"p\"".into());
+    }
+    object(d, entries)
+}
+
+/// A body that is no answer at all.
+fn garbage(d: &mut Dice) -> Vec<u8> {
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    match d.roll(14) {
+        0 => b"true".to_vec(),
+        1 => b"false".to_vec(),
+        2 => b"null".to_vec(),
+        3 => b"[{\"data\":[]}]".to_vec(),
+        4 => b"\"text\"".to_vec(),
+        5 => b"-3.5".to_vec(),
+        6 => Vec::new(),
+        7 => b"{\"data\":[{\"id\":\"1\"},}".to_vec(),
+        8 => b"{\"data\":[]} trailing".to_vec(),
+        9 => b"{\"id\":\"\xff\xfe\"}".to_vec(),
+        10 => format!("{{\"unknown\":{},\"data\":[]}}", deep(126 + d.roll(4))).into_bytes(),
+        11 => format!("{{\"data\":[{{\"x\":{}}}]}}", deep(125 + d.roll(4))).into_bytes(),
+        12 => b"{\"data\":[],\"paging\":{\"next\":1e999}}".to_vec(),
+        _ => junk(d, 0).into_bytes(),
+    }
+}
+
+/// A Graph answer for `route`, from the dice.
+fn graph_body(route: &Route, d: &mut Dice) -> Vec<u8> {
+    if d.odds(6) {
+        return garbage(d);
+    }
+    let mut body = match &route.response {
+        ResponseShape::List { items, .. } => {
+            let Kind::Message(item) = items.kind() else {
+                unreachable!("list items are messages")
+            };
+            let data = |d: &mut Dice| {
+                let items: Vec<String> = (0..d.roll(5))
+                    .map(|_| {
+                        if d.odds(8) {
+                            junk(d, 1)
+                        } else {
+                            message(d, &item, 0)
+                        }
+                    })
+                    .collect();
+                format!("[{}]", items.join(","))
+            };
+            let mut entries = Vec::new();
+            if !d.odds(5) {
+                entries.push(format!("\"data\":{}", data(d)));
+            }
+            if d.odds(8) {
+                let again = if d.odds(50) { data(d) } else { junk(d, 1) };
+                entries.push(format!("\"data\":{again}"));
+            }
+            if !d.odds(20) {
+                entries.push(format!("\"paging\":{}", paging(d)));
+            }
+            if d.odds(10) {
+                entries.push(format!("\"paging\":{}", paging(d)));
+            }
+            if d.odds(10) {
+                entries.push(format!("\"summary\":{}", junk(d, 1)));
+            }
+            object(d, entries)
+        }
+        ResponseShape::Object if d.odds(10) => d.pick(&["true", "false"]).to_string(),
+        ResponseShape::Object => message(d, &route.output, 0),
+    };
+    body.insert_str(0, ws(d));
+    body.push_str(ws(d));
+    body.into_bytes()
+}
+
+/// The reference's message as a client sees it (encoded, then decoded:
+/// fields set to defaults are not sent).
+fn reference(route: &Route, body: &[u8]) -> Result<DynamicMessage, GatewayError> {
+    graph_gateway::engine::response::decode(table(), route, body).map(|m| {
+        DynamicMessage::decode(route.output.clone(), m.encode_to_vec().as_slice()).unwrap()
+    })
+}
+
+/// The `id` of each list item of a reference message (what the engine
+/// learns owners from).
+fn item_ids(route: &Route, msg: &DynamicMessage) -> Vec<String> {
+    let ResponseShape::List { items, .. } = &route.response else {
+        return Vec::new();
+    };
+    let Kind::Message(item) = items.kind() else {
+        return Vec::new();
+    };
+    if !item
+        .get_field_by_name("id")
+        .is_some_and(|f| f.kind() == Kind::String && !f.is_list())
+    {
+        return Vec::new();
+    }
+    msg.get_field(items)
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            m.as_message()
+                .and_then(|m| m.get_field_by_name("id"))
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Equal, or both holding NaN (equal to nothing) with equal encodings.
+fn same(a: &DynamicMessage, b: &DynamicMessage) -> bool {
+    a == b
+        || (serde_json::to_string(a).unwrap().contains("NaN")
+            && a.encode_to_vec() == b.encode_to_vec())
+}
+
+/// Both answers agree: the same error, or equal messages and the ids of
+/// the reference's list items.
+fn agree(route: &Route, body: &[u8]) -> Result<(), TestCaseError> {
+    let want = reference(route, body);
+    let got = plans().transcode(route, body);
+    let text = String::from_utf8_lossy(body);
+    match (want, got) {
+        (Ok(w), Ok(g)) => {
+            let d = DynamicMessage::decode(route.output.clone(), g.bytes.as_ref())
+                .map_err(|e| TestCaseError::fail(format!("undecodable: {e} for {text}")))?;
+            prop_assert!(
+                same(&w, &d),
+                "{}: {}\nwant {}\ngot  {}",
+                route.operation_id,
+                text,
+                serde_json::to_string(&w).unwrap(),
+                serde_json::to_string(&d).unwrap()
+            );
+            prop_assert_eq!(
+                g.item_ids,
+                item_ids(route, &w),
+                "{}: {}",
+                route.operation_id,
+                text
+            );
+        }
+        (Err(w), Err(g)) => prop_assert_eq!(
+            format!("{w:?}"),
+            format!("{g:?}"),
+            "{}: {}",
+            route.operation_id,
+            text
+        ),
+        (w, g) => prop_assert!(
+            false,
+            "{}: {}\nwant {:?}\ngot  {:?}",
+            route.operation_id,
+            text,
+            w.map(|m| serde_json::to_string(&m).unwrap()),
+            g.map(|t| t.item_ids)
+        ),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(TRANSCODE_CASES))]
+
+    /// Every route, Graph-shaped answers built from the route's response
+    /// descriptor (right- and wrong-shaped values, nulls, unknown and
+    /// repeated keys, aliases, known and unknown enum spellings, numbers as
+    /// strings, `{"data": [...]}` edges, paging blocks) and garbage: the
+    /// streaming transcoder answers as `response::decode` does.
+    #[test]
+    fn the_transcoder_answers_as_the_reference(
+        which in any::<prop::sample::Index>(),
+        rolls in vec(any::<u32>(), 0..800),
+    ) {
+        let routes = routes();
+        let route = which.get(&routes);
+        let body = graph_body(route, &mut Dice { rolls: &rolls, at: 0 });
+        agree(route, &body)?;
+    }
+
+    /// Every route, arbitrary JSON values and bytes: the same answers.
+    #[test]
+    fn arbitrary_graph_answers_transcode_as_the_reference(
+        which in any::<prop::sample::Index>(),
+        json in graph_json(),
+        bytes in vec(any::<u8>(), 0..64),
+    ) {
+        let routes = routes();
+        let route = which.get(&routes);
+        agree(route, &serde_json::to_vec(&json).unwrap())?;
+        agree(route, &bytes)?;
     }
 }

@@ -175,6 +175,69 @@ async fn read_mask_narrows_graph_fields() {
     assert!(uri.contains("fields=id") && !uri.contains("name"), "{uri}");
 }
 
+/// Issue 15: the ids a list answer shows (read by the streaming transcoder)
+/// teach the gateway which business's token serves them, `act_` stripped.
+#[tokio::test]
+async fn a_list_teaches_whose_token_serves_the_ids_it_showed() {
+    use graph_gateway::proto::ad_account_service_client::AdAccountServiceClient;
+    use graph_gateway::proto::{
+        AdAccountTask, AssignAdAccountUserRequest, ListOwnedAdAccountsRequest,
+    };
+
+    let rec = Recorder::start(vec![(
+        200,
+        vec![],
+        r#"{"data":[{"id":"act_2000000042","name":"Acme 42"},{"id":"act_2000000043"}],"success":true}"#
+            .into(),
+    )])
+    .await;
+    let vault = Arc::new(MemoryVault::new(vec![
+        token("globex", "1000000002", "tok-globex"),
+        token("acme", "1000000001", TOKEN),
+    ]));
+    let gw = TestGateway::upstream(&rec.url, vault, Config::default()).await;
+    let mut c = AdAccountServiceClient::new(gw.channel().await);
+    let assign = |id: &str| AssignAdAccountUserRequest {
+        ad_account_id: id.into(),
+        user: "10002".into(),
+        tasks: vec![AdAccountTask::Analyze as i32],
+        ..Default::default()
+    };
+    // Nothing names the ad account's business yet: no token serves it.
+    assert!(c
+        .assign_ad_account_user(assign("2000000043"))
+        .await
+        .is_err());
+    assert!(rec.requests().is_empty());
+
+    let listed = c
+        .list_owned_ad_accounts(ListOwnedAdAccountsRequest {
+            business_id: "1000000001".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.ad_accounts.len(), 2);
+
+    for id in ["act_2000000043", "2000000042"] {
+        let r = c
+            .assign_ad_account_user(assign(id))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.success);
+        let seen = rec.requests();
+        let last = seen.last().unwrap();
+        assert_eq!(last.method, "POST");
+        assert_eq!(
+            last.headers.get("authorization").unwrap(),
+            &format!("Bearer {TOKEN}"),
+            "{id}: Acme's list showed it"
+        );
+    }
+}
+
 /// Graph-route RPCs are served as bytes (issue 15): a miss answers the
 /// transcoder's encoding of Graph's JSON, a hit answers the very bytes the
 /// miss answered (nothing decoded or encoded again), and those bytes are the
