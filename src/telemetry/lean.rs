@@ -323,7 +323,11 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(lines[0].as_bytes()[4] == b'-' && lines[0].contains('T'), "{}", lines[0]);
+        assert!(
+            lines[0].as_bytes()[4] == b'-' && lines[0].contains('T'),
+            "{}",
+            lines[0]
+        );
         assert!(
             lines[1].ends_with("rpc failed error=\"bad \\\"thing\\\"\""),
             "{}",
