@@ -22,6 +22,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::OtelConfig;
 
+mod batch;
 mod lean;
 pub use lean::{LeanFields, LeanFormat};
 
@@ -39,16 +40,17 @@ pub type BoxLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     /// The log writer's worker: dropping it writes the lines still queued.
-    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+    log_writer: Option<batch::Flusher>,
 }
 
 impl Telemetry {
     /// Exports the spans still buffered and stops the exporter. Blocks (up
     /// to the exporter's timeout); call it once, at exit.
     pub fn shutdown(self) {
-        // The queued log lines first: they are written when the worker's
-        // guard drops.
-        drop(self.log_writer);
+        // The queued log lines first.
+        if let Some(f) = self.log_writer {
+            f.stop();
+        }
         if let Some(provider) = self.provider {
             if let Err(e) = provider.shutdown() {
                 eprintln!("graph-gateway: flushing traces: {e}");
@@ -65,11 +67,11 @@ pub fn init(format: &str, filter: &str) {
 }
 
 /// Installs the global subscriber of the gateway, exporting spans when
-/// `otel.endpoint` is set. Log lines are written to stdout by a worker
-/// thread, in batches: the RPC that logs a line only formats it and queues
-/// it, never waits for a write (issue 15, the per-RPC record). Nothing is
-/// dropped (a full queue makes the logger wait), and
-/// [`Telemetry::shutdown`] writes what is still queued.
+/// `otel.endpoint` is set. Log lines are written to stdout in batches
+/// (`batch`): the RPC that logs a line only formats it and appends it to
+/// a buffer, never waits for a write or wakes a thread (issue 15, the
+/// per-RPC record). Nothing is dropped, and [`Telemetry::shutdown`] writes
+/// what is still pending.
 pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Result<Telemetry> {
     install(format, filter, otel, LogWriter::Batched)
 }
@@ -78,7 +80,7 @@ pub fn init_with(format: &str, filter: &str, otel: &OtelConfig) -> anyhow::Resul
 enum LogWriter {
     /// Straight to stdout, one write per line.
     Direct,
-    /// Queued to a worker that writes them in batches.
+    /// Buffered, written in batches by a flusher thread.
     Batched,
 }
 
@@ -94,16 +96,10 @@ fn install(
             None,
         ),
         LogWriter::Batched => {
-            let (w, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .thread_name("graph-gateway-log")
-                .finish(std::io::BufWriter::with_capacity(
-                    64 * 1024,
-                    std::io::stdout(),
-                ));
+            let (w, flusher) = batch::stdout();
             (
                 tracing_subscriber::fmt::writer::BoxMakeWriter::new(w),
-                Some(guard),
+                flusher,
             )
         }
     };

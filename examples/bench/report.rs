@@ -597,6 +597,24 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
             verdict(pct >= 85.0)
         );
     }
+    for p in [&r.p1, &r.p1_large].into_iter().flatten() {
+        // What the per-RPC record (span + info line) costs: the CPU per hit
+        // with it and without it (log.filter = "warn"), same run.
+        let share = if p.gateway_cpu_us > 0.0 {
+            (p.gateway_cpu_us - p.quiet_cpu_us) / p.gateway_cpu_us * 100.0
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            o,
+            "| P1 | the per-RPC record (span and `info` line) as a share of a hit's server CPU, {} pages: 1 − CPU per hit at `warn` ÷ at the default `info` | **{share:.1}%** ({:.1} µs vs {:.1} µs) | ≤ 5% | {:+.1} points | {} |",
+            if p.large { 25 } else { 3 },
+            p.quiet_cpu_us,
+            p.gateway_cpu_us,
+            share - 5.0,
+            verdict(share <= 5.0)
+        );
+    }
     if let Some(p) = &r.p2 {
         let d50 = p.gateway.p50_us - p.direct.p50_us;
         let d99 = p.gateway.p99_us - p.direct.p99_us;
