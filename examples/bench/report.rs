@@ -702,6 +702,26 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
             verdict(x(miss) <= 3.5)
         );
     }
+    if let Some(p) = r.profile.as_ref().filter(|p| p.echo_instructions > 0.0) {
+        let hit = p.hit_instructions / p.echo_instructions;
+        let miss = p.miss_instructions / p.echo_instructions;
+        let _ = writeln!(
+            o,
+            "| profile | instructions per cache hit ÷ the echo's (callgrind, same bytes, same run) | **{hit:.2}×** ({} ÷ {}) | ≤ 2× | {:+.2}× | {} |",
+            thousands(p.hit_instructions),
+            thousands(p.echo_instructions),
+            hit - 2.0,
+            verdict(hit <= 2.0)
+        );
+        let _ = writeln!(
+            o,
+            "| profile | instructions per cache miss (25 pages, upstream call included) ÷ the echo's | **{miss:.2}×** ({} ÷ {}) | ≤ 3.5× | {:+.2}× | {} |",
+            thousands(p.miss_instructions),
+            thousands(p.echo_instructions),
+            miss - 3.5,
+            verdict(miss <= 3.5)
+        );
+    }
     let _ = writeln!(o, "{}", q_row(quota));
     let _ = writeln!(o);
 
@@ -879,7 +899,7 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
         let _ = writeln!(o, "### Hot-path profile (valgrind)\n");
         let _ = writeln!(
             o,
-            "The release gateway (its `profiling` build: the release profile with line tables) under valgrind in front of the fixed upstream (cache TTL 3600 s), one connection, calls one after another, default logging. Instructions: callgrind, counters zeroed after a warm-up and dumped after {} hits, then again after {} misses (each miss a page size not asked before). Allocations: DHAT totals of three runs ({a} hits + {a} misses, {b} + {a}, {a} + {b}) subtracted, so start-up and shutdown cancel out. Listings by function: `target/bench/callgrind-hit.txt`, `target/bench/callgrind-miss.txt`.\n",
+            "The release gateway (its `profiling` build: the release profile with line tables) under valgrind in front of the fixed upstream (cache TTL 3600 s), one connection, calls one after another, default logging. Instructions: callgrind, counters zeroed after a warm-up and dumped after {} hits, then again after {} misses (each miss a page size not asked before). Allocations: DHAT totals of three runs ({a} hits + {a} misses, {b} + {a}, {a} + {b}) subtracted, so start-up and shutdown cancel out. The baseline: the bare tonic echo under callgrind answering the hit's bytes, same count after the same warm-up. Listings by function: `target/bench/callgrind-hit.txt`, `target/bench/callgrind-miss.txt`, `target/bench/callgrind-echo.txt`.\n",
             p.callgrind_calls,
             p.callgrind_calls,
             a = p.dhat_calls.0,
@@ -904,6 +924,19 @@ pub fn render(r: &Results, quota: Option<&str>) -> String {
             p.miss_allocs,
             thousands(p.miss_alloc_bytes)
         );
+        if p.echo_instructions > 0.0 {
+            let _ = writeln!(
+                o,
+                "| bare tonic echo, the hit's bytes (baseline) | {} | — | — |",
+                thousands(p.echo_instructions)
+            );
+            let _ = writeln!(
+                o,
+                "\nAgainst the echo, counted the same way: a hit is **{:.2}×** its instructions, a miss (the Graph call's HTTP client and the transcoding included) **{:.2}×**. Instruction counts do not depend on what else the machine does; the CPU-time ratios of P6 do.",
+                p.hit_instructions / p.echo_instructions,
+                p.miss_instructions / p.echo_instructions
+            );
+        }
         let _ = writeln!(o);
     }
     let _ = writeln!(

@@ -983,6 +983,9 @@ pub struct Profile {
     pub hit_alloc_bytes: f64,
     /// Cache miss: instructions per request (callgrind).
     pub miss_instructions: f64,
+    /// The bare tonic echo answering the hit's bytes: instructions per
+    /// request (callgrind, same client, same count).
+    pub echo_instructions: f64,
     /// Cache miss: heap allocations per request (DHAT).
     pub miss_allocs: f64,
     /// Cache miss: bytes allocated per request (DHAT).
@@ -1025,10 +1028,52 @@ pub async fn profile(ctx: &Ctx) -> anyhow::Result<Option<Profile>> {
             dumps.len() + 1
         )));
     }
+    // The hit's bytes, for the echo's run below.
+    let payload = load::call(&ch[0], &method_path(), request(0)).await?;
     drop(ch);
     stop(&mut p).await?;
+    // The baseline under the same tool: the bare tonic echo answering the
+    // same bytes, counted over as many calls after the same warm-up.
+    let payload_file = ctx.path("profile-echo-payload.bin");
+    std::fs::write(&payload_file, &payload)?;
+    let echo_addr = free_addr()?;
+    let echo_out = ctx.path("callgrind-echo.out");
+    let mut echo = Proc::spawn(
+        "valgrind callgrind echo",
+        ctx.server_cpus(),
+        Path::new("valgrind"),
+        &[
+            "--tool=callgrind".into(),
+            format!("--callgrind-out-file={}", echo_out.display()),
+            ctx.self_exe.display().to_string(),
+            "echo".into(),
+            "--listen".into(),
+            echo_addr.to_string(),
+            "--payload".into(),
+            payload_file.display().to_string(),
+        ],
+        &[],
+        &ctx.path("callgrind-echo.log"),
+    )?;
+    let give_up = Instant::now() + Duration::from_secs(180);
+    let echo_ch = loop {
+        echo.check_alive()?;
+        if let Ok(c) = load::connect(echo_addr, 1).await {
+            break c;
+        }
+        anyhow::ensure!(Instant::now() < give_up, "echo under valgrind not listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    series(&echo_ch, 21, 0, 0).await?;
+    let echo_pid = echo.pid().to_string();
+    control(&["-z", &echo_pid]).await?;
+    series(&echo_ch, CALLGRIND_CALLS, 0, 0).await?;
+    control(&["-d", &echo_pid]).await?;
+    drop(echo_ch);
+    stop(&mut echo).await?;
+    dumps.push(PathBuf::from(format!("{}.1", echo_out.display())));
     let mut per = Vec::new();
-    for (dump, what) in dumps.iter().zip(["hit", "miss"]) {
+    for (dump, what) in dumps.iter().zip(["hit", "miss", "echo"]) {
         let text =
             std::fs::read_to_string(dump).with_context(|| format!("reading {}", dump.display()))?;
         let total = text
@@ -1069,19 +1114,21 @@ pub async fn profile(ctx: &Ctx) -> anyhow::Result<Option<Profile>> {
         dhat_calls: DHAT_CALLS,
         hit_instructions: per[0],
         miss_instructions: per[1],
+        echo_instructions: per.get(2).copied().unwrap_or_default(),
         hit_allocs: (totals[1].0 - totals[0].0) / diff,
         hit_alloc_bytes: (totals[1].1 - totals[0].1) / diff,
         miss_allocs: (totals[2].0 - totals[0].0) / diff,
         miss_alloc_bytes: (totals[2].1 - totals[0].1) / diff,
     };
     eprintln!(
-        "  profile: hit {:.0} instructions, {:.1} allocations ({:.0} B); miss {:.0} instructions, {:.1} allocations ({:.0} B) per request",
+        "  profile: hit {:.0} instructions, {:.1} allocations ({:.0} B); miss {:.0} instructions, {:.1} allocations ({:.0} B) per request; echo {:.0} instructions",
         profile.hit_instructions,
         profile.hit_allocs,
         profile.hit_alloc_bytes,
         profile.miss_instructions,
         profile.miss_allocs,
-        profile.miss_alloc_bytes
+        profile.miss_alloc_bytes,
+        profile.echo_instructions
     );
     Ok(Some(profile))
 }
