@@ -1061,7 +1061,10 @@ pub async fn profile(ctx: &Ctx) -> anyhow::Result<Option<Profile>> {
         if let Ok(c) = load::connect(echo_addr, 1).await {
             break c;
         }
-        anyhow::ensure!(Instant::now() < give_up, "echo under valgrind not listening");
+        anyhow::ensure!(
+            Instant::now() < give_up,
+            "echo under valgrind not listening"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     series(&echo_ch, 21, 0, 0).await?;
