@@ -24,7 +24,7 @@ use crate::config::OtelConfig;
 
 mod batch;
 mod lean;
-pub use lean::{LeanFields, LeanFormat};
+pub use lean::{civil_from_days, LeanFields, LeanFormat};
 
 /// Target of the span every RPC runs in. At TRACE, so logs leave it out
 /// unless asked; the OpenTelemetry export always takes it.

@@ -410,27 +410,8 @@ pub async fn p1(ctx: &Ctx, large: bool) -> anyhow::Result<P1> {
     let payload_file = ctx.path(&file("payload.bin"));
     std::fs::write(&payload_file, &payload)?;
 
-    let echo_addr = free_addr()?;
-    let mut echo = ctx.child(
-        &format!("{tag} echo"),
-        ctx.server_cpus(),
-        &[
-            "echo".into(),
-            "--listen".into(),
-            echo_addr.to_string(),
-            "--payload".into(),
-            payload_file.display().to_string(),
-        ],
-    )?;
-    let give_up = Instant::now() + Duration::from_secs(30);
-    let echo_chans = loop {
-        echo.check_alive()?;
-        if let Ok(c) = load::connect(echo_addr, CONNECTIONS).await {
-            break c;
-        }
-        anyhow::ensure!(Instant::now() < give_up, "echo not listening");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let (echo, echo_addr, echo_chans) =
+        start_echo(ctx, &format!("{tag} echo"), &payload_file, CONNECTIONS).await?;
     let echoed = load::call(&echo_chans[0], &path, body.clone()).await?;
     anyhow::ensure!(echoed == payload, "the echo answers other bytes");
 
@@ -514,6 +495,37 @@ pub async fn p1(ctx: &Ctx, large: bool) -> anyhow::Result<P1> {
         gateway_rss_after_kib: gw.rss_kib(),
         echo_rss_after_kib: echo.rss_kib(),
     })
+}
+
+/// Starts the bare tonic echo answering the bytes of `payload_file` on the
+/// server CPU, and connects `conns` channels to it.
+async fn start_echo(
+    ctx: &Ctx,
+    name: &str,
+    payload_file: &Path,
+    conns: usize,
+) -> anyhow::Result<(Proc, SocketAddr, Vec<tonic::transport::Channel>)> {
+    let addr = free_addr()?;
+    let mut echo = ctx.child(
+        name,
+        ctx.server_cpus(),
+        &[
+            "echo".into(),
+            "--listen".into(),
+            addr.to_string(),
+            "--payload".into(),
+            payload_file.display().to_string(),
+        ],
+    )?;
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        echo.check_alive()?;
+        if let Ok(c) = load::connect(addr, conns).await {
+            return Ok((echo, addr, c));
+        }
+        anyhow::ensure!(Instant::now() < give_up, "echo not listening");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// h2load's throughput for unary calls of `body` (None when h2load is not
@@ -1305,27 +1317,8 @@ pub async fn p6(ctx: &Ctx) -> anyhow::Result<P6> {
         let payload = load::call(&hit_chans[0], &path, hit_body.clone()).await?;
         let payload_file = ctx.path(&format!("p6-payload-{pages}.bin"));
         std::fs::write(&payload_file, &payload)?;
-        let echo_addr = free_addr()?;
-        let mut echo = ctx.child(
-            &format!("P6 echo {pages}"),
-            ctx.server_cpus(),
-            &[
-                "echo".into(),
-                "--listen".into(),
-                echo_addr.to_string(),
-                "--payload".into(),
-                payload_file.display().to_string(),
-            ],
-        )?;
-        let give_up = Instant::now() + Duration::from_secs(30);
-        let echo_chans = loop {
-            echo.check_alive()?;
-            if let Ok(c) = load::connect(echo_addr, conns).await {
-                break c;
-            }
-            anyhow::ensure!(Instant::now() < give_up, "echo not listening");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let (echo, _, echo_chans) =
+            start_echo(ctx, &format!("P6 echo {pages}"), &payload_file, conns).await?;
         let run = |chans: Vec<tonic::transport::Channel>, bodies: Arc<Vec<Bytes>>| {
             let path = path.clone();
             async move { load::closed_loop(&chans, &path, bodies, in_flight, warmup, window).await }

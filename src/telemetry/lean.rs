@@ -249,9 +249,9 @@ fn write_datetime(out: &mut String, secs: u64) -> fmt::Result {
     )
 }
 
-/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's
-/// `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian:
+/// Howard Hinnant's `civil_from_days` (log lines and audit records).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
