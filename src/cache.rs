@@ -26,9 +26,9 @@ pub struct CacheKey {
     /// The operation id, e.g. "PG04".
     pub operation: Arc<str>,
     /// The Graph path.
-    pub path: String,
+    pub path: Arc<str>,
     /// Canonical (sorted) parameters.
-    pub params: String,
+    pub params: Arc<str>,
     /// The path's generation when the read started.
     pub generation: u64,
 }

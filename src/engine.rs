@@ -6,6 +6,7 @@
 //! [`CallContext`] and returns response messages or a [`GatewayError`].
 
 mod args;
+pub mod memo;
 mod mutation;
 pub mod response;
 mod scrape;
@@ -14,6 +15,7 @@ pub mod transcode;
 pub use crate::routes;
 pub use crate::routes::{page_token, request};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +52,8 @@ pub struct Engine {
     reliability: Arc<crate::retry::Reliability>,
     /// Caller policy, audit, token-health publishing (src/auth.rs).
     security: Arc<crate::auth::Security>,
+    /// Reads' plans by request bytes (issue 15).
+    memo: memo::PlanMemo,
 }
 
 // === impl Engine ===
@@ -79,6 +83,7 @@ impl Engine {
             owners,
             reliability: Arc::new(crate::retry::Reliability::default()),
             security: Arc::new(crate::auth::Security::open()),
+            memo: memo::PlanMemo::default(),
         }
     }
 
@@ -167,18 +172,49 @@ impl Engine {
     /// Runs one RPC declared with a graph route on its encoded request, and
     /// returns the encoded response (a cache hit as the cache keeps it). The
     /// request is decoded once, against the route's descriptor; a malformed
-    /// one is the caller's error.
+    /// one is the caller's error. A read planned before with the same bytes
+    /// skips decoding and validation ([`memo`]).
     pub async fn execute_encoded(
         &self,
         route: &Route,
         ctx: &CallContext,
         request: Bytes,
     ) -> Result<Bytes, GatewayError> {
-        let msg =
-            prost_reflect::DynamicMessage::decode(route.input.clone(), request).map_err(|e| {
+        let memoize = memo::qualifies(route, &request);
+        if memoize {
+            if let Some(p) = self.memo.get(route, &request) {
+                return self
+                    .execute_planned(
+                        route,
+                        ctx,
+                        &p.msg,
+                        Cow::Borrowed(&p.plan),
+                        None,
+                        Some(&p.key),
+                    )
+                    .await;
+            }
+        }
+        let msg = prost_reflect::DynamicMessage::decode(route.input.clone(), request.clone())
+            .map_err(|e| {
                 GatewayError::invalid("request", format!("is not a valid protobuf message: {e}"))
             })?;
-        self.execute_dynamic(route, ctx, &msg, None).await
+        let plan = request::plan(&self.table, route, &msg)?;
+        if memoize {
+            let p = self.memo.insert(route, request, msg, plan);
+            return self
+                .execute_planned(
+                    route,
+                    ctx,
+                    &p.msg,
+                    Cow::Borrowed(&p.plan),
+                    None,
+                    Some(&p.key),
+                )
+                .await;
+        }
+        self.execute_planned(route, ctx, &msg, Cow::Owned(plan), None, None)
+            .await
     }
 
     /// Runs a route on a dynamic request message, with the vault's token or
@@ -191,12 +227,30 @@ impl Engine {
         msg: &prost_reflect::DynamicMessage,
         token: Option<Arc<TokenEntry>>,
     ) -> Result<Bytes, GatewayError> {
-        let mut plan = request::plan(&self.table, route, msg)?;
+        let plan = request::plan(&self.table, route, msg)?;
+        self.execute_planned(route, ctx, msg, Cow::Owned(plan), token, None)
+            .await
+    }
+
+    /// A planned call: the owner index, the caller's policy, the token,
+    /// then [`Engine::run`] (with the read's cache key parts when the memo
+    /// has them).
+    async fn execute_planned(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        msg: &prost_reflect::DynamicMessage,
+        mut plan: Cow<'_, Plan>,
+        token: Option<Arc<TokenEntry>>,
+        read_key: Option<&memo::ReadKey>,
+    ) -> Result<Bytes, GatewayError> {
         let named_business = plan.business.is_some();
-        if plan.business.is_none() {
-            if let Some(asset) = &plan.asset {
-                plan.business = self.owners.get(asset).await.map(|b| b.to_string());
-            }
+        let learned = match (&plan.business, &plan.asset) {
+            (None, Some(asset)) => self.owners.get(asset).await,
+            _ => None,
+        };
+        if let Some(business) = learned {
+            plan.to_mut().business = Some(business.to_string());
         }
         // The caller's policy, before the cache and the vault are touched.
         self.security.authorize(ctx, route, &plan, msg)?;
@@ -211,7 +265,7 @@ impl Engine {
                 match plan.business.clone() {
                     Some(business) => {
                         let t = self.page_token(ctx, &business, &page, false).await?;
-                        plan.page_token_for = Some((business, page));
+                        plan.to_mut().page_token_for = Some((business, page));
                         t
                     }
                     // No business to derive with: only a stored page token.
@@ -239,7 +293,7 @@ impl Engine {
                 kind: None,
             })?,
         };
-        self.run(route, ctx, &plan, &token).await
+        self.run(route, ctx, &plan, &token, read_key).await
     }
 
     /// Runs one catalogue operation (e.g. "PG10") with fields set by name:
@@ -419,13 +473,18 @@ impl Engine {
         ctx: &CallContext,
         plan: &Plan,
         token: &Arc<TokenEntry>,
+        read_key: Option<&memo::ReadKey>,
     ) -> Result<Bytes, GatewayError> {
         if route.is_read() {
+            let parts = match read_key {
+                Some(k) => Cow::Borrowed(k),
+                None => Cow::Owned(memo::ReadKey::of(route, plan)),
+            };
             let key = CacheKey {
                 token: Arc::from(token.name.as_str()),
-                operation: Arc::from(route.operation_id.as_str()),
-                path: plan.graph.path.clone(),
-                params: canonical(&plan.graph.params),
+                operation: parts.operation.clone(),
+                path: parts.path.clone(),
+                params: parts.params.clone(),
                 generation: self.cache.generation(&plan.graph.path),
             };
             let (bytes, served) = self
@@ -638,17 +697,6 @@ impl Engine {
             }
         }
     }
-}
-
-fn canonical(params: &[(String, String)]) -> String {
-    let mut s = String::new();
-    for (k, v) in params {
-        s.push_str(k);
-        s.push('=');
-        s.push_str(v);
-        s.push('&');
-    }
-    s
 }
 
 fn served_label(s: Served) -> &'static str {

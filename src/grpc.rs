@@ -14,8 +14,6 @@ pub use crate::error::status;
 
 use std::sync::Arc;
 
-use tracing::Instrument as _;
-
 use crate::engine::Engine;
 
 pub use crate::proto::SERVICE_NAMES;
@@ -84,9 +82,8 @@ impl GatewayService {
             ctx.rpc = full_method.to_string();
         }
         let record = crate::telemetry::RpcRecord::start(full_method, &ctx);
-        let result = self
-            .execute::<Req, Resp>(full_method, ctx, request.into_inner())
-            .instrument(record.span().clone())
+        let result = record
+            .wrap(self.execute::<Req, Resp>(full_method, ctx, request.into_inner()))
             .await;
         let outcome = result
             .map(tonic::Response::new)
@@ -109,19 +106,21 @@ impl GatewayService {
         }
         let record = crate::telemetry::RpcRecord::start(&route.full_method, &ctx);
         let result = if route.is_read() {
-            self.engine
-                .execute_encoded(&route, &ctx, request.into_inner())
-                .instrument(record.span().clone())
+            record
+                .wrap(
+                    self.engine
+                        .execute_encoded(&route, &ctx, request.into_inner()),
+                )
                 .await
         } else {
             let engine = self.engine.clone();
             let req = request.into_inner();
             let route2 = route.clone();
-            crate::retry::detached(ctx, move |ctx| async move {
-                engine.execute_encoded(&route2, &ctx, req).await
-            })
-            .instrument(record.span().clone())
-            .await
+            record
+                .wrap(crate::retry::detached(ctx, move |ctx| async move {
+                    engine.execute_encoded(&route2, &ctx, req).await
+                }))
+                .await
         };
         let outcome = result
             .map(tonic::Response::new)

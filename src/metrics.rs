@@ -394,6 +394,7 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         use tracing::Instrument as _;
+        const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
         // The label, not the path: nothing is allocated per RPC.
         let method = method_label(req.uri().path());
@@ -411,7 +412,7 @@ where
                 let code = match &result {
                     Ok(resp) => resp
                         .headers()
-                        .get("grpc-status")
+                        .get(GRPC_STATUS)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<i32>().ok())
                         .map_or(tonic::Code::Ok, tonic::Code::from),

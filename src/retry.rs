@@ -296,7 +296,8 @@ where
     let deadline = ctx.deadline;
     let (cancel, guard) = Cancel::new();
     let ctx = crate::context::CallContext { cancel, ..ctx };
-    let task = tokio::spawn(call(ctx).in_current_span());
+    // The RPC's span and log fields go with it.
+    let task = tokio::spawn(crate::telemetry::in_current_rpc(call(ctx)).in_current_span());
     let joined = match deadline {
         Some(d) => match tokio::time::timeout_at(d, task).await {
             Ok(joined) => joined,

@@ -8,6 +8,10 @@
 //! every upstream call ([`trace_headers`]), so a caller's trace continues
 //! through the gateway.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig as _;
@@ -106,6 +110,11 @@ fn install(
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: never in files, pipes or
+    // a collector's log stream, and not when NO_COLOR is set.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
+    let lean = format != "json" && !ansi;
     let fmt: BoxLayer<_> = if format == "json" {
         tracing_subscriber::fmt::layer()
             .with_writer(make_writer)
@@ -116,10 +125,6 @@ fn install(
             .with_filter(filter)
             .boxed()
     } else {
-        // Colours only for a person at a terminal: never in files, pipes or
-        // a collector's log stream, and not when NO_COLOR is set.
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
-            && std::env::var_os("NO_COLOR").is_none();
         if ansi {
             tracing_subscriber::fmt::layer()
                 .with_writer(make_writer)
@@ -142,11 +147,19 @@ fn install(
         Some((layer, provider)) => (Some(layer), Some(provider)),
         None => (None, None),
     };
+    let exported = otel_layer.is_some();
     // A second init (tests) is harmless: keep the first subscriber.
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(fmt)
         .with(otel_layer)
-        .try_init();
+        .try_init()
+        .is_ok();
+    // The lean format writes the RPC's fields itself; spans stay for the
+    // JSON and colour formats (their `span`/`spans` and `rpc{...}`) and
+    // whenever spans are exported.
+    if installed {
+        LOCAL_RPC.store(lean && !exported, Ordering::Relaxed);
+    }
     if let Some(endpoint) = &otel.endpoint {
         tracing::info!(%endpoint, service = %otel.service_name, "exporting traces (OTLP/HTTP)");
     }
@@ -199,42 +212,111 @@ fn traces_url(endpoint: &str) -> String {
     }
 }
 
-/// The per-RPC record of a Graph-route call: the `rpc` span it runs in
-/// (rpc, request_id, caller) and its one `info` line, "rpc done" or "rpc
+/// True when RPCs carry their context to log lines as a task-local
+/// ([`RpcFields`]) instead of a tracing span: set by [`init`] and
+/// [`init_with`] for the lean human format without span export, where the
+/// format itself writes the `rpc{...}` prefix. A span per RPC costs about
+/// as much as a cache hit's engine work (issue 15, the per-RPC record).
+static LOCAL_RPC: AtomicBool = AtomicBool::new(false);
+
+tokio::task_local! {
+    /// The RPC the current task serves (in local mode).
+    static RPC: Arc<RpcFields>;
+}
+
+/// The fields of the RPC a line is logged in: what the `rpc` span would
+/// hold (rpc, request_id, caller).
+#[derive(Debug)]
+pub struct RpcFields {
+    rpc: String,
+    request_id: String,
+    caller: String,
+}
+
+impl RpcFields {
+    /// Calls `f` with the fields of the RPC the current task serves, if
+    /// any (only in local mode).
+    pub fn with_current<R>(f: impl FnOnce(&RpcFields) -> R) -> Option<R> {
+        RPC.try_with(|r| f(r)).ok()
+    }
+
+    /// The fields in the span's order, as (name, value).
+    pub fn pairs(&self) -> [(&'static str, &str); 3] {
+        [
+            ("rpc", &self.rpc),
+            ("request_id", &self.request_id),
+            ("caller", &self.caller),
+        ]
+    }
+}
+
+/// The per-RPC record of a Graph-route call: the context it runs in (rpc,
+/// request_id, caller), as an `rpc` span or, in the default lean format, a
+/// task-local the format reads; and its one `info` line, "rpc done" or "rpc
 /// failed", with the code, the milliseconds and the status message.
 pub struct RpcRecord {
-    span: tracing::Span,
+    scope: RpcScope,
     started: tokio::time::Instant,
 }
+
+enum RpcScope {
+    Span(tracing::Span),
+    Local(Arc<RpcFields>),
+}
+
+/// The future of an RPC run in its record's context ([`RpcRecord::wrap`]).
+pub type InRpc<F> = futures::future::Either<
+    tracing::instrument::Instrumented<F>,
+    tokio::task::futures::TaskLocalFuture<Arc<RpcFields>, F>,
+>;
 
 impl RpcRecord {
     /// Opens the record of the RPC `rpc` called with `ctx`.
     pub fn start(rpc: &str, ctx: &crate::context::CallContext) -> Self {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc,
-            request_id = ctx.request_id.as_str(),
-            caller = ctx.caller.as_deref().unwrap_or_default()
-        );
+        Self::start_as(LOCAL_RPC.load(Ordering::Relaxed), rpc, ctx)
+    }
+
+    fn start_as(local: bool, rpc: &str, ctx: &crate::context::CallContext) -> Self {
+        let caller = ctx.caller.as_deref().unwrap_or_default();
+        let scope = if local {
+            RpcScope::Local(Arc::new(RpcFields {
+                rpc: rpc.to_string(),
+                request_id: ctx.request_id.clone(),
+                caller: caller.to_string(),
+            }))
+        } else {
+            RpcScope::Span(tracing::info_span!(
+                "rpc",
+                rpc,
+                request_id = ctx.request_id.as_str(),
+                caller
+            ))
+        };
         Self {
-            span,
+            scope,
             started: tokio::time::Instant::now(),
         }
     }
 
-    /// The span the call runs in.
-    pub fn span(&self) -> &tracing::Span {
-        &self.span
+    /// `fut`, run in the RPC's context: lines it logs carry the RPC's
+    /// fields.
+    pub fn wrap<F: Future>(&self, fut: F) -> InRpc<F> {
+        use tracing::Instrument as _;
+        match &self.scope {
+            RpcScope::Span(span) => futures::future::Either::Left(fut.instrument(span.clone())),
+            RpcScope::Local(fields) => {
+                futures::future::Either::Right(RPC.scope(fields.clone(), fut))
+            }
+        }
     }
 
     /// Closes the record with the call's outcome: one line at `info`, in
-    /// the RPC's span, with the gRPC code and the milliseconds taken (and,
-    /// for a failure, the status message, which the error mapping has
+    /// the RPC's context, with the gRPC code and the milliseconds taken
+    /// (and, for a failure, the status message, which the error mapping has
     /// scrubbed of secrets).
     pub fn finish(self, outcome: Result<(), &tonic::Status>) {
-        let _entered = self.span.enter();
         let ms = self.started.elapsed().as_millis() as u64;
-        match outcome {
+        let line = || match outcome {
             Ok(()) => tracing::info!(code = "OK", ms, "rpc done"),
             Err(s) => tracing::info!(
                 code = crate::error::status::code_name(s.code()),
@@ -242,7 +324,23 @@ impl RpcRecord {
                 error = s.message(),
                 "rpc failed"
             ),
+        };
+        match self.scope {
+            RpcScope::Span(span) => span.in_scope(line),
+            RpcScope::Local(fields) => RPC.sync_scope(fields, line),
         }
+    }
+}
+
+/// `fut` in the context of the RPC the current task serves: for work an RPC
+/// hands to another task (`tokio::spawn`), so its lines keep the RPC's
+/// fields. Pair it with `in_current_span`, which carries a span context.
+pub fn in_current_rpc<F: Future>(
+    fut: F,
+) -> futures::future::Either<F, tokio::task::futures::TaskLocalFuture<Arc<RpcFields>, F>> {
+    match RPC.try_with(Arc::clone) {
+        Ok(fields) => futures::future::Either::Right(RPC.scope(fields, fut)),
+        Err(_) => futures::future::Either::Left(fut),
     }
 }
 
@@ -306,6 +404,83 @@ mod tests {
             traces_url("http://c:4318/v1/traces"),
             "http://c:4318/v1/traces"
         );
+    }
+
+    /// In local mode the RPC's fields reach every line logged in the RPC,
+    /// including work handed to another task, and its closing line, with
+    /// the same prefix the `rpc` span gives.
+    #[tokio::test]
+    async fn local_mode_lines_carry_the_rpc_fields() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let buf = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = buf.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .event_format(LeanFormat)
+            .fmt_fields(LeanFields)
+            .with_writer(move || Sink(sink.clone()));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let _default = tracing::subscriber::set_default(subscriber);
+        let ctx = crate::context::CallContext {
+            request_id: "r-9".into(),
+            caller: Some("ads sync".into()),
+            ..crate::context::CallContext::default()
+        };
+        let record = RpcRecord::start_as(true, "/a.B/C", &ctx);
+        record
+            .wrap(async {
+                tracing::warn!("inside");
+                // Spawned work keeps the fields (retry::detached).
+                let _ = tokio::spawn(in_current_rpc(async {
+                    tracing::warn!("spawned");
+                }))
+                .await;
+            })
+            .await;
+        record.finish(Err(&tonic::Status::not_found("gone")));
+        tracing::warn!("outside");
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let prefix =
+            "rpc{rpc=/a.B/C request_id=r-9 caller=\"ads sync\"}: graph_gateway::telemetry::tests: ";
+        assert!(
+            lines[0].ends_with(&format!("  WARN {prefix}inside")),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(&format!("  WARN {prefix}spawned")),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].ends_with(&format!(
+                "  INFO {}rpc failed code=NOT_FOUND ms=0 error=gone",
+                prefix.replace(
+                    "graph_gateway::telemetry::tests",
+                    "graph_gateway::telemetry"
+                )
+            )),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].ends_with("  WARN graph_gateway::telemetry::tests: outside"),
+            "{}",
+            lines[3]
+        );
+    }
+
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]

@@ -73,12 +73,11 @@ where
         // The clone that was polled ready serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let path = req.uri().path().to_string();
+        let path: Arc<str> = Arc::from(req.uri().path());
         let service = service_of(&path);
         match self.admit(&mut req, service) {
             Ok(()) => {
-                req.extensions_mut()
-                    .insert(RpcPath(Arc::from(path.as_str())));
+                req.extensions_mut().insert(RpcPath(path.clone()));
                 Either::Left(inner.call(req))
             }
             Err(status) => Either::Right(futures::future::ready(Ok(status.into_http()))),

@@ -4,8 +4,8 @@ fn key(path: &str, generation: u64) -> CacheKey {
     CacheKey {
         token: Arc::from("t"),
         operation: Arc::from("PG04"),
-        path: path.to_string(),
-        params: String::new(),
+        path: Arc::from(path),
+        params: Arc::from(""),
         generation,
     }
 }

@@ -271,3 +271,68 @@ fn responses_decode_lists_objects_and_booleans() {
         Err(GatewayError::Malformed(_))
     ));
 }
+
+/// The plan memo (issue 15): reads only, per route, bounded.
+#[test]
+fn the_plan_memo_keeps_reads_per_route_and_stays_bounded() {
+    use bytes::Bytes;
+    let t = table();
+    let memo = memo::PlanMemo::default();
+    let read = t.by_operation("PG04").unwrap().clone();
+    assert!(read.is_read());
+    let other_read = t
+        .iter()
+        .find(|r| r.is_read() && !r.page_token && r.operation_id != "PG04")
+        .unwrap()
+        .clone();
+    let write = t.iter().find(|r| !r.is_read()).unwrap().clone();
+    let page_token_read = t.iter().find(|r| r.is_read() && r.page_token);
+
+    let req = proto::ListOwnedPagesRequest {
+        business_id: "1000000001".into(),
+        ..Default::default()
+    };
+    let bytes = Bytes::from(req.encode_to_vec());
+    assert!(memo::qualifies(&read, &bytes));
+    assert!(
+        !memo::qualifies(&write, &bytes),
+        "mutations are planned per call"
+    );
+    if let Some(r) = page_token_read {
+        assert!(!memo::qualifies(r, &bytes), "page-token reads too");
+    }
+    let big = Bytes::from(vec![0u8; memo::MAX_REQUEST + 1]);
+    assert!(!memo::qualifies(&read, &big));
+
+    assert!(memo.get(&read, &bytes).is_none());
+    let msg = request::to_dynamic(&read, &req).unwrap();
+    let p = plan(&t, &read, &msg).unwrap();
+    let kept = memo.insert(&read, bytes.clone(), msg, p);
+    assert_eq!(&*kept.key.path, "/1000000001/owned_pages");
+    let again = memo.get(&read, &bytes).unwrap();
+    assert!(Arc::ptr_eq(&kept, &again));
+    assert_eq!(again.plan.graph, kept.plan.graph);
+    // The same bytes for another route are another request.
+    assert!(memo.get(&other_read, &bytes).is_none());
+
+    // A mutation is never kept, even when asked.
+    let wmsg = prost_reflect::DynamicMessage::new(write.input.clone());
+    let wplan = kept.plan.clone();
+    let _ = memo.insert(&write, bytes.clone(), wmsg, wplan);
+    assert!(memo.get(&write, &bytes).is_none());
+    assert_eq!(memo.len(), 1);
+
+    // Bounded: a full memo is emptied, then refilled.
+    for i in 0..memo::MAX_ENTRIES + 10 {
+        let r = proto::ListOwnedPagesRequest {
+            business_id: format!("{}", 2_000_000_000u64 + i as u64),
+            ..Default::default()
+        };
+        let b = Bytes::from(r.encode_to_vec());
+        let m = request::to_dynamic(&read, &r).unwrap();
+        let p = plan(&t, &read, &m).unwrap();
+        let _ = memo.insert(&read, b, m, p);
+        assert!(memo.len() <= memo::MAX_ENTRIES);
+    }
+    assert!(!memo.is_empty());
+}

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use http::HeaderName;
 use tokio::time::Instant;
 
 use crate::context::CallContext;
@@ -10,18 +11,23 @@ use crate::context::CallContext;
 /// `x-caller` (the caller's name while caller authentication is off; see
 /// [`from_request`]).
 pub fn from_metadata(md: &tonic::metadata::MetadataMap) -> CallContext {
+    // Looked up by name values, not parsed from strings on every call.
+    const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+    const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    const X_CALLER: HeaderName = HeaderName::from_static("x-caller");
+    let md: &http::HeaderMap = md.as_ref();
     let deadline = md
-        .get("grpc-timeout")
+        .get(GRPC_TIMEOUT)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_timeout)
         .map(|d| Instant::now() + d);
     let request_id = md
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= 128)
         .map_or_else(new_request_id, str::to_string);
     let caller = md
-        .get("x-caller")
+        .get(X_CALLER)
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= 128)
         .map(str::to_string);
@@ -68,8 +74,14 @@ pub fn parse_timeout(s: &str) -> Option<Duration> {
     })
 }
 
+/// 16 hex digits, random.
 fn new_request_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = rand::random::<u64>();
+    (0..16)
+        .rev()
+        .map(|i| char::from(HEX[((n >> (i * 4)) & 0xf) as usize]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -84,5 +96,23 @@ mod tests {
         assert_eq!(parse_timeout("x"), None);
         assert_eq!(parse_timeout("10x"), None);
         assert_eq!(parse_timeout("123456789S"), None);
+    }
+
+    #[test]
+    fn request_ids_come_from_metadata_or_are_made_up() {
+        let mut md = tonic::metadata::MetadataMap::new();
+        let made = from_metadata(&md).request_id;
+        assert_eq!(made.len(), 16);
+        assert!(made
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(made, from_metadata(&md).request_id);
+        md.insert("x-request-id", "abc-1".parse().unwrap());
+        md.insert("x-caller", "ads".parse().unwrap());
+        md.insert("grpc-timeout", "5S".parse().unwrap());
+        let ctx = from_metadata(&md);
+        assert_eq!(ctx.request_id, "abc-1");
+        assert_eq!(ctx.caller.as_deref(), Some("ads"));
+        assert!(ctx.deadline.is_some());
     }
 }

@@ -45,7 +45,7 @@ pub const ISO_4217: &[&str] = &[
 ];
 
 /// What the pipeline needs to run one call.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// The Graph call.
     pub graph: GraphRequest,

@@ -180,8 +180,13 @@ where
             tracing::Level::DEBUG => " DEBUG ",
             tracing::Level::TRACE => " TRACE ",
         })?;
+        let mut any = false;
+        // The RPC's fields, when they come as a task-local (crate::telemetry::RpcRecord).
+        if let Some(r) = super::RpcFields::with_current(|f| write_rpc(&mut w, f)) {
+            r?;
+            any = true;
+        }
         if let Some(scope) = ctx.event_scope() {
-            let mut any = false;
             for span in scope.from_root() {
                 if any {
                     w.write_char(':')?;
@@ -197,15 +202,29 @@ where
                     }
                 }
             }
-            if any {
-                w.write_str(": ")?;
-            }
+        }
+        if any {
+            w.write_str(": ")?;
         }
         w.write_str(meta.target())?;
         w.write_str(": ")?;
         ctx.format_fields(w.by_ref(), event)?;
         w.write_char('\n')
     }
+}
+
+/// `rpc{rpc=… request_id=… caller=…}`, as the `rpc` span would be written.
+fn write_rpc(w: &mut Writer<'_>, f: &super::RpcFields) -> fmt::Result {
+    w.write_str("rpc{")?;
+    for (i, (name, value)) in f.pairs().into_iter().enumerate() {
+        if i > 0 {
+            w.write_char(' ')?;
+        }
+        w.write_str(name)?;
+        w.write_char('=')?;
+        write_value(w, value)?;
+    }
+    w.write_char('}')
 }
 
 /// The current UTC time as RFC 3339 with microseconds.
