@@ -65,6 +65,7 @@ async fn wf01_revokes_access_that_comes_through_an_asset_group() {
         .await
         .contains(&"10003".to_string()));
     let mut c = WorkflowServiceClient::new(gw.channel().await);
+    let before = gw.sb().request_count();
     let r = c
         .revoke_user_access(RevokeUserAccessRequest {
             business_id: ACME.into(),
@@ -78,14 +79,27 @@ async fn wf01_revokes_access_that_comes_through_an_asset_group() {
         .into_inner();
     assert!(r.completed, "{r:#?}");
     let o = outcomes(&r);
-    assert_eq!(o.first().unwrap(), &("AG01".to_string(), StepOutcome::Done));
-    assert!(
-        o.contains(&("AG08".to_string(), StepOutcome::Done)),
-        "{o:?}"
+    // One call finds the groups (the seed's step 1, where Meta's spec has
+    // contained_asset_id: the user's edge), then each is left, then the page.
+    assert_eq!(
+        o,
+        vec![
+            ("AG05".to_string(), StepOutcome::Done),
+            ("AG08".to_string(), StepOutcome::Done),
+            ("PG10".to_string(), StepOutcome::Done),
+        ]
     );
-    assert_eq!(o.last().unwrap(), &("PG10".to_string(), StepOutcome::Done));
+    // (The report names the call without its parameters; the recording
+    // test below sees contained_asset_id on the wire.)
+    assert_eq!(
+        r.steps[0].graph_call,
+        "GET /10003/assigned_business_asset_groups"
+    );
+    assert_eq!(r.steps[0].detail, "1 found: 9000000001");
     let ag08 = r.steps.iter().find(|s| s.operation_id == "AG08").unwrap();
     assert_eq!(ag08.graph_call, "DELETE /9000000001/assigned_users");
+    let calls = gw.sb().request_count() - before;
+    assert_eq!(calls, 3, "find, leave the group, remove: nothing else");
     assert!(!page_user_ids(&gw, "3000000001")
         .await
         .contains(&"10003".to_string()));
@@ -120,16 +134,10 @@ async fn wf01_can_reduce_tasks_on_an_ad_account_instead_of_removing() {
 #[tokio::test]
 async fn wf01_stops_when_the_group_removal_fails_and_says_what_was_not_done() {
     let rec = Recorder::start(vec![
-        (200, vec![], r#"{"data":[{"id":"77","name":"G"}]}"#.into()),
         (
             200,
             vec![],
-            r#"{"data":[{"id":"3000000001","name":"P"}]}"#.into(),
-        ),
-        (
-            200,
-            vec![],
-            r#"{"data":[{"id":"10003","name":"Carol"}]}"#.into(),
+            r#"{"data":[{"id":"77","name":"G"},{"id":"78","name":"H"}]}"#.into(),
         ),
         (
             403,
@@ -162,20 +170,27 @@ async fn wf01_stops_when_the_group_removal_fails_and_says_what_was_not_done() {
     assert_eq!(
         o,
         vec![
-            ("AG01".to_string(), StepOutcome::Done),
-            ("AG09".to_string(), StepOutcome::Done),
-            ("AG06".to_string(), StepOutcome::Done),
+            ("AG05".to_string(), StepOutcome::Done),
             ("AG08".to_string(), StepOutcome::Failed),
+            ("AG08".to_string(), StepOutcome::NotRun),
             ("PG10".to_string(), StepOutcome::NotRun),
         ]
     );
-    let failed = &r.steps[3];
+    assert_eq!(r.steps[2].name, "remove user 10003 from asset group 78");
+    let failed = &r.steps[1];
     assert_eq!(failed.error_code, "PERMISSION_DENIED");
     assert_eq!(failed.error_reason, "GRAPH_PERMISSION_DENIED");
     assert_eq!(failed.error_metadata["fbtrace_id"], "TraceAbc123");
     assert!(r.summary.contains("not run"), "{}", r.summary);
     let seen = rec.requests();
-    assert_eq!(seen.len(), 4, "nothing after the failed step reached Graph");
+    assert_eq!(seen.len(), 2, "nothing after the failed step reached Graph");
+    assert!(
+        seen[0]
+            .uri
+            .contains("/10003/assigned_business_asset_groups?contained_asset_id=3000000001"),
+        "{}",
+        seen[0].uri
+    );
     assert!(!seen
         .iter()
         .any(|s| s.uri.contains("/3000000001/assigned_users")));

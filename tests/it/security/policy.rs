@@ -204,15 +204,13 @@ async fn workflows_check_every_step_before_the_first_runs() {
     assert_eq!(
         outcomes,
         vec![
-            ("AG01", StepOutcome::NotRun),
-            ("AG09", StepOutcome::NotRun),
-            ("AG06", StepOutcome::NotRun),
+            ("AG05", StepOutcome::NotRun),
             ("AG08", StepOutcome::Failed),
             ("PG10", StepOutcome::NotRun),
         ],
         "{r:#?}"
     );
-    let failed = &r.steps[3];
+    let failed = &r.steps[1];
     assert_eq!(
         (failed.error_code.as_str(), failed.error_reason.as_str()),
         ("PERMISSION_DENIED", "READ_ONLY")
