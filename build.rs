@@ -138,6 +138,17 @@ fn generate_adapters(pool: &prost_reflect::DescriptorPool) -> String {
                 }
                 _ => String::new(),
             };
+            if m.is_server_streaming() {
+                // Server streams: a hand-written handler in crate::grpc::streams,
+                // and its stream type.
+                let _ = writeln!(
+                    out,
+                    "    type {}Stream = crate::grpc::streams::Stream<{output}>;\n    async fn {fn_name}(&self, request: tonic::Request<{input}>) -> Result<tonic::Response<Self::{}Stream>, tonic::Status> {{\n        crate::grpc::streams::{fn_name}(self, request).await\n    }}",
+                    m.name(),
+                    m.name()
+                );
+                continue;
+            }
             let body = match method_kind(&m) {
                 Some(Kind::Graph) => format!("self.unary(\"{full}\", request).await"),
                 Some(Kind::Workflow) => {

@@ -8,6 +8,7 @@ mod context;
 pub mod local;
 pub mod raw;
 pub mod server;
+pub mod streams;
 mod vault;
 pub mod workflows;
 pub use crate::error::status;

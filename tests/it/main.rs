@@ -19,6 +19,7 @@ mod redis_server;
 mod security;
 mod server;
 mod services;
+mod streams;
 mod telemetry;
 mod wire;
 mod workflows;

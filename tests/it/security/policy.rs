@@ -256,3 +256,48 @@ async fn a_scoped_grant_covers_only_the_assets_it_lists() {
         .await;
     assert!(users.is_ok(), "{users:?}");
 }
+
+/// A page stream is checked page by page as calls of the list RPC: a
+/// business outside the caller's grant is refused before any Graph call.
+#[tokio::test]
+async fn a_page_stream_is_held_to_the_list_rpcs_policy() {
+    use graph_gateway::proto::page_stream_service_client::PageStreamServiceClient;
+    use graph_gateway::proto::StreamPagesRequest;
+    use prost::Message as _;
+
+    let rec = Recorder::start(vec![(
+        200,
+        vec![],
+        r#"{"data":[{"id":"3000000001","name":"Acme page"}]}"#.into(),
+    )])
+    .await;
+    let vault = Arc::new(MemoryVault::new(vec![
+        token("acme-admin", ACME, "tok-stream-acme"),
+        token("globex-admin", GLOBEX, "tok-stream-globex"),
+    ]));
+    let gw = TestGateway::upstream(&rec.url, vault, secured()).await;
+    let mut billing = PageStreamServiceClient::new(as_caller(&gw, BILLING_KEY).await);
+    let req = |business: &str| StreamPagesRequest {
+        method: "graphgateway.v1.PageService/ListOwnedPages".into(),
+        request: Some(prost_types::Any {
+            type_url: "type.googleapis.com/graphgateway.v1.ListOwnedPagesRequest".into(),
+            value: list(business).encode_to_vec(),
+        }),
+        max_pages: 0,
+    };
+    let mut stream = billing
+        .stream_pages(req(GLOBEX))
+        .await
+        .unwrap()
+        .into_inner();
+    let st = stream.message().await.unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied, "{st:?}");
+    assert_eq!(error_info(&st).reason, "BUSINESS_NOT_ALLOWED");
+    assert_eq!(rec.requests().len(), 0, "no Graph call");
+
+    let mut stream = billing.stream_pages(req(ACME)).await.unwrap().into_inner();
+    let page = stream.message().await.unwrap().unwrap();
+    assert_eq!(page.page_number, 1);
+    assert!(stream.message().await.unwrap().is_none());
+    assert_eq!(rec.requests().len(), 1);
+}
