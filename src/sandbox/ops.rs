@@ -135,7 +135,9 @@ pub(crate) fn dispatch(
         Node::Audience(id) => match (edge, call.verb) {
             (None, Verb::Get) => audiences::read(world, call, &id),
             (Some("adaccounts"), Verb::Post) => audiences::share(world, call, &id),
-            (None, _) | (Some("adaccounts"), _) => Err(unsupported()),
+            (Some("adaccounts"), Verb::Get) => audiences::shared_accounts(world, call, &id),
+            (Some("adaccounts"), Verb::Delete) => audiences::unshare(world, call, &id),
+            (None, _) => Err(unsupported()),
             (Some(e), _) => Err(GraphError::unknown_path(e)),
         },
         Node::Sharing(id) => match (edge, call.verb) {

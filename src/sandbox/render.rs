@@ -184,6 +184,14 @@ pub(crate) static CUSTOM_AUDIENCE: NodeType = NodeType {
     nested: &[],
 };
 
+/// An ad account a custom audience is shared with (AS05).
+pub(crate) static CUSTOM_AUDIENCE_AD_ACCOUNT: NodeType = NodeType {
+    name: "CustomAudienceAdAccount",
+    fields: &["id"],
+    defaults: &["id"],
+    nested: &[],
+};
+
 /// An audience sharing relationship request (AS03, AS04).
 pub(crate) static SHARING_REQUEST: NodeType = NodeType {
     name: "BusinessAssetSharingAgreement",

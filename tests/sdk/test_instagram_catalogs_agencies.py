@@ -1,4 +1,4 @@
-"""IG01–IG08, CT01–CT07, BB01–BB11, AS01–AS04, OB01–OB06 (BB01, OB01,
+"""IG01–IG08, CT01–CT07, BB01–BB11, AS01–AS06, OB01–OB06 (BB01, OB01,
 OB03, OB05, OB06 through api.call: gone from the spec), and an app without
 legacy access."""
 
@@ -217,6 +217,30 @@ def test_as02_approve_and_as03_received(apis):
         api.call("GET", (GLOBEX, "received_audience_sharing_requests"), params={"request_status": "APPROVED"})
     assert err.value.api_error_code() == 100
     assert "must be one of" in err.value.api_error_message()
+
+
+@ops("AS05", "AS06")
+def test_as05_shared_accounts_and_as06_unshare(apis):
+    # The sandbox is shared with the other tests (AS01 may have shared this
+    # audience already): assertions are about what each call changes.
+    api = apis["acme"]
+    audience = CustomAudience("8200000001", api=api)
+    assert ids(audience.get_ad_accounts())[0] == "2000000001"
+    res = audience.create_ad_account(params={"adaccounts": ["2000000002"], "relationship_type": ["Information Manager"]})
+    assert res["sharing_data"][0]["audience_share_status"] == "SHARED"
+    shared = ids(audience.get_ad_accounts())
+    assert "2000000002" in shared
+    assert cursor_ids(api, lambda: audience.get_ad_accounts(params={"limit": 1})) == shared
+    # (The SDK parses DELETE's answer as a bare Object: the effect is what counts.)
+    audience.delete_ad_accounts(params={"adaccounts": ["2000000002"]})
+    assert ids(audience.get_ad_accounts()) == [a for a in shared if a != "2000000002"]
+    # The audience's own account stays; another business's admin is refused.
+    with pytest.raises(FacebookRequestError) as err:
+        audience.delete_ad_accounts(params={"adaccounts": ["2000000001"]})
+    assert err.value.api_error_code() == 100
+    with pytest.raises(FacebookRequestError) as err:
+        CustomAudience("8200000001", api=apis["globex"]).delete_ad_accounts(params={"adaccounts": ["2000000002"]})
+    assert err.value.api_error_code() == 200
 
 
 # --- on behalf of ----------------------------------------------------------------

@@ -1,4 +1,6 @@
-//! Custom audience sharing between businesses: AS01–AS04.
+//! Custom audience sharing between businesses: AS01–AS04, and beyond the
+//! catalogue (issue 16) the accounts an audience is shared with (AS05) and
+//! unsharing (AS06).
 //!
 //! Sharing to an ad account of the audience's own business is immediate.
 //! Otherwise it needs an approved relationship from the audience's business
@@ -10,7 +12,7 @@
 use serde_json::{json, Value};
 
 use super::{list, node, require_admin, require_member, success, Call};
-use crate::sandbox::render::{self, CUSTOM_AUDIENCE, SHARING_REQUEST};
+use crate::sandbox::render::{self, CUSTOM_AUDIENCE, CUSTOM_AUDIENCE_AD_ACCOUNT, SHARING_REQUEST};
 use crate::sandbox::wire::GraphError;
 use crate::sandbox::world::{AssetKind, SharingRelationship, SharingStatus, World};
 
@@ -119,6 +121,75 @@ pub(super) fn share(world: &mut World, call: &Call, id: &str) -> Result<Value, G
         }));
     }
     Ok(json!({ "success": true, "sharing_data": sharing_data }))
+}
+
+/// AS05 GET /{custom_audience_id}/adaccounts: the audience's own ad
+/// account, then the accounts it is shared with (not those still waiting on
+/// a relationship request); for anyone who can see the audience.
+pub(super) fn shared_accounts(
+    world: &mut World,
+    call: &Call,
+    id: &str,
+) -> Result<Value, GraphError> {
+    let audience = world
+        .audiences
+        .get(id)
+        .ok_or_else(|| GraphError::unknown_object("GET", id))?;
+    let visible = world
+        .assets
+        .get(&audience.ad_account)
+        .is_some_and(|a| world.can_see(a, &call.actor));
+    if !visible {
+        return Err(GraphError::permission(format!(
+            "User {} does not have permission to access custom audience {id}",
+            call.actor
+        )));
+    }
+    let mut accounts = vec![audience.ad_account.clone()];
+    accounts.extend(
+        audience
+            .shared_with
+            .iter()
+            .filter(|a| **a != audience.ad_account)
+            .cloned(),
+    );
+    let items = accounts
+        .into_iter()
+        .map(|a| {
+            let mut m = serde_json::Map::new();
+            m.insert("id".into(), Value::String(a));
+            m
+        })
+        .collect();
+    list(call, &CUSTOM_AUDIENCE_AD_ACCOUNT, items, None)
+}
+
+/// AS06 DELETE /{custom_audience_id}/adaccounts adaccounts=[...]: stops
+/// sharing with those accounts; admins of the audience's business only.
+/// The audience's own account cannot be removed; accounts it is not shared
+/// with are left as they are.
+pub(super) fn unshare(world: &mut World, call: &Call, id: &str) -> Result<Value, GraphError> {
+    let accounts = call.params.require_list("adaccounts")?;
+    let own = world
+        .audiences
+        .get(id)
+        .map(|a| a.ad_account.clone())
+        .ok_or_else(|| GraphError::unknown_object("DELETE", id))?;
+    let owner = audience_business(world, id).unwrap_or_default();
+    require_admin(world, &call.actor, &owner)?;
+    let keys: Vec<String> = accounts
+        .iter()
+        .map(|a| a.strip_prefix("act_").unwrap_or(a).to_string())
+        .collect();
+    if keys.contains(&own) {
+        return Err(GraphError::param(format!(
+            "Ad account {own} owns custom audience {id} and cannot be removed from it"
+        )));
+    }
+    if let Some(a) = world.audiences.get_mut(id) {
+        a.shared_with.retain(|x| !keys.contains(x));
+    }
+    Ok(success())
 }
 
 fn share_one(

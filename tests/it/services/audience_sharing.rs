@@ -1,4 +1,4 @@
-//! AudienceSharingService: AS01–AS04.
+//! AudienceSharingService: AS01–AS04, and AS05–AS06 beyond the catalogue.
 
 use graph_gateway::proto::audience_sharing_service_client::AudienceSharingServiceClient as Client;
 use graph_gateway::proto::*;
@@ -435,4 +435,89 @@ async fn as01_keeps_share_statuses_this_version_does_not_know() {
             0
         )]
     );
+}
+
+// ---------------------------------------------------------------------------
+// AS05, AS06 (beyond the catalogue: issue 16)
+
+rpc!(fn shared_accounts(custom_audience_id: &str, business_id: &str)
+    -> Vec<CustomAudienceAdAccount>
+    = list_custom_audience_ad_accounts(ListCustomAudienceAdAccountsRequest).ad_accounts);
+rpc!(fn unshare(custom_audience_id: &str, business_id: &str, ad_account_ids: &[&str])
+    -> MutationResult
+    = unshare_custom_audience(UnshareCustomAudienceRequest));
+
+#[tokio::test]
+async fn as05_lists_the_accounts_and_as06_unshares_and_the_cached_list_follows() {
+    let (gw, mut c) = start(Client::new).await;
+    // The audience's own account, before any share (and now cached).
+    assert_eq!(
+        ids(&shared_accounts(&mut c, ACME_AUDIENCE, ACME).await, |a| &a
+            .id),
+        vec!["2000000001"]
+    );
+    // Shared within Acme: listed at once (AS01 invalidates the list).
+    let r = share(
+        &mut c,
+        ACME_AUDIENCE,
+        ACME,
+        &["act_2000000002"],
+        &[Rel::InformationManager],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.sharing_data[0].audience_share_status(),
+        AudienceShareStatus::Shared
+    );
+    // Waiting on a relationship (Globex): not listed.
+    let r = share_with_globex(&mut c, ACME_AUDIENCE, ACME, Rel::Agency).await;
+    assert_eq!(
+        r.sharing_data[0].audience_share_status(),
+        AudienceShareStatus::InProgress
+    );
+    assert_eq!(
+        ids(&shared_accounts(&mut c, ACME_AUDIENCE, ACME).await, |a| &a
+            .id),
+        vec!["2000000001", "2000000002"]
+    );
+
+    // Unshared: gone from the list at once (AS06 invalidates it).
+    assert!(
+        unshare(&mut c, ACME_AUDIENCE, ACME, &["act_2000000002"])
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = gw.sb().last_request().unwrap();
+    assert_eq!(sent.method, "DELETE");
+    assert_eq!(sent.param("adaccounts"), Some(r#"["2000000002"]"#));
+    assert_eq!(
+        ids(&shared_accounts(&mut c, ACME_AUDIENCE, ACME).await, |a| &a
+            .id),
+        vec!["2000000001"]
+    );
+
+    // The audience's own account cannot be removed: Graph's error, mapped.
+    let st = unshare(&mut c, ACME_AUDIENCE, ACME, &["2000000001"])
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), tonic::Code::InvalidArgument, "{st:?}");
+    assert!(st.message().contains("cannot be removed"), "{st:?}");
+    // Only an admin of the audience's business may unshare; Globex's token
+    // is refused by Graph.
+    let st = unshare(&mut c, INITECH_AUDIENCE, GLOBEX, &["2000000006"])
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), tonic::Code::PermissionDenied, "{st:?}");
+}
+
+#[tokio::test]
+async fn as06_invalid_requests_never_reach_graph() {
+    let (gw, mut c) = start(Client::new).await;
+    let bad = unshare(&mut c, ACME_AUDIENCE, ACME, &[]);
+    assert_refused_before_graph(&gw, bad, &["ad_account_ids"]).await;
+    let bad = unshare(&mut c, "x", ACME, &["acct-1"]);
+    let fields = ["custom_audience_id", "ad_account_ids[0]"];
+    assert_refused_before_graph(&gw, bad, &fields).await;
 }
