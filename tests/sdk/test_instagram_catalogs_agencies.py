@@ -1,4 +1,4 @@
-"""IG01–IG08, CT01–CT07, BB01–BB11, AS01–AS06, OB01–OB06 (BB01, OB01,
+"""IG01–IG08, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06 (BB01, OB01,
 OB03, OB05, OB06 through api.call: gone from the spec), and an app without
 legacy access."""
 
@@ -115,6 +115,21 @@ def test_ct07_catalog_agency_with_roles(apis):
     )
     initech = apis["initech"]
     assert ids(Business(INITECH, api=initech).get_client_product_catalogs()) == ["7000000001"]
+
+
+@ops("CT08", "CT09")
+def test_ct08_catalog_agencies_and_ct09_remove(apis):
+    # The sandbox is shared with the other tests (CT07 may have added
+    # Initech): assertions are about what each call changes.
+    catalog = ProductCatalog("7000000001", api=apis["acme"])
+    catalog.create_agency(params={"business": INITECH, "permitted_tasks": ["ADVERTISE"]})
+    agencies = ids(catalog.get_agencies())
+    assert INITECH in agencies
+    catalog.delete_agencies(params={"business": INITECH})
+    assert ids(catalog.get_agencies()) == [a for a in agencies if a != INITECH]
+    assert ids(Business(INITECH, api=apis["initech"]).get_client_product_catalogs()) == []
+    # Leave the sandbox as CT07 left it (BB09 reads Initech as Acme's agency).
+    catalog.create_agency(params={"business": INITECH, "permitted_roles": ["ADMIN"]})
 
 
 # --- business to business ---------------------------------------------------------

@@ -1,4 +1,4 @@
-//! ProductCatalogService: CT01–CT07.
+//! ProductCatalogService: CT01–CT07, and CT08–CT09 beyond the catalogue.
 
 use graph_gateway::proto::product_catalog_service_client::ProductCatalogServiceClient as Client;
 use graph_gateway::proto::*;
@@ -283,4 +283,67 @@ async fn ct07_adds_an_agency_listed_by_its_ct02() {
     .await
     .unwrap_err();
     assert_permission_denied(&st);
+}
+
+// ---------------------------------------------------------------------------
+// CT08, CT09 (beyond the catalogue: issue 16)
+
+rpc!(fn catalog_agencies(catalog_id: &str, business_id: &str) -> Vec<CatalogAgency>
+    = list_product_catalog_agencies(ListProductCatalogAgenciesRequest).agencies);
+rpc!(fn remove_agency(catalog_id: &str, business_id: &str, agency_business_id: &str)
+    -> MutationResult
+    = remove_product_catalog_agency(RemoveProductCatalogAgencyRequest));
+
+#[tokio::test]
+async fn ct08_lists_agencies_and_ct09_removes_one_and_the_cached_lists_follow() {
+    let (gw, mut c) = start(Client::new).await;
+    // Cached before the changes.
+    let before = catalog_agencies(&mut c, PRODUCTS, ACME).await;
+    assert!(!before.iter().any(|a| a.id == INITECH), "{before:?}");
+    assert!(client_catalogs(&mut c, INITECH).await.is_empty());
+
+    // CT07 adds Initech: both lists show it at once.
+    add_agency(&mut c, PRODUCTS, ACME, INITECH, &[], Preset::Advertiser)
+        .await
+        .unwrap();
+    let after = catalog_agencies(&mut c, PRODUCTS, ACME).await;
+    let initech = after
+        .iter()
+        .find(|a| a.id == INITECH)
+        .expect("Initech listed");
+    assert_eq!(initech.name, "Initech Holdings");
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(
+        ids(&client_catalogs(&mut c, INITECH).await, |c| &c.id),
+        vec![PRODUCTS]
+    );
+
+    // CT09 removes it: sent as Graph wants it, and both lists follow.
+    assert!(
+        remove_agency(&mut c, PRODUCTS, ACME, INITECH)
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = last_sent(&gw);
+    assert_eq!(sent.method, "DELETE");
+    assert_eq!(sent.path, format!("/v26.0/{PRODUCTS}/agencies"));
+    assert_eq!(sent.param("business"), Some(INITECH));
+    let ids_now: Vec<String> = catalog_agencies(&mut c, PRODUCTS, ACME)
+        .await
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let ids_before: Vec<String> = before.into_iter().map(|a| a.id).collect();
+    assert_eq!(ids_now, ids_before);
+    assert!(client_catalogs(&mut c, INITECH).await.is_empty());
+}
+
+#[tokio::test]
+async fn ct09_invalid_requests_never_reach_graph() {
+    let (gw, mut c) = start(Client::new).await;
+    let bad = remove_agency(&mut c, PRODUCTS, ACME, "");
+    assert_refused_before_graph(&gw, bad, &["agency_business_id"]).await;
+    let bad = remove_agency(&mut c, "cat-1", ACME, "x");
+    assert_refused_before_graph(&gw, bad, &["catalog_id", "agency_business_id"]).await;
 }
