@@ -831,3 +831,127 @@ async fn the_reported_usage_slows_a_key_others_use() {
     let snap = q.snapshot().await;
     assert!(snap.keys[0].ceiling_applies);
 }
+
+/// Points granted per (caller, write) when `callers` (name, read loops,
+/// write loops) contend for one ad account for `for_secs`; each loop waits
+/// up to `deadline_ms` for a permit and, refused, comes back after a second.
+async fn contend_points(
+    q: &Arc<AdaptiveQuota>,
+    callers: &[(&'static str, usize, usize)],
+    for_secs: u64,
+    deadline_ms: u64,
+) -> BTreeMap<(&'static str, bool), u32> {
+    let points: Arc<parking_lot::Mutex<BTreeMap<(&'static str, bool), u32>>> = Arc::default();
+    let stop = Instant::now() + Duration::from_secs(for_secs);
+    let mut tasks = Vec::new();
+    for &(caller, reads, writes) in callers {
+        for write in std::iter::repeat_n(false, reads).chain(std::iter::repeat_n(true, writes)) {
+            let (q, points) = (q.clone(), points.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let k = ad("42", write, Some(caller));
+                    match q.acquire(&k, soon(deadline_ms)).await {
+                        Ok(()) => {
+                            *points.lock().entry((caller, write)).or_default() +=
+                                if write { 3 } else { 1 };
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            q.observe(&k, &Usage::default(), None);
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let out = points.lock().clone();
+    out
+}
+
+fn weighted(callers: &[(&str, u32)]) -> Callers {
+    Callers(
+        callers
+            .iter()
+            .map(|(name, weight)| {
+                (
+                    (*name).to_string(),
+                    CallerConfig {
+                        weight: *weight,
+                        priority: Priority::Interactive,
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Under sustained over-demand (each caller keeps 8 reads and 4 writes
+/// waiting, about 10 times what the account sustains) with deadlines of 6
+/// and 12 pacing intervals (the benchmark's 3 s call timeout is about 12 of
+/// its intervals), and without deadlines to speak of.
+#[tokio::test(start_paused = true)]
+async fn writes_are_not_starved_by_reads_and_shares_hold_in_points() {
+    for deadline_ms in [6_000, 12_000, 120_000] {
+        let mut c = small_account();
+        c.callers = weighted(&[("ui", 2), ("api", 1)]);
+        let q = local(&c);
+        let got = contend_points(&q, &[("ui", 8, 4), ("api", 8, 4)], 600, deadline_ms).await;
+        let of = |caller, write| f64::from(got.get(&(caller, write)).copied().unwrap_or(0));
+        let ui = of("ui", false) + of("ui", true);
+        let api = of("api", false) + of("api", true);
+        let total = ui + api;
+        // 10 windows of 58 points.
+        assert!(total >= 9.0 * 57.0 && total <= 11.0 * 58.0, "{got:?}");
+        // Shares in points within 5 points of the weights (2:1).
+        let share = ui / total;
+        assert!(
+            (share - 2.0 / 3.0).abs() <= 0.05,
+            "deadline {deadline_ms}: ui {share:.3}: {got:?}"
+        );
+        // Both kinds of each caller progress: its writes get a real share of
+        // its points (4 write loops offer more points than 8 read loops).
+        for caller in ["ui", "api"] {
+            let writes = of(caller, true) / (of(caller, true) + of(caller, false));
+            assert!(
+                writes >= 0.3,
+                "deadline {deadline_ms}: {caller} writes {writes:.3}: {got:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_that_does_not_fit_yet_is_not_overtaken_by_later_reads() {
+    let q = local(&small_account());
+    // 56 of the 58 points the account may use: a read fits, a write (3
+    // points) does not until the window ages out.
+    for _ in 0..56 {
+        q.acquire(&ad("42", false, Some("x")), None).await.unwrap();
+    }
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (caller, write) in [("a", true), ("b", false), ("c", false), ("a", false)] {
+        let (q, order) = (q.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            q.acquire(&ad("42", write, Some(caller)), soon(600_000))
+                .await
+                .unwrap();
+            order.lock().push((caller, write, Instant::now()));
+        }));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Nothing went yet: the reads that would fit wait behind the write.
+    assert!(order.lock().is_empty(), "{:?}", order.lock());
+    // Another key is not held up.
+    q.acquire(&ad("43", true, Some("b")), soon(10))
+        .await
+        .unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let order = order.lock();
+    let who: Vec<(&str, bool)> = order.iter().map(|(c, w, _)| (*c, *w)).collect();
+    assert_eq!(who[0], ("a", true), "{order:?}");
+}
