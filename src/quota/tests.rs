@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::budget::{Check, KeyState, Limits, Pacing, WaitReason};
+use super::budget::{Check, KeyState, Limits, Pacing, WaitReason, RESET_MARGIN_MS};
 use super::key::{demands, events};
 use super::*;
 use crate::config::{CallerConfig, Callers, Priority};
@@ -246,7 +246,21 @@ fn full_usage_holds_for_the_time_meta_names() {
     };
     let ev = events(&ad("42", false, None), &usage, None, &p);
     let hold = |id: &str| ev.iter().find(|e| e.key.id() == id).unwrap().hold_ms;
-    assert_eq!(hold("ad/42"), Some(42_000.0));
+    // The time Meta names (rounded down to seconds) and a margin.
+    assert_eq!(hold("ad/42"), Some(42_000.0 + RESET_MARGIN_MS));
+    // Less than a second left (reported as 0): the margin, not the default.
+    let mut less = usage.clone();
+    if let Some(a) = less.ad_account.as_mut() {
+        a.reset_time_duration = 0.0;
+    }
+    let ev = events(
+        &ad("42", false, None),
+        &less,
+        Some(&graph_error(17, Some(2_446_079))),
+        &p,
+    );
+    let held = ev.iter().find(|e| e.key.id() == "ad/42").unwrap().hold_ms;
+    assert_eq!(held, Some(RESET_MARGIN_MS));
     // The app header gives no time: the default hold.
     assert_eq!(hold("app"), Some(60_000.0));
 }
@@ -286,7 +300,7 @@ fn throttling_codes_hold_the_key_they_name() {
     };
     assert_eq!(
         held(17, Some(2_446_079), &acct, &reset),
-        s(&[("ad/42", 300_000.0)])
+        s(&[("ad/42", 300_000.0 + RESET_MARGIN_MS)])
     );
     assert_eq!(held(17, None, &biz, &none), s(&[("app", default)]));
     assert_eq!(
@@ -501,8 +515,9 @@ async fn a_throttling_error_holds_the_key_and_one_probe_goes_after_it() {
     // Callers with a short deadline learn when to come back.
     let (key, retry) = throttled_after(q.acquire(&k, soon(1_000)).await);
     assert_eq!(key, "ad account act_42");
+    // The reported 30 s and the margin (Meta rounds down).
     assert!(
-        retry > Duration::from_secs(29) && retry <= Duration::from_secs(30),
+        retry > Duration::from_secs(30) && retry <= Duration::from_secs(31),
         "{retry:?}"
     );
     // Another ad account is not held.
@@ -524,14 +539,14 @@ async fn a_throttling_error_holds_the_key_and_one_probe_goes_after_it() {
     let q3 = q.clone();
     let second =
         tokio::spawn(async move { q3.acquire(&ad("42", false, Some("b")), soon(60_000)).await });
-    tokio::time::sleep(Duration::from_secs(31)).await;
+    tokio::time::sleep(Duration::from_secs(32)).await;
     assert!(
         probe.is_finished() ^ second.is_finished(),
         "one probe: {:?} {:?}",
         probe.await,
         second.await,
     );
-    assert!(started.elapsed() >= Duration::from_secs(30));
+    assert!(started.elapsed() >= Duration::from_secs(31));
     // Its answer clears the key; the other goes.
     q.observe(&ad("42", false, None), &app_usage(1.0), None);
     let (a, b) = (probe.await.unwrap(), second.await.unwrap());
@@ -903,7 +918,7 @@ async fn writes_are_not_starved_by_reads_and_shares_hold_in_points() {
         let api = of("api", false) + of("api", true);
         let total = ui + api;
         // 10 windows of 58 points.
-        assert!(total >= 9.0 * 57.0 && total <= 11.0 * 58.0, "{got:?}");
+        assert!((9.0 * 57.0..=11.0 * 58.0).contains(&total), "{got:?}");
         // Shares in points within 5 points of the weights (2:1).
         let share = ui / total;
         assert!(
@@ -954,4 +969,71 @@ async fn a_write_that_does_not_fit_yet_is_not_overtaken_by_later_reads() {
     let order = order.lock();
     let who: Vec<(&str, bool)> = order.iter().map(|(c, w, _)| (*c, *w)).collect();
     assert_eq!(who[0], ("a", true), "{order:?}");
+}
+
+/// An ad account Meta blocks until `until`: calls before it are throttled
+/// with `X-Ad-Account-Usage` naming the time left less `short`, rounded
+/// down to whole seconds as Meta does; calls after it go.
+fn blocked_until(until: Instant, short: Duration, now: Instant) -> (Usage, Option<GraphError>) {
+    let left = until.saturating_duration_since(now);
+    let blocked = !left.is_zero();
+    let reported = left.saturating_sub(short).as_secs();
+    let usage = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: if blocked { 100.0 } else { 10.0 },
+            reset_time_duration: if blocked { reported as f64 } else { 0.0 },
+            ads_api_access_tier: None,
+        }),
+        ..Usage::default()
+    };
+    let err = blocked.then(|| graph_error(17, Some(2_446_079)));
+    (usage, err)
+}
+
+/// Calls the account until one goes through; returns when it went and the
+/// throttled answers on the way (the first one included).
+async fn probe_until_clear(
+    q: &Arc<AdaptiveQuota>,
+    until: Instant,
+    short: Duration,
+) -> (Duration, u32) {
+    let start = Instant::now();
+    let k = ad("42", false, None);
+    let mut throttled = 0;
+    loop {
+        q.acquire(&k, soon(600_000)).await.unwrap();
+        let (usage, err) = blocked_until(until, short, Instant::now());
+        q.observe(&k, &usage, err.as_ref());
+        if err.is_none() {
+            return (start.elapsed(), throttled);
+        }
+        throttled += 1;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rounded_down_reset_time_does_not_turn_an_early_probe_into_a_new_block() {
+    // Blocked for 30.6 s: Meta says 30. The probe goes after 30 s and the
+    // margin, when the block is over: one throttled answer in all.
+    let q = local(&cfg());
+    let until = Instant::now() + Duration::from_millis(30_600);
+    let (took, throttled) = probe_until_clear(&q, until, Duration::ZERO).await;
+    assert_eq!(throttled, 1, "{took:?}");
+    assert!(took <= Duration::from_secs(32), "{took:?}");
+
+    // Meta's time is 1.5 s short (it says 29): the probe after 30 s is
+    // early. Throttled, the account is held for what Meta says is left
+    // (0 s) and the margin, not for a new full block (the default hold).
+    let q = local(&cfg());
+    let until = Instant::now() + Duration::from_millis(30_600);
+    let (took, throttled) = probe_until_clear(&q, until, Duration::from_millis(1_500)).await;
+    assert_eq!(throttled, 2, "{took:?}");
+    assert!(took <= Duration::from_secs(32), "{took:?}");
+    let snap = q.snapshot().await;
+    let acc = snap
+        .keys
+        .iter()
+        .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
+        .unwrap();
+    assert!(acc.hold_until.is_none() && !acc.probing, "{acc:?}");
 }
