@@ -144,7 +144,8 @@ impl LocalBudgets {
             *lim = e.limits;
             state.carry(now, e.carry, &e.limits);
             if let Some((pct, detail)) = &e.report {
-                state.report(now, *pct, detail.clone(), &e.limits, &self.pacing);
+                let blocked = e.hold_ms.is_some();
+                state.report(now, *pct, detail.clone(), blocked, &e.limits, &self.pacing);
             }
             match e.hold_ms {
                 Some(ms) => state.hold(now, ms),
@@ -233,7 +234,11 @@ pub(crate) fn key_status(
         },
         hold_until: (state.hold_until > now).then(|| wall(state.hold_until)),
         probing: state.held && state.probe_at.is_some(),
-        ceiling_applies: state.untrusted,
+        // The ceiling limits the reported usage while the report lasts.
+        ceiling_applies: state.untrusted
+            && state
+                .report
+                .is_some_and(|(_, at, horizon)| now < at + horizon),
         waiting: Vec::new(),
     }
 }

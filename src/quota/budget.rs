@@ -341,11 +341,19 @@ impl KeyState {
     }
 
     /// Learns Meta's reported usage (percent of the key's budget).
+    /// `blocked`: the same answer holds the key (a throttling error, or a
+    /// full score with a reset time). Meta then reports the block (100%),
+    /// not points someone else spent, so it says nothing about whether the
+    /// gateway's accounting explains the usage: the ceiling flag stays as
+    /// it was. (Read as usage, a block after the gateway's own points had
+    /// aged out looked like 100% used by others: the ceiling applied, and
+    /// QuotaService showed 100% with the 75% ceiling applying.)
     pub(crate) fn report(
         &mut self,
         now: f64,
         pct: f64,
         detail: ReportedUsage,
+        blocked: bool,
         lim: &Limits,
         p: &Pacing,
     ) {
@@ -356,7 +364,9 @@ impl KeyState {
         }
         self.prune(now, lim, p);
         let full = self.budget(lim).max(EPS);
-        self.untrusted = pct / 100.0 > self.used / full + p.tolerance + EPS;
+        if !blocked {
+            self.untrusted = pct / 100.0 > self.used / full + p.tolerance + EPS;
+        }
         // The report decays to zero over the time Meta names and the
         // margin (0 s: less than a second left), else over the window.
         let horizon = detail.reset_time_duration_secs.map_or(lim.window_ms, |s| {

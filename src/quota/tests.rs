@@ -411,11 +411,11 @@ fn the_report_is_trusted_when_the_accounting_explains_it() {
         s.grant(0.0, 1.0, tat, probe, &lim);
     }
     // 30 of 60 points = 50%: explained.
-    s.report(10.0, 50.0, ReportedUsage::default(), &lim, &p);
+    s.report(10.0, 50.0, ReportedUsage::default(), false, &lim, &p);
     assert!(!s.untrusted);
     // Meta says 70%: someone else uses the key; the ceiling (75%) applies
     // to the report, so only about 5% more may go now.
-    s.report(20.0, 70.0, ReportedUsage::default(), &lim, &p);
+    s.report(20.0, 70.0, ReportedUsage::default(), false, &lim, &p);
     assert!(s.untrusted);
     let mut n = 0;
     while let Check::Grant { tat, probe } = s.check(20.0, 1.0, false, &lim, &p) {
@@ -490,6 +490,7 @@ fn the_tier_a_header_names_switches_the_budget() {
             ads_api_access_tier: Some("standard_access".into()),
             ..ReportedUsage::default()
         },
+        false,
         &lim,
         &p,
     );
@@ -1036,4 +1037,55 @@ async fn a_rounded_down_reset_time_does_not_turn_an_early_probe_into_a_new_block
         .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
         .unwrap();
     assert!(acc.hold_until.is_none() && !acc.probing, "{acc:?}");
+}
+
+fn account(snap: &QuotaSnapshot) -> KeyStatus {
+    snap.keys
+        .iter()
+        .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_block_is_not_read_as_usage_others_spent_and_the_ceiling_shows_only_while_it_applies() {
+    let q = local(&small_account());
+    let k = ad("42", false, None);
+    for _ in 0..3 {
+        q.acquire(&k, None).await.unwrap();
+    }
+    // Throttled: Meta reports the block (100%, 20 s left). The gateway's 3
+    // points do not explain 100%, but the block does: no ceiling.
+    let (usage, err) = blocked_until(
+        Instant::now() + Duration::from_secs(20),
+        Duration::ZERO,
+        Instant::now(),
+    );
+    q.observe(&k, &usage, err.as_ref());
+    let acc = account(&q.snapshot().await);
+    assert_eq!(acc.reported_pct, Some(100.0));
+    assert!(acc.hold_until.is_some());
+    assert!(!acc.ceiling_applies, "{acc:?}");
+
+    // Meta reports 50% of the account (30 points, 10 s to reset) while the
+    // gateway spent 3: someone else uses it, the ceiling applies...
+    let q = local(&small_account());
+    for _ in 0..3 {
+        q.acquire(&k, None).await.unwrap();
+    }
+    let half = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: 50.0,
+            reset_time_duration: 10.0,
+            ads_api_access_tier: None,
+        }),
+        ..Usage::default()
+    };
+    q.observe(&k, &half, None);
+    assert!(account(&q.snapshot().await).ceiling_applies);
+    // ... until that report has decayed (10 s and the margin): then nothing
+    // is limited by it, and the snapshot says so.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let acc = account(&q.snapshot().await);
+    assert!(!acc.ceiling_applies, "{acc:?}");
 }

@@ -474,6 +474,15 @@ async fn shared_engine_reads_a_rounded_down_reset_time_with_a_margin() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(held, "the account is held in Redis");
+    // The 100% is the block, not usage by others: no ceiling.
+    let snap = q.snapshot().await;
+    let acc = snap
+        .keys
+        .iter()
+        .find(|k| k.key.id() == "ad/2000000001")
+        .unwrap();
+    assert_eq!(acc.reported_pct, Some(100.0));
+    assert!(!acc.ceiling_applies, "{acc:?}");
     q.acquire(&keys, Some(start + Duration::from_secs(5)))
         .await
         .unwrap();

@@ -30,8 +30,12 @@ for i = 1, n do
   if ARGV[a + 5] == '1' then
     local pct = tonumber(ARGV[a + 6])
     local full = math.max(budget(s, lim), EPS)
+    -- A report that comes with a hold is the block, not usage: the
+    -- ceiling flag stays as it was (budget.rs, KeyState::report).
+    local blocked = tonumber(ARGV[a + 14]) >= 0
     local untr = 0
     if pct / 100 > s.used / full + tolerance + EPS then untr = 1 end
+    if blocked then untr = s.untr and 1 or 0 end
     s.since = 0
     -- Decays over the time Meta names plus the margin (Meta rounds down to
     -- seconds; 0: less than a second left), else over the window.
