@@ -1066,6 +1066,7 @@ async fn a_block_is_not_read_as_usage_others_spent_and_the_ceiling_shows_only_wh
     assert_eq!(acc.reported_pct, Some(100.0));
     assert!(acc.hold_until.is_some());
     assert!(!acc.ceiling_applies, "{acc:?}");
+    assert!((acc.limit_pct - 97.0).abs() < 1e-9, "{acc:?}");
 
     // Meta reports 50% of the account (30 points, 10 s to reset) while the
     // gateway spent 3: someone else uses it, the ceiling applies...
@@ -1082,10 +1083,16 @@ async fn a_block_is_not_read_as_usage_others_spent_and_the_ceiling_shows_only_wh
         ..Usage::default()
     };
     q.observe(&k, &half, None);
-    assert!(account(&q.snapshot().await).ceiling_applies);
+    let acc = account(&q.snapshot().await);
+    assert!(acc.ceiling_applies);
+    // How close it is to the ceiling: 50% of 75%.
+    assert!((acc.limit_pct - 75.0).abs() < 1e-9, "{acc:?}");
+    assert!((acc.usage_pct - 50.0).abs() < 0.5, "{acc:?}");
     // ... until that report has decayed (10 s and the margin): then nothing
     // is limited by it, and the snapshot says so.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let acc = account(&q.snapshot().await);
     assert!(!acc.ceiling_applies, "{acc:?}");
+    assert!((acc.limit_pct - 97.0).abs() < 1e-9, "{acc:?}");
+    assert_eq!(acc.usage_pct, 0.0, "{acc:?}");
 }

@@ -129,6 +129,9 @@ async fn usage_headers_of_all_three_kinds_show_in_quota_status() {
     assert_eq!(acc.used, 1.0);
     assert!(acc.left > 55.0 && !acc.paced && acc.hold_until.is_none());
     assert!(!acc.ceiling_applies);
+    // How close to the limit the gateway paces to: 1.67% of 97%.
+    assert!((acc.limit_percent - 97.0).abs() < 1e-9, "{acc:#?}");
+    assert!((acc.usage_percent - 1.67).abs() < 0.1, "{acc:#?}");
     // X-Business-Use-Case-Usage: one entry per business and use case.
     let pages = key(&all, QuotaClass::BusinessUseCase, ACME, "pages");
     assert_eq!(
