@@ -14,7 +14,10 @@
 //! A driver task grants waiters in that order; once a waiter is blocked on a
 //! key (it does not fit yet), later waiters needing that key do not overtake
 //! it, even when they would fit: the budget trickling back is reserved for
-//! it. Different keys are independent. A waiter whose estimated turn falls
+//! it. Different keys are independent. The queue is per replica: with
+//! budgets shared through Redis, another replica's calls are not held back
+//! by this replica's waiter (Redis keeps no reservation). A waiter whose
+//! estimated turn falls
 //! after its deadline fails at once with RESOURCE_EXHAUSTED and a retry
 //! delay.
 
