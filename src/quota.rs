@@ -17,7 +17,7 @@
 //! `target_fraction` of the budget (or `ceiling` of Meta's report when the
 //! gateway's own accounting does not explain it) and paces smoothly towards
 //! the cap. `fair.rs` orders waiting calls by priority and weighted fair
-//! queuing among callers. [`QuotaSnapshot`] carries the numbers shown by
+//! queuing among callers, in points. [`QuotaSnapshot`] carries the numbers shown by
 //! QuotaService and exported as metrics.
 
 mod backend;

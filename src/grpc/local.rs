@@ -95,6 +95,8 @@ fn key_status(k: &KeyStatus) -> QuotaKeyStatus {
         hold_until: k.hold_until.map(timestamp),
         probing: k.probing,
         ceiling_applies: k.ceiling_applies,
+        limit_percent: k.limit_pct,
+        usage_percent: k.usage_pct,
         waiting: k
             .waiting
             .iter()

@@ -144,7 +144,8 @@ impl LocalBudgets {
             *lim = e.limits;
             state.carry(now, e.carry, &e.limits);
             if let Some((pct, detail)) = &e.report {
-                state.report(now, *pct, detail.clone(), &e.limits, &self.pacing);
+                let blocked = e.hold_ms.is_some();
+                state.report(now, *pct, detail.clone(), blocked, &e.limits, &self.pacing);
             }
             match e.hold_ms {
                 Some(ms) => state.hold(now, ms),
@@ -214,6 +215,11 @@ pub(crate) fn key_status(
     let pc = state.pace(now, lim, pacing);
     let left_model = pc.cap - state.used;
     let left_reported = (pc.limit_frac - pc.rep_frac) * pc.full;
+    // The ceiling limits the reported usage while the report lasts.
+    let ceiling_applies = state.untrusted
+        && state
+            .report
+            .is_some_and(|(_, at, horizon)| now < at + horizon);
     let mut reported = state.detail.clone();
     reported.at = state.report.map(|(_, at, _)| wall(at));
     KeyStatus {
@@ -233,8 +239,14 @@ pub(crate) fn key_status(
         },
         hold_until: (state.hold_until > now).then(|| wall(state.hold_until)),
         probing: state.held && state.probe_at.is_some(),
-        ceiling_applies: state.untrusted,
+        ceiling_applies,
         waiting: Vec::new(),
+        limit_pct: if ceiling_applies {
+            pacing.ceiling
+        } else {
+            pacing.target
+        } * 100.0,
+        usage_pct: pc.rep_frac * 100.0,
     }
 }
 

@@ -12,7 +12,8 @@
 //!    the gateway's own sliding window of granted points (exact, kept for
 //!    `window + margin`) against `target_fraction` of its budget, and Meta's
 //!    last reported percentage (decaying linearly to zero over the window,
-//!    or over the `reset_time_duration` the report named, plus the points
+//!    or over the `reset_time_duration` the report named plus
+//!    [`RESET_MARGIN_MS`], Meta's seconds being rounded down, plus the points
 //!    granted since) against `target_fraction` — or against
 //!    `ceiling` when the report is higher than the gateway's own accounting
 //!    explains (someone else uses the key, or the configured budget is
@@ -340,11 +341,19 @@ impl KeyState {
     }
 
     /// Learns Meta's reported usage (percent of the key's budget).
+    /// `blocked`: the same answer holds the key (a throttling error, or a
+    /// full score with a reset time). Meta then reports the block (100%),
+    /// not points someone else spent, so it says nothing about whether the
+    /// gateway's accounting explains the usage: the ceiling flag stays as
+    /// it was. (Read as usage, a block after the gateway's own points had
+    /// aged out looked like 100% used by others: the ceiling applied, and
+    /// QuotaService showed 100% with the 75% ceiling applying.)
     pub(crate) fn report(
         &mut self,
         now: f64,
         pct: f64,
         detail: ReportedUsage,
+        blocked: bool,
         lim: &Limits,
         p: &Pacing,
     ) {
@@ -355,12 +364,14 @@ impl KeyState {
         }
         self.prune(now, lim, p);
         let full = self.budget(lim).max(EPS);
-        self.untrusted = pct / 100.0 > self.used / full + p.tolerance + EPS;
-        let horizon = detail
-            .reset_time_duration_secs
-            .map(|s| s * 1000.0)
-            .filter(|ms| *ms > 0.0)
-            .map_or(lim.window_ms, |ms| ms.min(lim.window_ms));
+        if !blocked {
+            self.untrusted = pct / 100.0 > self.used / full + p.tolerance + EPS;
+        }
+        // The report decays to zero over the time Meta names and the
+        // margin (0 s: less than a second left), else over the window.
+        let horizon = detail.reset_time_duration_secs.map_or(lim.window_ms, |s| {
+            (s.max(0.0) * 1000.0 + RESET_MARGIN_MS).min(lim.window_ms)
+        });
         self.report = Some((pct, now, horizon));
         self.since = 0.0;
         self.detail = detail;
@@ -391,6 +402,12 @@ impl KeyState {
             && now - self.last_use > 2.0 * lim.window_ms + p.margin_ms
     }
 }
+
+/// Added to times taken from `reset_time_duration` (holds, and the time a
+/// report takes to decay): Meta gives whole seconds, rounded down, so a
+/// probe sent after exactly the reported time can arrive while the account
+/// is still blocked. A report of 0 s means less than a second is left.
+pub(crate) const RESET_MARGIN_MS: f64 = 1_000.0;
 
 /// While a probe is out, waiters look again this often (another replica's
 /// probe answer clears the key without telling this one).

@@ -1,12 +1,25 @@
 //! The fair scheduler in front of the budgets: a call that cannot go at once
 //! waits in one queue, ordered by priority (interactive before batch), then
-//! by weighted fair queuing among callers (self-clocked: a waiter's finish
-//! tag is `max(V, caller's last tag) + cost / weight` on the call's most
-//! specific key, and `V` follows the tags served). A driver task grants
-//! waiters in that order; once a waiter is blocked on a key, later waiters
-//! needing that key do not overtake it, so one noisy caller cannot starve
-//! the others of a shared key. A waiter whose estimated turn falls after its
-//! deadline fails at once with RESOURCE_EXHAUSTED and a retry delay.
+//! by weighted fair queuing among callers in points (start-time fair
+//! queuing on the call's most specific key: a waiter's tag is its start
+//! `max(V, caller's last finish)`, the caller's finish becomes
+//! `start + cost / weight`, and `V` follows the start tags served). Each
+//! caller's tags advance by the points it is granted over its weight, so
+//! shares hold in points, not in calls; and since a call is ordered by
+//! where it starts, not where it ends, a 3-point write is not put behind
+//! 1-point reads that arrive after it (ordered by finish tags, a write sat
+//! behind every read queued within its next 3 / weight of virtual time, and
+//! under over-demand was refused by its deadline while reads went).
+//!
+//! A driver task grants waiters in that order; once a waiter is blocked on a
+//! key (it does not fit yet), later waiters needing that key do not overtake
+//! it, even when they would fit: the budget trickling back is reserved for
+//! it. Different keys are independent. The queue is per replica: with
+//! budgets shared through Redis, another replica's calls are not held back
+//! by this replica's waiter (Redis keeps no reservation). A waiter whose
+//! estimated turn falls
+//! after its deadline fails at once with RESOURCE_EXHAUSTED and a retry
+//! delay.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,7 +69,7 @@ struct Inner {
 #[derive(Default)]
 struct Queue {
     waiters: BTreeMap<Order, Waiter>,
-    /// SCFQ virtual time per key: the finish tag last served.
+    /// Virtual time per key: the start tag last served.
     virtual_time: HashMap<QuotaKey, f64>,
     /// Last finish tag per (key, caller).
     finish: HashMap<(QuotaKey, Arc<str>), f64>,
@@ -70,11 +83,11 @@ struct Queue {
     contended: HashSet<QuotaKey>,
 }
 
-/// Queue order: priority, finish tag, arrival.
+/// Queue order: priority, start tag, arrival.
 #[derive(Clone, Copy, Debug)]
 struct Order {
     priority: Priority,
-    finish: f64,
+    start: f64,
     seq: u64,
 }
 
@@ -105,7 +118,7 @@ impl Ord for Order {
     fn cmp(&self, other: &Self) -> CmpOrdering {
         self.priority
             .cmp(&other.priority)
-            .then(self.finish.total_cmp(&other.finish))
+            .then(self.start.total_cmp(&other.start))
             .then(self.seq.cmp(&other.seq))
     }
 }
@@ -208,7 +221,7 @@ impl super::Quota for AdaptiveQuota {
             let (priority, weight) = inner.params.caller(&caller);
             let primary = demands.last().map(|d| (d.key.clone(), d.cost));
             let mut charge = 0.0;
-            let finish = match primary {
+            let start = match primary {
                 Some((key, cost)) => {
                     let v = q.virtual_time.get(&key).copied().unwrap_or(0.0);
                     let last = q
@@ -217,16 +230,16 @@ impl super::Quota for AdaptiveQuota {
                         .copied()
                         .unwrap_or(0.0);
                     charge = cost / f64::from(weight.max(1));
-                    let f = v.max(last) + charge;
-                    q.finish.insert((key, caller.clone()), f);
-                    f
+                    let start = v.max(last);
+                    q.finish.insert((key, caller.clone()), start + charge);
+                    start
                 }
                 None => 0.0,
             };
             q.seq += 1;
             let order = Order {
                 priority,
-                finish,
+                start,
                 seq: q.seq,
             };
             q.waiters.insert(
@@ -460,7 +473,7 @@ async fn drive(inner: Arc<Inner>) {
                     if let Some(primary) = demands.last() {
                         let mut q = inner.queue.lock();
                         let v = q.virtual_time.entry(primary.key.clone()).or_default();
-                        *v = v.max(order.finish);
+                        *v = v.max(order.start);
                     }
                 }
                 Verdict::Wait(list) => {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::budget::Limits;
+use super::budget::{Limits, RESET_MARGIN_MS};
 use super::{Params, QuotaKeys};
 use crate::graph::{GraphError, Usage};
 use crate::routes::QuotaClass;
@@ -193,6 +193,16 @@ fn use_case_of_code(code: i64) -> Option<&'static str> {
     })
 }
 
+/// How long to hold an ad account that `X-Ad-Account-Usage` reports blocked
+/// (or whose call was throttled) for `reset_secs`: the reported time plus
+/// [`RESET_MARGIN_MS`]. A report of 0 means less than a second is left (it
+/// was rounded down), so the hold is the margin alone: a probe that came
+/// back throttled because it was early is held again for what is left, not
+/// for a new full block (the default hold).
+fn reset_hold_ms(reset_secs: f64) -> f64 {
+    reset_secs.max(0.0) * 1000.0 + RESET_MARGIN_MS
+}
+
 /// Subcodes Meta uses for the ad account score.
 const AD_ACCOUNT_SUBCODES: [i64; 2] = [2_446_079, 1_487_742];
 
@@ -283,12 +293,7 @@ pub(crate) fn events(
             },
         ));
         if a.acc_id_util_pct >= 100.0 {
-            let ms = if a.reset_time_duration > 0.0 {
-                a.reset_time_duration * 1000.0
-            } else {
-                default_hold
-            };
-            hold(&mut out[i], ms);
+            hold(&mut out[i], reset_hold_ms(a.reset_time_duration));
         }
     }
 
@@ -344,10 +349,12 @@ pub(crate) fn events(
             let i = event(&mut out, &key);
             if out[i].hold_ms.is_none() {
                 let from_headers = match &key {
+                    // Whenever the header came (even with 0: less than a
+                    // second left), never the default.
                     QuotaKey::AdAccount { .. } => usage
                         .ad_account
                         .as_ref()
-                        .map(|a| a.reset_time_duration * 1000.0),
+                        .map(|a| reset_hold_ms(a.reset_time_duration)),
                     QuotaKey::BusinessUseCase { business, use_case } => usage
                         .business_use_case
                         .iter()

@@ -209,7 +209,8 @@ impl RedisBudgets {
         let mut inv = self.observe.prepare_invoke();
         inv.arg(events.len())
             .arg(self.shared.tolerance)
-            .arg(self.shared.margin_ms);
+            .arg(self.shared.margin_ms)
+            .arg(super::budget::RESET_MARGIN_MS);
         for e in events {
             let id = e.key.id();
             inv.key(self.hash_key(&id)).key(self.log_key(&id));

@@ -79,6 +79,13 @@ pub struct KeyStatus {
     pub ceiling_applies: bool,
     /// Callers waiting for the key in this replica.
     pub waiting: Vec<Waiting>,
+    /// The share of Meta's budget the reported usage is kept under,
+    /// percent: the target, or the ceiling while it applies.
+    pub limit_pct: f64,
+    /// Meta's reported usage now as the engine paces it (the last report
+    /// decayed, plus the points granted since), percent; 0 without a live
+    /// report.
+    pub usage_pct: f64,
 }
 
 /// Every key the engine knows, and its mode.
@@ -161,6 +168,16 @@ impl QuotaSnapshot {
                     pct,
                 );
             }
+            push(
+                "graph_gateway_quota_usage_percent",
+                "Meta's reported usage now as the gateway paces it (last report decayed, plus what went since), percent.",
+                k.usage_pct,
+            );
+            push(
+                "graph_gateway_quota_limit_percent",
+                "Share of Meta's budget the reported usage is kept under (target, or ceiling while it applies), percent.",
+                k.limit_pct,
+            );
             push(
                 "graph_gateway_quota_budget",
                 "Budget of the key per window, points or calls.",

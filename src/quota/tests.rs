@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::budget::{Check, KeyState, Limits, Pacing, WaitReason};
+use super::budget::{Check, KeyState, Limits, Pacing, WaitReason, RESET_MARGIN_MS};
 use super::key::{demands, events};
 use super::*;
 use crate::config::{CallerConfig, Callers, Priority};
@@ -246,7 +246,21 @@ fn full_usage_holds_for_the_time_meta_names() {
     };
     let ev = events(&ad("42", false, None), &usage, None, &p);
     let hold = |id: &str| ev.iter().find(|e| e.key.id() == id).unwrap().hold_ms;
-    assert_eq!(hold("ad/42"), Some(42_000.0));
+    // The time Meta names (rounded down to seconds) and a margin.
+    assert_eq!(hold("ad/42"), Some(42_000.0 + RESET_MARGIN_MS));
+    // Less than a second left (reported as 0): the margin, not the default.
+    let mut less = usage.clone();
+    if let Some(a) = less.ad_account.as_mut() {
+        a.reset_time_duration = 0.0;
+    }
+    let ev = events(
+        &ad("42", false, None),
+        &less,
+        Some(&graph_error(17, Some(2_446_079))),
+        &p,
+    );
+    let held = ev.iter().find(|e| e.key.id() == "ad/42").unwrap().hold_ms;
+    assert_eq!(held, Some(RESET_MARGIN_MS));
     // The app header gives no time: the default hold.
     assert_eq!(hold("app"), Some(60_000.0));
 }
@@ -286,7 +300,7 @@ fn throttling_codes_hold_the_key_they_name() {
     };
     assert_eq!(
         held(17, Some(2_446_079), &acct, &reset),
-        s(&[("ad/42", 300_000.0)])
+        s(&[("ad/42", 300_000.0 + RESET_MARGIN_MS)])
     );
     assert_eq!(held(17, None, &biz, &none), s(&[("app", default)]));
     assert_eq!(
@@ -397,11 +411,11 @@ fn the_report_is_trusted_when_the_accounting_explains_it() {
         s.grant(0.0, 1.0, tat, probe, &lim);
     }
     // 30 of 60 points = 50%: explained.
-    s.report(10.0, 50.0, ReportedUsage::default(), &lim, &p);
+    s.report(10.0, 50.0, ReportedUsage::default(), false, &lim, &p);
     assert!(!s.untrusted);
     // Meta says 70%: someone else uses the key; the ceiling (75%) applies
     // to the report, so only about 5% more may go now.
-    s.report(20.0, 70.0, ReportedUsage::default(), &lim, &p);
+    s.report(20.0, 70.0, ReportedUsage::default(), false, &lim, &p);
     assert!(s.untrusted);
     let mut n = 0;
     while let Check::Grant { tat, probe } = s.check(20.0, 1.0, false, &lim, &p) {
@@ -476,6 +490,7 @@ fn the_tier_a_header_names_switches_the_budget() {
             ads_api_access_tier: Some("standard_access".into()),
             ..ReportedUsage::default()
         },
+        false,
         &lim,
         &p,
     );
@@ -501,8 +516,9 @@ async fn a_throttling_error_holds_the_key_and_one_probe_goes_after_it() {
     // Callers with a short deadline learn when to come back.
     let (key, retry) = throttled_after(q.acquire(&k, soon(1_000)).await);
     assert_eq!(key, "ad account act_42");
+    // The reported 30 s and the margin (Meta rounds down).
     assert!(
-        retry > Duration::from_secs(29) && retry <= Duration::from_secs(30),
+        retry > Duration::from_secs(30) && retry <= Duration::from_secs(31),
         "{retry:?}"
     );
     // Another ad account is not held.
@@ -524,14 +540,14 @@ async fn a_throttling_error_holds_the_key_and_one_probe_goes_after_it() {
     let q3 = q.clone();
     let second =
         tokio::spawn(async move { q3.acquire(&ad("42", false, Some("b")), soon(60_000)).await });
-    tokio::time::sleep(Duration::from_secs(31)).await;
+    tokio::time::sleep(Duration::from_secs(32)).await;
     assert!(
         probe.is_finished() ^ second.is_finished(),
         "one probe: {:?} {:?}",
         probe.await,
         second.await,
     );
-    assert!(started.elapsed() >= Duration::from_secs(30));
+    assert!(started.elapsed() >= Duration::from_secs(31));
     // Its answer clears the key; the other goes.
     q.observe(&ad("42", false, None), &app_usage(1.0), None);
     let (a, b) = (probe.await.unwrap(), second.await.unwrap());
@@ -830,4 +846,253 @@ async fn the_reported_usage_slows_a_key_others_use() {
     assert_eq!(key, "app");
     let snap = q.snapshot().await;
     assert!(snap.keys[0].ceiling_applies);
+}
+
+/// Points granted per (caller, write) when `callers` (name, read loops,
+/// write loops) contend for one ad account for `for_secs`; each loop waits
+/// up to `deadline_ms` for a permit and, refused, comes back after a second.
+async fn contend_points(
+    q: &Arc<AdaptiveQuota>,
+    callers: &[(&'static str, usize, usize)],
+    for_secs: u64,
+    deadline_ms: u64,
+) -> BTreeMap<(&'static str, bool), u32> {
+    let points: Arc<parking_lot::Mutex<BTreeMap<(&'static str, bool), u32>>> = Arc::default();
+    let stop = Instant::now() + Duration::from_secs(for_secs);
+    let mut tasks = Vec::new();
+    for &(caller, reads, writes) in callers {
+        for write in std::iter::repeat_n(false, reads).chain(std::iter::repeat_n(true, writes)) {
+            let (q, points) = (q.clone(), points.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let k = ad("42", write, Some(caller));
+                    match q.acquire(&k, soon(deadline_ms)).await {
+                        Ok(()) => {
+                            *points.lock().entry((caller, write)).or_default() +=
+                                if write { 3 } else { 1 };
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            q.observe(&k, &Usage::default(), None);
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let out = points.lock().clone();
+    out
+}
+
+fn weighted(callers: &[(&str, u32)]) -> Callers {
+    Callers(
+        callers
+            .iter()
+            .map(|(name, weight)| {
+                (
+                    (*name).to_string(),
+                    CallerConfig {
+                        weight: *weight,
+                        priority: Priority::Interactive,
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Under sustained over-demand (each caller keeps 8 reads and 4 writes
+/// waiting, about 10 times what the account sustains) with deadlines of 6
+/// and 12 pacing intervals (the benchmark's 3 s call timeout is about 12 of
+/// its intervals), and without deadlines to speak of.
+#[tokio::test(start_paused = true)]
+async fn writes_are_not_starved_by_reads_and_shares_hold_in_points() {
+    for deadline_ms in [6_000, 12_000, 120_000] {
+        let mut c = small_account();
+        c.callers = weighted(&[("ui", 2), ("api", 1)]);
+        let q = local(&c);
+        let got = contend_points(&q, &[("ui", 8, 4), ("api", 8, 4)], 600, deadline_ms).await;
+        let of = |caller, write| f64::from(got.get(&(caller, write)).copied().unwrap_or(0));
+        let ui = of("ui", false) + of("ui", true);
+        let api = of("api", false) + of("api", true);
+        let total = ui + api;
+        // 10 windows of 58 points.
+        assert!((9.0 * 57.0..=11.0 * 58.0).contains(&total), "{got:?}");
+        // Shares in points within 5 points of the weights (2:1).
+        let share = ui / total;
+        assert!(
+            (share - 2.0 / 3.0).abs() <= 0.05,
+            "deadline {deadline_ms}: ui {share:.3}: {got:?}"
+        );
+        // Both kinds of each caller progress: its writes get a real share of
+        // its points (4 write loops offer more points than 8 read loops).
+        for caller in ["ui", "api"] {
+            let writes = of(caller, true) / (of(caller, true) + of(caller, false));
+            assert!(
+                writes >= 0.3,
+                "deadline {deadline_ms}: {caller} writes {writes:.3}: {got:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_that_does_not_fit_yet_is_not_overtaken_by_later_reads() {
+    let q = local(&small_account());
+    // 56 of the 58 points the account may use: a read fits, a write (3
+    // points) does not until the window ages out.
+    for _ in 0..56 {
+        q.acquire(&ad("42", false, Some("x")), None).await.unwrap();
+    }
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (caller, write) in [("a", true), ("b", false), ("c", false), ("a", false)] {
+        let (q, order) = (q.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            q.acquire(&ad("42", write, Some(caller)), soon(600_000))
+                .await
+                .unwrap();
+            order.lock().push((caller, write, Instant::now()));
+        }));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Nothing went yet: the reads that would fit wait behind the write.
+    assert!(order.lock().is_empty(), "{:?}", order.lock());
+    // Another key is not held up.
+    q.acquire(&ad("43", true, Some("b")), soon(10))
+        .await
+        .unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let order = order.lock();
+    let who: Vec<(&str, bool)> = order.iter().map(|(c, w, _)| (*c, *w)).collect();
+    assert_eq!(who[0], ("a", true), "{order:?}");
+}
+
+/// An ad account Meta blocks until `until`: calls before it are throttled
+/// with `X-Ad-Account-Usage` naming the time left less `short`, rounded
+/// down to whole seconds as Meta does; calls after it go.
+fn blocked_until(until: Instant, short: Duration, now: Instant) -> (Usage, Option<GraphError>) {
+    let left = until.saturating_duration_since(now);
+    let blocked = !left.is_zero();
+    let reported = left.saturating_sub(short).as_secs();
+    let usage = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: if blocked { 100.0 } else { 10.0 },
+            reset_time_duration: if blocked { reported as f64 } else { 0.0 },
+            ads_api_access_tier: None,
+        }),
+        ..Usage::default()
+    };
+    let err = blocked.then(|| graph_error(17, Some(2_446_079)));
+    (usage, err)
+}
+
+/// Calls the account until one goes through; returns when it went and the
+/// throttled answers on the way (the first one included).
+async fn probe_until_clear(
+    q: &Arc<AdaptiveQuota>,
+    until: Instant,
+    short: Duration,
+) -> (Duration, u32) {
+    let start = Instant::now();
+    let k = ad("42", false, None);
+    let mut throttled = 0;
+    loop {
+        q.acquire(&k, soon(600_000)).await.unwrap();
+        let (usage, err) = blocked_until(until, short, Instant::now());
+        q.observe(&k, &usage, err.as_ref());
+        if err.is_none() {
+            return (start.elapsed(), throttled);
+        }
+        throttled += 1;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rounded_down_reset_time_does_not_turn_an_early_probe_into_a_new_block() {
+    // Blocked for 30.6 s: Meta says 30. The probe goes after 30 s and the
+    // margin, when the block is over: one throttled answer in all.
+    let q = local(&cfg());
+    let until = Instant::now() + Duration::from_millis(30_600);
+    let (took, throttled) = probe_until_clear(&q, until, Duration::ZERO).await;
+    assert_eq!(throttled, 1, "{took:?}");
+    assert!(took <= Duration::from_secs(32), "{took:?}");
+
+    // Meta's time is 1.5 s short (it says 29): the probe after 30 s is
+    // early. Throttled, the account is held for what Meta says is left
+    // (0 s) and the margin, not for a new full block (the default hold).
+    let q = local(&cfg());
+    let until = Instant::now() + Duration::from_millis(30_600);
+    let (took, throttled) = probe_until_clear(&q, until, Duration::from_millis(1_500)).await;
+    assert_eq!(throttled, 2, "{took:?}");
+    assert!(took <= Duration::from_secs(32), "{took:?}");
+    let snap = q.snapshot().await;
+    let acc = snap
+        .keys
+        .iter()
+        .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
+        .unwrap();
+    assert!(acc.hold_until.is_none() && !acc.probing, "{acc:?}");
+}
+
+fn account(snap: &QuotaSnapshot) -> KeyStatus {
+    snap.keys
+        .iter()
+        .find(|k| k.key == QuotaKey::AdAccount { id: "42".into() })
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_block_is_not_read_as_usage_others_spent_and_the_ceiling_shows_only_while_it_applies() {
+    let q = local(&small_account());
+    let k = ad("42", false, None);
+    for _ in 0..3 {
+        q.acquire(&k, None).await.unwrap();
+    }
+    // Throttled: Meta reports the block (100%, 20 s left). The gateway's 3
+    // points do not explain 100%, but the block does: no ceiling.
+    let (usage, err) = blocked_until(
+        Instant::now() + Duration::from_secs(20),
+        Duration::ZERO,
+        Instant::now(),
+    );
+    q.observe(&k, &usage, err.as_ref());
+    let acc = account(&q.snapshot().await);
+    assert_eq!(acc.reported_pct, Some(100.0));
+    assert!(acc.hold_until.is_some());
+    assert!(!acc.ceiling_applies, "{acc:?}");
+    assert!((acc.limit_pct - 97.0).abs() < 1e-9, "{acc:?}");
+
+    // Meta reports 50% of the account (30 points, 10 s to reset) while the
+    // gateway spent 3: someone else uses it, the ceiling applies...
+    let q = local(&small_account());
+    for _ in 0..3 {
+        q.acquire(&k, None).await.unwrap();
+    }
+    let half = Usage {
+        ad_account: Some(AdAccountUsage {
+            acc_id_util_pct: 50.0,
+            reset_time_duration: 10.0,
+            ads_api_access_tier: None,
+        }),
+        ..Usage::default()
+    };
+    q.observe(&k, &half, None);
+    let acc = account(&q.snapshot().await);
+    assert!(acc.ceiling_applies);
+    // How close it is to the ceiling: 50% of 75%.
+    assert!((acc.limit_pct - 75.0).abs() < 1e-9, "{acc:?}");
+    assert!((acc.usage_pct - 50.0).abs() < 0.5, "{acc:?}");
+    // ... until that report has decayed (10 s and the margin): then nothing
+    // is limited by it, and the snapshot says so.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let acc = account(&q.snapshot().await);
+    assert!(!acc.ceiling_applies, "{acc:?}");
+    assert!((acc.limit_pct - 97.0).abs() < 1e-9, "{acc:?}");
+    assert_eq!(acc.usage_pct, 0.0, "{acc:?}");
 }

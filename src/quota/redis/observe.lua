@@ -1,16 +1,17 @@
 -- observe: what Graph answers said about keys (reports, holds, probe
 -- answers), and points carried over from the local fallback.
 -- KEYS: H1, L1, ..., Hn, Ln, REGISTRY
--- ARGV: n, tolerance, margin, then per key: id, budget, budget_standard,
+-- ARGV: n, tolerance, margin, reset_margin, then per key: id, budget, budget_standard,
 --       standard_default, window, has_report, pct, call_count, cputime, time,
 --       acc_util, reset_secs, regain_mins, tier ('' | '0' | '1'), hold_ms (-1: none),
 --       answered (0/1), carry
 local n = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local margin = tonumber(ARGV[3])
+local reset_margin = tonumber(ARGV[4])
 local now = now_ms()
 for i = 1, n do
-  local a = 4 + (i - 1) * 17
+  local a = 5 + (i - 1) * 17
   local lim = {
     id = ARGV[a], b = tonumber(ARGV[a + 1]), bstd = tonumber(ARGV[a + 2]),
     stddef = ARGV[a + 3] == '1', w = tonumber(ARGV[a + 4]),
@@ -29,12 +30,18 @@ for i = 1, n do
   if ARGV[a + 5] == '1' then
     local pct = tonumber(ARGV[a + 6])
     local full = math.max(budget(s, lim), EPS)
+    -- A report that comes with a hold is the block, not usage: the
+    -- ceiling flag stays as it was (budget.rs, KeyState::report).
+    local blocked = tonumber(ARGV[a + 14]) >= 0
     local untr = 0
     if pct / 100 > s.used / full + tolerance + EPS then untr = 1 end
+    if blocked then untr = s.untr and 1 or 0 end
     s.since = 0
+    -- Decays over the time Meta names plus the margin (Meta rounds down to
+    -- seconds; 0: less than a second left), else over the window.
     local hz = lim.w
     local reset = tonumber(ARGV[a + 11])
-    if reset ~= nil and reset > 0 then hz = math.min(reset * 1000, lim.w) end
+    if reset ~= nil then hz = math.min(math.max(reset, 0) * 1000 + reset_margin, lim.w) end
     for _, kv in ipairs({ { 'rpct', pct }, { 'rat', now }, { 'untr', untr }, { 'rhz', hz },
       { 'd_cc', ARGV[a + 7] }, { 'd_cpu', ARGV[a + 8] }, { 'd_tt', ARGV[a + 9] },
       { 'd_acc', ARGV[a + 10] }, { 'd_reset', ARGV[a + 11] }, { 'd_regain', ARGV[a + 12] } }) do
