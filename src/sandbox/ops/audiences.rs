@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::{list, node, require_admin, require_member, success, Call};
 use crate::sandbox::render::{self, CUSTOM_AUDIENCE, CUSTOM_AUDIENCE_AD_ACCOUNT, SHARING_REQUEST};
 use crate::sandbox::wire::GraphError;
-use crate::sandbox::world::{AssetKind, SharingRelationship, SharingStatus, World};
+use crate::sandbox::world::{AssetKind, CustomAudience, SharingRelationship, SharingStatus, World};
 
 /// First id of sharing relationships.
 const SHARING_IDS: u64 = 8_300_000_001;
@@ -37,8 +37,8 @@ fn audience_business(world: &World, id: &str) -> Option<String> {
     account.owner().map(|o| o.business.clone())
 }
 
-/// GET /{custom_audience_id}.
-pub(super) fn read(world: &mut World, call: &Call, id: &str) -> Result<Value, GraphError> {
+/// The audience `id`, when the caller can see it (through its ad account).
+fn visible<'w>(world: &'w World, call: &Call, id: &str) -> Result<&'w CustomAudience, GraphError> {
     let audience = world
         .audiences
         .get(id)
@@ -53,6 +53,12 @@ pub(super) fn read(world: &mut World, call: &Call, id: &str) -> Result<Value, Gr
             call.actor
         )));
     }
+    Ok(audience)
+}
+
+/// GET /{custom_audience_id}.
+pub(super) fn read(world: &mut World, call: &Call, id: &str) -> Result<Value, GraphError> {
+    let audience = visible(world, call, id)?;
     node(call, &CUSTOM_AUDIENCE, &render::custom_audience(audience))
 }
 
@@ -131,20 +137,7 @@ pub(super) fn shared_accounts(
     call: &Call,
     id: &str,
 ) -> Result<Value, GraphError> {
-    let audience = world
-        .audiences
-        .get(id)
-        .ok_or_else(|| GraphError::unknown_object("GET", id))?;
-    let visible = world
-        .assets
-        .get(&audience.ad_account)
-        .is_some_and(|a| world.can_see(a, &call.actor));
-    if !visible {
-        return Err(GraphError::permission(format!(
-            "User {} does not have permission to access custom audience {id}",
-            call.actor
-        )));
-    }
+    let audience = visible(world, call, id)?;
     let mut accounts = vec![audience.ad_account.clone()];
     accounts.extend(
         audience
