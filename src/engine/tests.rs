@@ -52,8 +52,8 @@ fn every_catalogue_id_has_exactly_one_route() {
         want.extend((1..=n).map(|i| format!("{prefix}{i:02}")));
     }
     // Beyond the catalogue (issue 16): the rest of custom audience sharing,
-    // catalog agencies.
-    want.extend(["AS05", "AS06", "CT08", "CT09"].map(String::from));
+    // catalog and pixel agencies.
+    want.extend(["AS05", "AS06", "CT08", "CT09", "PX03", "PX04"].map(String::from));
     want.sort();
     assert_eq!(ids, want);
 }

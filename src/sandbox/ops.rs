@@ -516,7 +516,7 @@ fn route_asset(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use AssetKind::{AdAccount, Catalog, InstagramAccount, Page};
+    use AssetKind::{AdAccount, Catalog, InstagramAccount, Page, Pixel};
     use Verb::{Delete, Get, Post};
     match (kind, edge, call.verb) {
         (_, None, Get) => nodes::asset(world, call, key),
@@ -533,7 +533,7 @@ fn route_asset(
         (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Post) => {
             agencies::grant(world, call, key)
         }
-        (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Delete) => {
+        (AdAccount | Page | InstagramAccount | Catalog | Pixel, Some("agencies"), Delete) => {
             agencies::revoke(world, call, key)
         }
         (AdAccount, Some("onbehalf_requests"), Get) => obo::for_ad_account(world, call, key),

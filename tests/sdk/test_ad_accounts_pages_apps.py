@@ -1,8 +1,9 @@
-"""AA01–AA11, PG01–PG11, AP01–AP06, PX01/PX02, ME01 and the SDK's error
+"""AA01–AA11, PG01–PG11, AP01–AP06, PX01–PX04, ME01 and the SDK's error
 objects (AP04 through api.call: gone from the spec)."""
 
 import pytest
 from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adspixel import AdsPixel
 from facebook_business.adobjects.business import Business
 from facebook_business.adobjects.businessadaccountrequest import BusinessAdAccountRequest
 from facebook_business.adobjects.businessuser import BusinessUser
@@ -245,3 +246,18 @@ def test_px01_px02_pixels(apis):
     ]
     globex = apis["globex"]
     assert cursor_ids(globex, lambda: Business(GLOBEX, api=globex).get_client_pixels(params={"limit": 1})) == ["5000000002"]
+
+
+@ops("PX03", "PX04")
+def test_px03_pixel_agencies_and_px04_remove(apis):
+    # Runs after PX02, which reads Globex as the pixel's agency.
+    initech = apis["initech"]
+    pixel = AdsPixel("5000000002", api=initech)
+    assert ids(pixel.get_agencies()) == [GLOBEX]
+    pixel.delete_agencies(params={"business": GLOBEX})
+    assert ids(pixel.get_agencies()) == []
+    globex = apis["globex"]
+    assert ids(Business(GLOBEX, api=globex).get_client_pixels()) == []
+    with pytest.raises(FacebookRequestError) as err:
+        pixel.delete_agencies(params={"business": GLOBEX})
+    assert err.value.api_error_code() == 100

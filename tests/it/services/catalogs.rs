@@ -288,7 +288,7 @@ async fn ct07_adds_an_agency_listed_by_its_ct02() {
 // ---------------------------------------------------------------------------
 // CT08, CT09 (beyond the catalogue: issue 16)
 
-rpc!(fn catalog_agencies(catalog_id: &str, business_id: &str) -> Vec<CatalogAgency>
+rpc!(fn catalog_agencies(catalog_id: &str, business_id: &str) -> Vec<AgencyBusiness>
     = list_product_catalog_agencies(ListProductCatalogAgenciesRequest).agencies);
 rpc!(fn remove_agency(catalog_id: &str, business_id: &str, agency_business_id: &str)
     -> MutationResult
