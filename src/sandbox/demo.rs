@@ -8,6 +8,7 @@
 //! | 1000000001 | Acme Retail | admins 10001 Alice Admin, 10101 Acme Admin System User; employees 10002 Bob Employee, 10003 Carol Analyst, 10102 Acme Employee System User |
 //! | 1000000002 | Globex Agency | admins 10004 Dan Agency, 10201 Globex Admin System User; employee 10006 Frank Planner |
 //! | 1000000003 | Initech Holdings | admins 10007 Grace Initech, 10301 Initech Admin System User |
+//! | 1000000004 | Umbrella Brands | admin 10401 Umbrella Admin System User; employee 10402 Uma Planner; owns 1,200 ad accounts (act_2200000001..act_2200001200) and 1,200 pages (3100000001..3100001200), for bulk operations |
 //! | — | (no business) | 10005 Erin Outsider |
 //!
 //! # Tokens (fake values, accepted only by the sandbox)
@@ -17,6 +18,7 @@
 //! | sandbox-acme-admin | sandbox-token-acme-admin | system_user | 10101 | 1000000001 |
 //! | sandbox-globex-admin | sandbox-token-globex-admin | system_user | 10201 | 1000000002 |
 //! | sandbox-initech-admin | sandbox-token-initech-admin | system_user | 10301 | 1000000003 |
+//! | sandbox-umbrella-admin | sandbox-token-umbrella-admin | system_user | 10401 | 1000000004 |
 //! | sandbox-acme-employee | sandbox-token-acme-employee | system_user | 10102 (Acme employee) | — |
 //! | sandbox-alice | sandbox-token-alice | user | 10001 | — |
 //! | sandbox-bob | sandbox-token-bob | user | 10002 | — |
@@ -117,6 +119,11 @@ pub(crate) const ACME: &str = "1000000001";
 pub(crate) const GLOBEX: &str = "1000000002";
 /// Initech Holdings.
 pub(crate) const INITECH: &str = "1000000003";
+/// Umbrella Brands: the bulk fixture (many ad accounts and pages).
+pub(crate) const UMBRELLA: &str = "1000000004";
+/// Ad accounts and pages Umbrella Brands owns (act_2200000001.. and
+/// 3100000001..).
+pub(crate) const UMBRELLA_ASSETS: u64 = 1_200;
 
 const ALICE: &str = "10001";
 const BOB: &str = "10002";
@@ -129,6 +136,8 @@ const ACME_SU: &str = "10101";
 const ACME_EMPLOYEE_SU: &str = "10102";
 const GLOBEX_SU: &str = "10201";
 const INITECH_SU: &str = "10301";
+const UMBRELLA_SU: &str = "10401";
+const UMBRELLA_PLANNER: &str = "10402";
 
 const AD_ALL: &[&str] = &["MANAGE", "ADVERTISE", "ANALYZE"];
 const AD_GENERAL: &[&str] = &["ADVERTISE", "ANALYZE"];
@@ -166,6 +175,19 @@ impl Builder {
         self.other_assets();
         self.groups();
         self.requests();
+        self.umbrella();
+    }
+
+    /// Umbrella Brands: a business with many assets, for bulk operations.
+    fn umbrella(&mut self) {
+        for n in 1..=UMBRELLA_ASSETS {
+            let account = (2_200_000_000 + n).to_string();
+            self.ad_account(&account, &format!("Umbrella Market {n}"), "USD", 1);
+            self.owned(&account, UMBRELLA);
+            let page = (3_100_000_000 + n).to_string();
+            self.asset(AssetKind::Page, &page, &format!("Umbrella Store {n}"));
+            self.owned(&page, UMBRELLA);
+        }
     }
 
     fn people(&mut self) {
@@ -189,6 +211,12 @@ impl Builder {
                 "Initech Admin System User",
                 UserKind::SystemUser,
             ),
+            (
+                UMBRELLA_SU,
+                "Umbrella Admin System User",
+                UserKind::SystemUser,
+            ),
+            (UMBRELLA_PLANNER, "Uma Planner", UserKind::Person),
         ] {
             self.world.users.insert(
                 id.to_string(),
@@ -224,6 +252,14 @@ impl Builder {
             "Initech Holdings",
             &[(GRACE, Role::Admin), (INITECH_SU, Role::Admin)],
         );
+        self.business(
+            UMBRELLA,
+            "Umbrella Brands",
+            &[
+                (UMBRELLA_SU, Role::Admin),
+                (UMBRELLA_PLANNER, Role::Employee),
+            ],
+        );
     }
 
     fn business(&mut self, id: &str, name: &str, members: &[(&str, Role)]) {
@@ -238,7 +274,7 @@ impl Builder {
     }
 
     fn tokens(&mut self) {
-        let list: [(&str, &str, TokenKind, &str, &[&str]); 8] = [
+        let list: [(&str, &str, TokenKind, &str, &[&str]); 9] = [
             (
                 "sandbox-acme-admin",
                 "sandbox-token-acme-admin",
@@ -259,6 +295,13 @@ impl Builder {
                 TokenKind::SystemUser,
                 INITECH_SU,
                 &[INITECH],
+            ),
+            (
+                "sandbox-umbrella-admin",
+                "sandbox-token-umbrella-admin",
+                TokenKind::SystemUser,
+                UMBRELLA_SU,
+                &[UMBRELLA],
             ),
             (
                 "sandbox-acme-employee",

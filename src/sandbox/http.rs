@@ -64,7 +64,22 @@ pub(crate) async fn handle(
         Some(super::FaultKind::Slow(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
-    let outcome = process(inner, &incoming);
+    // A batch request (`POST /` with `batch=`): each call handled as if it
+    // came alone, answered together.
+    let batch = (incoming.method == Method::POST && incoming.segments.is_empty())
+        .then(|| {
+            incoming
+                .query
+                .iter()
+                .chain(incoming.form.iter())
+                .find(|(k, _)| k == "batch")
+                .map(|(_, v)| v.clone())
+        })
+        .flatten();
+    let outcome = match batch {
+        Some(batch) => process_batch(inner, &incoming, &headers, &batch),
+        None => process(inner, &incoming),
+    };
     let version = incoming
         .version
         .clone()
@@ -210,6 +225,152 @@ fn record(inner: &Inner, incoming: &Incoming, uri: &Uri, headers: &HeaderMap) {
         form: incoming.form.clone(),
     };
     *hooks.last.lock() = Some(recorded);
+}
+
+/// Graph's limit of calls per batch request.
+const MAX_BATCH: usize = 50;
+
+/// `POST /` with `batch=[{"method", "relative_url", "body"}]`: every call
+/// is checked (token, appsecret_proof, rate limits) and recorded as if it
+/// came alone, with the batch's token unless its body names its own. The
+/// answer is an array with one `{"code", "body"}` per call (the body as JSON
+/// text; `headers` too unless `include_headers=false`); the usage headers
+/// are those after the last call. Dependencies between calls (`name`,
+/// JSONPath references) are not supported: such a call answers code 100.
+fn process_batch(inner: &Inner, outer: &Incoming, headers: &HeaderMap, batch: &str) -> Outcome {
+    let fail = |message: &str, code: u32| Outcome {
+        result: Err(GraphError::new(code, message)),
+        usage: inner.usage.lock().record(&Scope::default()),
+    };
+    // The batch itself needs a valid token (and proof) before anything runs.
+    let params = Params::from_pairs(outer.query.iter().chain(outer.form.iter()).cloned());
+    let Some(token) = bearer(outer.authorization.as_deref())
+        .or_else(|| params.get("access_token").map(str::to_string))
+    else {
+        return Outcome {
+            result: Err(GraphError::invalid_token()),
+            usage: inner.usage.lock().record(&Scope::default()),
+        };
+    };
+    if !inner.world.lock().tokens.contains_key(&token) {
+        return fail(
+            "Invalid OAuth access token - Cannot parse access token",
+            190,
+        );
+    }
+    if let Err(e) = check_proof(inner, &token, &params) {
+        return Outcome {
+            result: Err(e),
+            usage: inner.usage.lock().record(&Scope::default()),
+        };
+    }
+    let Ok(calls) = serde_json::from_str::<Vec<Value>>(batch) else {
+        return fail("(#100) The parameter batch must be a JSON array", 100);
+    };
+    if calls.is_empty() {
+        return fail("(#100) The batch must contain at least one request", 100);
+    }
+    if calls.len() > MAX_BATCH {
+        return fail(
+            "(#1) Too many requests in batch message. Maximum batch size is 50",
+            1,
+        );
+    }
+    let with_headers = params.get("include_headers") != Some("false");
+    let mut answers = Vec::with_capacity(calls.len());
+    let mut usage = None;
+    for call in &calls {
+        let (incoming, uri) = match batch_call(outer, call) {
+            Ok(c) => c,
+            Err(e) => {
+                answers.push(batch_answer(
+                    400,
+                    &error_body(&e, &wire::fbtrace_id()),
+                    with_headers,
+                ));
+                continue;
+            }
+        };
+        inner.hooks.arrivals.fetch_add(1, Ordering::SeqCst);
+        record(inner, &incoming, &uri, headers);
+        let outcome = process(inner, &incoming);
+        let (status, body) = match &outcome.result {
+            Ok(value) => (200, value.clone()),
+            Err(err) => (err.status().as_u16(), error_body(err, &wire::fbtrace_id())),
+        };
+        answers.push(batch_answer(status, &body, with_headers));
+        usage = Some(outcome.usage);
+    }
+    Outcome {
+        result: Ok(Value::Array(answers)),
+        usage: usage.unwrap_or_else(|| inner.usage.lock().record(&Scope::default())),
+    }
+}
+
+/// One call of a batch as a request of its own.
+fn batch_call(outer: &Incoming, call: &Value) -> Result<(Incoming, Uri), GraphError> {
+    let bad = |m: &str| GraphError::new(100, m);
+    let method = call
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| bad("(#100) Unsupported method in a batch call"))?;
+    if call.get("name").is_some() || call.get("depends_on").is_some() {
+        return Err(bad(
+            "(#100) Dependencies between batch calls are not supported by the sandbox",
+        ));
+    }
+    let relative = call
+        .get("relative_url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("(#100) Missing relative_url in a batch call"))?;
+    let version = outer
+        .version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+    let uri: Uri = format!("/{}", relative.trim_start_matches('/'))
+        .parse()
+        .map_err(|_| bad("(#100) Invalid relative_url in a batch call"))?;
+    let mut headers = HeaderMap::new();
+    if let Some(a) = &outer.authorization {
+        if let Ok(v) = HeaderValue::from_str(a) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+    }
+    let body = call.get("body").and_then(Value::as_str).unwrap_or_default();
+    if !body.is_empty() {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+    }
+    let mut incoming = parse(&method, &uri, &headers, body.as_bytes());
+    if incoming.version.is_none() {
+        incoming.version = Some(version);
+    }
+    incoming.base_url = outer.base_url.clone();
+    // The batch's own parameters (appsecret_proof) apply to every call.
+    for (k, v) in outer.query.iter().chain(outer.form.iter()) {
+        if k == "appsecret_proof" && !incoming.form.iter().any(|(n, _)| n == k) {
+            incoming.form.push((k.clone(), v.clone()));
+        }
+    }
+    Ok((incoming, uri))
+}
+
+fn batch_answer(status: u16, body: &Value, with_headers: bool) -> Value {
+    let mut answer = serde_json::json!({
+        "code": status,
+        "body": body.to_string(),
+    });
+    if with_headers {
+        answer["headers"] = serde_json::json!([
+            {"name": "Content-Type", "value": "application/json; charset=UTF-8"},
+        ]);
+    }
+    answer
 }
 
 fn process(inner: &Inner, incoming: &Incoming) -> Outcome {

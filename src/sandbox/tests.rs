@@ -2204,17 +2204,18 @@ fn demo_tokens_lead_with_business_admin_system_users() {
     let tokens = sb.demo_tokens();
     let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
-        &names[..3],
+        &names[..4],
         &[
             "sandbox-acme-admin",
             "sandbox-globex-admin",
-            "sandbox-initech-admin"
+            "sandbox-initech-admin",
+            "sandbox-umbrella-admin"
         ]
     );
     assert_eq!(tokens[0].kind, crate::vault::TokenKind::SystemUser);
     assert_eq!(tokens[0].businesses, vec![ACME.to_string()]);
     assert_eq!(tokens[0].secret.expose(), ACME_ADMIN);
-    assert!(tokens.iter().skip(3).all(|t| t.businesses.is_empty()));
+    assert!(tokens.iter().skip(4).all(|t| t.businesses.is_empty()));
 }
 
 #[test]
