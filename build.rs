@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     protos.sort();
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=build.rs");
     for p in &protos {
         println!("cargo:rerun-if-changed={}", p.display());
     }
@@ -41,7 +42,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         includes.push(inc);
     }
 
+    // google.longrunning (vendored, with google.rpc.Status) for bulk
+    // operations: generated on its own, then named by path from ours.
+    let google = [proto_dir.join("google/longrunning/operations.proto")];
+    println!("cargo:rerun-if-changed=proto/google");
+    let google_out = out_dir.join("google");
+    std::fs::create_dir_all(&google_out)?;
     tonic_prost_build::configure()
+        .out_dir(&google_out)
+        .build_client(true)
+        .build_server(true)
+        .codec_path("crate::proto::codec::GatewayCodec")
+        .compile_protos(&google, &includes)?;
+
+    tonic_prost_build::configure()
+        .extern_path(".google.longrunning", "crate::proto::google::longrunning")
+        .extern_path(".google.rpc", "crate::proto::google::rpc")
         .file_descriptor_set_path(&descriptor_path)
         .build_client(true)
         .build_server(true)
@@ -183,6 +199,9 @@ fn rust_type(proto: &str) -> String {
     let name = proto.trim_start_matches('.');
     if let Some(rest) = name.strip_prefix("graphgateway.v1.") {
         return format!("crate::proto::{rest}");
+    }
+    if let Some(rest) = name.strip_prefix("google.longrunning.") {
+        return format!("crate::proto::google::longrunning::{rest}");
     }
     if let Some(rest) = name.strip_prefix("google.protobuf.") {
         return format!("::prost_types::{rest}");

@@ -41,6 +41,10 @@ pub fn build_engine(cfg: &Config, base_url: &str, vault: Arc<dyn Vault>) -> anyh
         Duration::from_millis(cfg.graph.timeout_ms),
     )
     .with_reliability(Arc::new(crate::retry::Reliability::from_config(cfg)?))
+    .with_operations(
+        crate::operations::from_config(&cfg.redis)?,
+        cfg.bulk.clone(),
+    )
     .with_security(Arc::new(
         crate::auth::Security::from_config(cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
     )))

@@ -30,7 +30,9 @@ use self::fields::{Field, FIELDS};
 pub use self::quota::{
     CallerConfig, Callers, Priority, QuotaConfig, RedisConfig, UseCaseCalls, REDIS_MODES,
 };
-pub use self::reliability::{BreakerConfig, IdempotencyConfig, RetryConfig, ServerConfig};
+pub use self::reliability::{
+    BreakerConfig, BulkConfig, IdempotencyConfig, RetryConfig, ServerConfig,
+};
 pub use self::telemetry::{MetricsConfig, OtelConfig};
 
 mod auth;
@@ -62,6 +64,8 @@ pub struct Config {
     pub breaker: BreakerConfig,
     /// Stored outcomes of mutations by request_id.
     pub idempotency: IdempotencyConfig,
+    /// Bulk operations.
+    pub bulk: BulkConfig,
     /// Concurrency limit and drain of the gRPC server.
     pub server: ServerConfig,
     /// Caller authentication (src/config/auth.rs).
@@ -175,6 +179,7 @@ impl Default for Config {
             retry: RetryConfig::default(),
             breaker: BreakerConfig::default(),
             idempotency: IdempotencyConfig::default(),
+            bulk: BulkConfig::default(),
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             policy: Policies::default(),

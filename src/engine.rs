@@ -6,6 +6,7 @@
 //! [`CallContext`] and returns response messages or a [`GatewayError`].
 
 mod args;
+pub mod batch;
 pub mod memo;
 mod mutation;
 pub mod response;
@@ -54,6 +55,9 @@ pub struct Engine {
     security: Arc<crate::auth::Security>,
     /// Reads' plans by request bytes (issue 15).
     memo: memo::PlanMemo,
+    /// Bulk operations' state (src/operations.rs) and settings.
+    operations: Arc<dyn crate::operations::OperationStore>,
+    bulk: crate::config::BulkConfig,
 }
 
 // === impl Engine ===
@@ -84,7 +88,31 @@ impl Engine {
             reliability: Arc::new(crate::retry::Reliability::default()),
             security: Arc::new(crate::auth::Security::open()),
             memo: memo::PlanMemo::default(),
+            operations: Arc::new(crate::operations::LocalStore::default()),
+            bulk: crate::config::BulkConfig::default(),
         }
+    }
+
+    /// With this store of bulk operations and these settings (the default:
+    /// in process, batches of 50).
+    pub fn with_operations(
+        mut self,
+        store: Arc<dyn crate::operations::OperationStore>,
+        bulk: crate::config::BulkConfig,
+    ) -> Self {
+        self.operations = store;
+        self.bulk = bulk;
+        self
+    }
+
+    /// The store of bulk operations.
+    pub fn operations(&self) -> &Arc<dyn crate::operations::OperationStore> {
+        &self.operations
+    }
+
+    /// Bulk operations' settings.
+    pub fn bulk(&self) -> &crate::config::BulkConfig {
+        &self.bulk
     }
 
     /// With this caller policy and audit trail (the default: no policy,
@@ -240,10 +268,24 @@ impl Engine {
         route: &Route,
         ctx: &CallContext,
         msg: &prost_reflect::DynamicMessage,
-        mut plan: Cow<'_, Plan>,
+        plan: Cow<'_, Plan>,
         token: Option<Arc<TokenEntry>>,
         read_key: Option<&memo::ReadKey>,
     ) -> Result<Bytes, GatewayError> {
+        let (plan, token) = self.resolve(route, ctx, msg, plan, token).await?;
+        self.run(route, ctx, &plan, &token, read_key).await
+    }
+
+    /// Everything before the call: the owner index, the caller's policy and
+    /// the token (the one given, a page's, or the vault's).
+    async fn resolve<'p>(
+        &self,
+        route: &Route,
+        ctx: &CallContext,
+        msg: &prost_reflect::DynamicMessage,
+        mut plan: Cow<'p, Plan>,
+        token: Option<Arc<TokenEntry>>,
+    ) -> Result<(Cow<'p, Plan>, Arc<TokenEntry>), GatewayError> {
         let named_business = plan.business.is_some();
         let learned = match (&plan.business, &plan.asset) {
             (None, Some(asset)) => self.owners.get(asset).await,
@@ -293,7 +335,7 @@ impl Engine {
                 kind: None,
             })?,
         };
-        self.run(route, ctx, &plan, &token, read_key).await
+        Ok((plan, token))
     }
 
     /// Runs one catalogue operation (e.g. "PG10") with fields set by name:

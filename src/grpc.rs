@@ -3,9 +3,11 @@
 //! errors to gRPC statuses, and the server with reflection and health.
 
 mod adapters;
+pub mod bulk;
 pub use crate::proto::codec;
 mod context;
 pub mod local;
+mod operations;
 pub mod raw;
 pub mod server;
 pub mod streams;
@@ -53,6 +55,8 @@ pub fn check_request_id(id: &str) -> Result<(), tonic::Status> {
 #[derive(Clone)]
 pub struct GatewayService {
     engine: Arc<Engine>,
+    /// This replica's runners of bulk operations.
+    bulk: Arc<bulk::Runners>,
 }
 
 // === impl GatewayService ===
@@ -60,7 +64,13 @@ pub struct GatewayService {
 impl GatewayService {
     /// Serves RPCs with `engine`.
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        let bulk = bulk::Runners::new(engine.clone());
+        Self { engine, bulk }
+    }
+
+    /// This replica's runners of bulk operations.
+    pub fn bulk(&self) -> &Arc<bulk::Runners> {
+        &self.bulk
     }
 
     /// The engine (workflows run their steps through it).

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod grpc;
 pub mod idempotency;
 pub mod metrics;
+pub mod operations;
 pub mod overload;
 pub mod policy;
 pub mod proto;

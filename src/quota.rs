@@ -150,6 +150,8 @@ pub(crate) struct Params {
     pub(crate) business_use_case_calls: f64,
     pub(crate) business_use_case_window_ms: f64,
     pub(crate) use_case_calls: HashMap<String, f64>,
+    /// ads_management's budget on the standard tier.
+    pub(crate) ads_management_calls_standard: f64,
     pub(crate) ad_account_points_development: f64,
     pub(crate) ad_account_points_standard: f64,
     pub(crate) ad_account_standard: bool,
@@ -184,6 +186,7 @@ impl Params {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v as f64))
                 .collect(),
+            ads_management_calls_standard: c.ads_management_calls_standard as f64,
             ad_account_points_development: c.ad_account_points_development as f64,
             ad_account_points_standard: c.ad_account_points_standard as f64,
             ad_account_standard: c.ad_account_tier == "standard",

@@ -149,6 +149,10 @@ pub(super) static FIELDS: &[Field] = &[
         "Budgets per business use case, calls per window: a TOML table or use_case=calls,use_case=calls."
     ),
     field!(
+        quota.ads_management_calls_standard,
+        "The ads_management business use case's budget on the standard tier, calls per business_use_case_window_secs (Meta: 100 000 + 40 per active ad; quota.use_case_calls holds the development tier's 300). Applies once Meta's X-Ad-Account-Usage names the standard tier, or from the start with quota.ad_account_tier = standard."
+    ),
+    field!(
         quota.ad_account_tier,
         "Ad account access tier assumed until Meta's X-Ad-Account-Usage names one: development or standard."
     ),
@@ -191,6 +195,11 @@ pub(super) static FIELDS: &[Field] = &[
     field!(breaker.cool_down_ms, "How long an open circuit refuses calls before one probe goes, ms."),
     field!(idempotency.ttl_secs, "How long a mutation's outcome is kept for its request_id, seconds (in Redis when redis.url is set)."),
     field!(idempotency.max_entries, "Most mutation outcomes kept in process (without Redis)."),
+    field!(bulk.batch, "Send a bulk operation's steps to Graph in batch requests (POST / with batch=, up to bulk.batch_size calls each); false: one call per step."),
+    field!(bulk.batch_size, "Steps per Graph batch request, 1 to 50 (Graph's limit)."),
+    field!(bulk.lease_ms, "How long a replica's claim on a running bulk operation lasts without renewal, ms: an operation whose replica died continues on another after this (with redis.url)."),
+    field!(bulk.scan_interval_ms, "How often each replica looks for bulk operations that no replica runs, ms."),
+    field!(bulk.keep_secs, "How long a finished bulk operation stays readable (GetOperation), seconds."),
     field!(server.max_concurrent_rpcs, "RPCs served at once; more are refused at once with RESOURCE_EXHAUSTED (0: no limit)."),
     field!(server.drain_timeout_ms, "On SIGTERM, how long in-flight RPCs may take to finish before the process exits, ms."),
     field!(log.format, "Log format: human or json."),
@@ -263,6 +272,25 @@ macro_rules! unsigned {
 }
 
 unsigned!(u32, u64, usize);
+
+impl FieldValue for bool {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::Boolean(b) => Ok(*b),
+            other => Err(expected("true or false", other)),
+        }
+    }
+    fn from_env(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            other => Err(format!("must be true or false, got {other:?}")),
+        }
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
 
 impl FieldValue for f64 {
     fn from_toml(value: &toml::Value) -> Result<Self, String> {

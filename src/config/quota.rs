@@ -48,6 +48,11 @@ pub struct QuotaConfig {
     pub business_use_case_window_secs: u64,
     /// Budgets per business use case (X-Business-Use-Case-Usage `type`).
     pub use_case_calls: UseCaseCalls,
+    /// The ads_management business use case's budget on the standard tier
+    /// (`use_case_calls` holds the development tier's): it applies once
+    /// Meta's X-Ad-Account-Usage names the standard tier, or from the start
+    /// when `ad_account_tier` is "standard".
+    pub ads_management_calls_standard: u64,
     /// The ad account access tier assumed until Meta's header names one:
     /// "development" or "standard".
     pub ad_account_tier: String,
@@ -151,6 +156,7 @@ impl Default for QuotaConfig {
             business_use_case_calls: 300,
             business_use_case_window_secs: 3600,
             use_case_calls: UseCaseCalls::default_budgets(),
+            ads_management_calls_standard: 100_000,
             ad_account_tier: "development".to_string(),
             ad_account_points_development: 60,
             ad_account_points_standard: 9000,

@@ -45,6 +45,35 @@ pub struct IdempotencyConfig {
     pub max_entries: u64,
 }
 
+/// Bulk operations (BulkService, google.longrunning.Operations).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BulkConfig {
+    /// Send up to `batch_size` steps in one Graph batch request.
+    pub batch: bool,
+    /// Steps per Graph batch request (1 to 50, Graph's limit).
+    pub batch_size: usize,
+    /// How long a replica's claim on a running operation lasts without
+    /// renewal, milliseconds (a replica that died is replaced after it).
+    pub lease_ms: u64,
+    /// How often each replica looks for operations nobody runs, ms.
+    pub scan_interval_ms: u64,
+    /// How long a finished operation stays readable, seconds.
+    pub keep_secs: u64,
+}
+
+impl Default for BulkConfig {
+    fn default() -> Self {
+        Self {
+            batch: true,
+            batch_size: 50,
+            lease_ms: 15_000,
+            scan_interval_ms: 5_000,
+            keep_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
 /// The gRPC server's overload and shutdown behaviour.
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -101,6 +130,7 @@ pub(super) fn validate(
     retry: &RetryConfig,
     breaker: &BreakerConfig,
     idempotency: &IdempotencyConfig,
+    bulk: &BulkConfig,
     server: &ServerConfig,
     bad: &mut dyn FnMut(&str, String),
 ) {
@@ -127,6 +157,27 @@ pub(super) fn validate(
             "breaker.cool_down_ms",
             "must be greater than 0 while the breaker is on".to_string(),
         );
+    }
+    if !(1..=50).contains(&bulk.batch_size) {
+        bad(
+            "bulk.batch_size",
+            format!(
+                "must be between 1 and 50 (Graph's batch limit), got {}",
+                bulk.batch_size
+            ),
+        );
+    }
+    if bulk.lease_ms < 1_000 {
+        bad("bulk.lease_ms", "must be at least 1000".to_string());
+    }
+    if bulk.scan_interval_ms == 0 {
+        bad(
+            "bulk.scan_interval_ms",
+            "must be greater than 0".to_string(),
+        );
+    }
+    if bulk.keep_secs == 0 {
+        bad("bulk.keep_secs", "must be greater than 0".to_string());
     }
     if idempotency.ttl_secs == 0 {
         bad("idempotency.ttl_secs", "must be greater than 0".to_string());

@@ -374,6 +374,7 @@ fn documented_keys_cover_every_field_once() {
             "quota.business_use_case_calls",
             "quota.business_use_case_window_secs",
             "quota.use_case_calls",
+            "quota.ads_management_calls_standard",
             "quota.ad_account_tier",
             "quota.ad_account_points_development",
             "quota.ad_account_points_standard",
@@ -402,6 +403,11 @@ fn documented_keys_cover_every_field_once() {
             "breaker.cool_down_ms",
             "idempotency.ttl_secs",
             "idempotency.max_entries",
+            "bulk.batch",
+            "bulk.batch_size",
+            "bulk.lease_ms",
+            "bulk.scan_interval_ms",
+            "bulk.keep_secs",
             "server.max_concurrent_rpcs",
             "server.drain_timeout_ms",
             "log.format",
@@ -473,6 +479,7 @@ fn every_documented_key_is_settable_from_file_and_env() {
             );
         }
         let toml_value = match (value.parse::<u64>(), value.parse::<f64>()) {
+            _ if value == "true" || value == "false" => value.clone(),
             (Ok(n), _) => n.to_string(),
             (_, Ok(_)) => value.clone(),
             _ => format!("{value:?}"),

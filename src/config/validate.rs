@@ -33,6 +33,7 @@ pub(super) fn validate(cfg: &Config, from_env: &HashSet<&'static str>, errors: &
         &cfg.retry,
         &cfg.breaker,
         &cfg.idempotency,
+        &cfg.bulk,
         &cfg.server,
         &mut bad,
     );

@@ -26,6 +26,13 @@ pub enum RefusalReason {
     IdempotencyUnavailable,
     /// The caller went away before the call was sent.
     Cancelled,
+    /// No such long-running operation (unknown, expired, or another
+    /// caller's).
+    OperationNotFound,
+    /// The operation store (Redis) could not answer.
+    OperationsUnavailable,
+    /// The operation is still running (delete it once done).
+    OperationRunning,
 }
 
 /// An error the gateway raised itself: the reason, a message for the
@@ -56,6 +63,9 @@ impl RefusalReason {
             Self::OutcomeUnknown => "MUTATION_OUTCOME_UNKNOWN",
             Self::IdempotencyUnavailable => "IDEMPOTENCY_UNAVAILABLE",
             Self::Cancelled => "CANCELLED",
+            Self::OperationNotFound => "OPERATION_NOT_FOUND",
+            Self::OperationsUnavailable => "OPERATIONS_UNAVAILABLE",
+            Self::OperationRunning => "OPERATION_RUNNING",
         }
     }
 
@@ -66,7 +76,10 @@ impl RefusalReason {
             Self::CircuitOpen
             | Self::ShuttingDown
             | Self::OutcomeUnknown
-            | Self::IdempotencyUnavailable => tonic::Code::Unavailable,
+            | Self::IdempotencyUnavailable
+            | Self::OperationsUnavailable => tonic::Code::Unavailable,
+            Self::OperationNotFound => tonic::Code::NotFound,
+            Self::OperationRunning => tonic::Code::FailedPrecondition,
             Self::RequestIdReused => tonic::Code::AlreadyExists,
             Self::Cancelled => tonic::Code::Cancelled,
         }
@@ -82,6 +95,9 @@ impl RefusalReason {
             Self::OutcomeUnknown => "outcome_unknown",
             Self::IdempotencyUnavailable => "idempotency_unavailable",
             Self::Cancelled => "cancelled",
+            Self::OperationNotFound => "operation_not_found",
+            Self::OperationsUnavailable => "operations_unavailable",
+            Self::OperationRunning => "operation_running",
         }
     }
 }

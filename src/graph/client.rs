@@ -82,7 +82,7 @@ impl GraphClient {
 
     /// Graph's error without the token it was called with, the app secret,
     /// or anything token-shaped: Graph's text enters the gateway here.
-    fn scrub(&self, err: GraphError, token: &Secret) -> GraphError {
+    pub fn scrub(&self, err: GraphError, token: &Secret) -> GraphError {
         match &self.app_secret {
             Some(app) => err.scrubbed(&[token, app]),
             None => err.scrubbed(&[token]),

@@ -13,6 +13,8 @@ use crate::proto::{
 use crate::quota::{KeyStatus, Mode, QuotaKey};
 use crate::routes::QuotaClass as Class;
 
+// BulkService: src/grpc/bulk.rs.
+pub(crate) use super::bulk::start_bulk_operation;
 // VaultService (admin only): src/grpc/vault.rs.
 pub(crate) use super::vault::{check_token, delete_token, list_tokens, put_token, rotate_key};
 

@@ -113,11 +113,12 @@ pub async fn serve_with(
         Some(l) => Some(serve_metrics(l, engine.clone(), ready_rx)?),
         None => None,
     };
-    for name in SERVICE_NAMES
-        .iter()
-        .copied()
-        .chain([LIVENESS, READINESS, ""])
-    {
+    for name in SERVICE_NAMES.iter().copied().chain([
+        LIVENESS,
+        READINESS,
+        "google.longrunning.Operations",
+        "",
+    ]) {
         reporter
             .set_service_status(name, ServingStatus::Serving)
             .await;
@@ -136,7 +137,16 @@ pub async fn serve_with(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let svc = GatewayService::new(engine);
+    // Bulk operations: this replica takes up those no replica runs (after
+    // a restart, or when one died) and stops its own on the drain.
+    let supervisor = svc.bulk().supervise();
+    let bulk = svc.bulk().clone();
     let routes = add_services(tonic::service::RoutesBuilder::default(), &svc)
+        .add_service(
+            crate::proto::google::longrunning::operations_server::OperationsServer::new(
+                svc.clone(),
+            ),
+        )
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha)
@@ -164,6 +174,10 @@ pub async fn serve_with(
             .await;
         drain_gate.start_draining();
         draining_tx.send_replace(true);
+        // Runners stop at a step boundary and give their leases up, so the
+        // next replica continues at once.
+        bulk.stop(drain_timeout).await;
+        supervisor.abort();
         let idle = tokio::time::timeout(drain_timeout, drain_gate.idle())
             .await
             .is_ok();

@@ -105,15 +105,22 @@ impl QuotaKey {
     pub(crate) fn limits(&self, params: &Params) -> Limits {
         match self {
             QuotaKey::App => Limits::flat(params.app_calls, params.app_window_ms, 1.0),
-            QuotaKey::BusinessUseCase { use_case, .. } => Limits::flat(
-                params
+            QuotaKey::BusinessUseCase { use_case, .. } => {
+                let calls = params
                     .use_case_calls
                     .get(use_case)
                     .copied()
-                    .unwrap_or(params.business_use_case_calls),
-                params.business_use_case_window_ms,
-                1.0,
-            ),
+                    .unwrap_or(params.business_use_case_calls);
+                let mut lim = Limits::flat(calls, params.business_use_case_window_ms, 1.0);
+                // Meta sizes ads_management by the app's access tier: the
+                // tier X-Ad-Account-Usage names ([`events`]) or the
+                // configured one.
+                if use_case == ADS_MANAGEMENT {
+                    lim.budget_standard = params.ads_management_calls_standard;
+                    lim.standard_default = params.ad_account_standard;
+                }
+                lim
+            }
             QuotaKey::AdAccount { .. } => Limits {
                 budget: params.ad_account_points_development,
                 budget_standard: params.ad_account_points_standard,
@@ -138,6 +145,9 @@ impl fmt::Display for QuotaKey {
         }
     }
 }
+
+/// The business use case Meta sizes by the app's access tier.
+const ADS_MANAGEMENT: &str = "ads_management";
 
 /// The keys a call counts against: the app always; its business use case
 /// when the route counts against a business and the business is known; the
@@ -294,6 +304,18 @@ pub(crate) fn events(
         ));
         if a.acc_id_util_pct >= 100.0 {
             hold(&mut out[i], reset_hold_ms(a.reset_time_duration));
+        }
+        // The tier is the app's: it sizes the call's ads_management budget
+        // too (learned with that key's own report).
+        if let Some(tier) = &a.ads_api_access_tier {
+            for e in out.iter_mut() {
+                if matches!(&e.key, QuotaKey::BusinessUseCase { use_case, .. } if use_case == ADS_MANAGEMENT)
+                {
+                    if let Some((_, detail)) = e.report.as_mut() {
+                        detail.ads_api_access_tier = Some(tier.clone());
+                    }
+                }
+            }
         }
     }
 

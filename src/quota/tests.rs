@@ -164,6 +164,16 @@ fn budgets_come_from_the_configuration_per_kind() {
         use_case: "business_management".into(),
     });
     assert_eq!(other.budget, 55.0);
+    // ads_management: the development tier's 300, the standard tier's
+    // 100 000 once the tier is standard (configured here).
+    let ads = lim(QuotaKey::BusinessUseCase {
+        business: "1".into(),
+        use_case: "ads_management".into(),
+    });
+    assert_eq!(
+        (ads.budget, ads.budget_standard, ads.standard_default),
+        (300.0, 100_000.0, true)
+    );
     let acc = lim(QuotaKey::AdAccount { id: "1".into() });
     assert_eq!(
         (acc.budget, acc.budget_standard, acc.standard_default),
@@ -214,6 +224,26 @@ fn all_three_usage_headers_become_reports() {
     // Every business use case entry, of any business, is reported.
     let ads = find("buc/100/ads_management");
     assert_eq!(ads.report.as_ref().unwrap().0, 80.0);
+    // The tier X-Ad-Account-Usage names is the app's: it sizes the
+    // ads_management budget too.
+    assert_eq!(
+        ads.report
+            .as_ref()
+            .unwrap()
+            .1
+            .ads_api_access_tier
+            .as_deref(),
+        Some("standard_access")
+    );
+    assert_eq!(
+        find("buc/100/custom_audience")
+            .report
+            .as_ref()
+            .unwrap()
+            .1
+            .ads_api_access_tier,
+        None
+    );
     assert!(ads.hold_ms.is_none());
     // estimated_time_to_regain_access (minutes) holds the key.
     let ca = find("buc/100/custom_audience");

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod bulk;
 mod cache;
 mod conformance;
 mod dashboards;
