@@ -5,7 +5,8 @@
 //!
 //! Authentication is off until `[[auth.callers]]` lists a caller (the dev
 //! sandbox run): then every caller is anonymous and `x-caller` names it for
-//! quotas and logs, no policy applies, and VaultService is refused. Once a
+//! quotas and logs, no policy applies, VaultService is refused, and the
+//! pass-through serves only the calls `passthrough.paths` lists. Once a
 //! caller is configured, every RPC except `auth.exempt` (health, reflection)
 //! must present a known API key (`authorization: Bearer <key>`) or a client
 //! certificate whose SAN (DNS or URI) or CN names a caller, and `[[policy]]`
@@ -36,6 +37,24 @@ use crate::vault::{TokenEntry, Vault};
 pub use layer::AuthLayer;
 
 pub use crate::context::{AuthMethod, Principal};
+
+/// The pass-through's service, for policy.
+pub const PASSTHROUGH_SERVICE: &str = "graphgateway.v1.GraphPassthroughService";
+/// The operation name pass-through calls carry in audit records.
+pub const PASSTHROUGH_OPERATION: &str = "PASSTHROUGH";
+
+/// A pass-through call as policy sees it.
+#[derive(Clone, Debug)]
+pub struct PassthroughTarget<'a> {
+    /// "GET", "POST" or "DELETE".
+    pub method: &'a str,
+    /// The path template, as the caller wrote it.
+    pub template: &'a str,
+    /// The business whose token serves the call.
+    pub business: &'a str,
+    /// The ids filling the template, in path order (ad accounts as digits).
+    pub ids: Vec<&'a str>,
+}
 
 /// Request extension: the authenticated caller (set by [`AuthLayer`]).
 #[derive(Clone, Debug)]
@@ -83,6 +102,9 @@ pub struct Security {
     audit: Audit,
     token_check_interval: Duration,
     health: OnceLock<tonic_health::server::HealthReporter>,
+    /// `passthrough.paths`: the pass-through calls allowed while
+    /// authentication is off, as (method or "*", template).
+    open_paths: Vec<(String, String)>,
 }
 
 // === impl AuthMethod ===
@@ -239,7 +261,20 @@ impl Security {
             audit: Audit::log_only(),
             token_check_interval: Duration::ZERO,
             health: OnceLock::new(),
+            open_paths: Vec::new(),
         }
+    }
+
+    /// With these pass-through calls allowed while authentication is off
+    /// (`passthrough.paths`, "METHOD /template" each; unparsable entries
+    /// allow nothing).
+    pub fn with_open_paths(mut self, paths: &[String]) -> Self {
+        self.open_paths = paths
+            .iter()
+            .filter_map(|p| crate::policy::GraphPath::parse(p).ok())
+            .map(|p| (p.method, p.template))
+            .collect();
+        self
     }
 
     /// From the configuration. The audit stream connects lazily; must run
@@ -271,7 +306,9 @@ impl Security {
             audit,
             token_check_interval: Duration::from_secs(cfg.vault.check_interval_secs),
             health: OnceLock::new(),
-        })
+            open_paths: Vec::new(),
+        }
+        .with_open_paths(&cfg.passthrough.paths.0))
     }
 
     /// True when callers must authenticate and policy applies.
@@ -335,6 +372,7 @@ impl Security {
             assets: route.touches(msg),
             acts_on_business: route.acts_on_business,
             write: !route.is_read(),
+            graph_path: None,
         };
         let result = self.check(ctx, &target);
         if let Err(e) = &result {
@@ -343,6 +381,97 @@ impl Security {
             }
         }
         result
+    }
+
+    /// Checks a pass-through call (GraphPassthroughService): denied unless
+    /// a grant of the caller lists its method and template in `graph_paths`
+    /// and allows its business, its ids (a scoped grant must list every id
+    /// the path names; a path naming the business itself, or no id but the
+    /// business, needs a business-wide grant) and, for POST and DELETE,
+    /// writes. While authentication is off, `passthrough.paths` decides.
+    /// A refused write is audited.
+    pub fn authorize_passthrough(
+        &self,
+        ctx: &CallContext,
+        call: &PassthroughTarget<'_>,
+    ) -> Result<(), GatewayError> {
+        let service = match ctx.rpc.as_str() {
+            "" => PASSTHROUGH_SERVICE,
+            rpc => layer::service_of(rpc),
+        };
+        let result = if self.enforced() {
+            let assets: Vec<Asset> = call
+                .ids
+                .iter()
+                .filter(|id| **id != call.business)
+                .map(|id| Asset {
+                    kind: AssetType::AnyAsset,
+                    id: AssetType::AnyAsset.normalize(id),
+                })
+                .collect();
+            let target = Target {
+                service,
+                business: Some(call.business),
+                acts_on_business: assets.is_empty() || call.ids.contains(&call.business),
+                assets,
+                write: call.method != "GET",
+                graph_path: Some((call.method, call.template)),
+            };
+            self.check(ctx, &target)
+        } else if self
+            .open_paths
+            .iter()
+            .any(|(m, t)| t == call.template && (m == "*" || m == call.method))
+        {
+            Ok(())
+        } else {
+            Err(GatewayError::PermissionDenied {
+                reason: "GRAPH_PATH_NOT_ALLOWED",
+                message: format!(
+                    "{} {} is not open: while caller authentication is off, the pass-through \
+                     serves only the calls listed in passthrough.paths",
+                    call.method, call.template
+                ),
+                metadata: vec![
+                    ("service".to_string(), service.to_string()),
+                    (
+                        "graph_path".to_string(),
+                        format!("{} {}", call.method, call.template),
+                    ),
+                ],
+            })
+        };
+        if let Err(e) = &result {
+            if call.method != "GET" {
+                let mut rec = AuditRecord::new(ctx, PASSTHROUGH_OPERATION);
+                rec.business = Some(call.business.to_string());
+                rec.graph_call = format!("{} {}", call.method, call.template);
+                for (i, id) in call.ids.iter().enumerate() {
+                    rec.objects.insert(format!("path[{i}]"), id.to_string());
+                }
+                self.audit.record(&rec.outcome(Err::<(), _>(e)));
+            }
+        }
+        result.map_err(|e| match e {
+            GatewayError::PermissionDenied {
+                reason,
+                message,
+                mut metadata,
+            } => {
+                if !metadata.iter().any(|(k, _)| k == "graph_path") {
+                    metadata.push((
+                        "graph_path".to_string(),
+                        format!("{} {}", call.method, call.template),
+                    ));
+                }
+                GatewayError::PermissionDenied {
+                    reason,
+                    message,
+                    metadata,
+                }
+            }
+            other => other,
+        })
     }
 
     /// Checks a workflow step before the workflow runs its first step: as
@@ -367,6 +496,7 @@ impl Security {
             acts_on_business: route.acts_on_business || route.lacks_required_asset(msg),
             write: !route.is_read(),
             assets,
+            graph_path: None,
         };
         let result = self.check(ctx, &target);
         if let Err(e) = &result {
@@ -418,6 +548,7 @@ impl Security {
                 }],
                 acts_on_business: false,
                 write: true,
+                graph_path: None,
             };
             match self.check(ctx, &target) {
                 Ok(()) => return Ok(()),

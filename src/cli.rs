@@ -180,6 +180,11 @@ pub fn routes_listing() -> anyhow::Result<String> {
                         "{method}\tworkflow\tsteps {}\n",
                         w.steps.join(", ")
                     ));
+                } else if svc.name() == "GraphPassthroughService" {
+                    // The governed pass-through: the calls policy opens.
+                    out.push_str(&format!(
+                        "{method}\tpassthrough\tthe calls [[policy]] graph_paths (or passthrough.paths) list\n"
+                    ));
                 } else {
                     out.push_str(&format!("{method}\t-\tno Graph call\n"));
                 }

@@ -23,8 +23,9 @@ use zeroize::Zeroizing;
 use crate::secret::Secret;
 
 pub use self::auth::{
-    AuditConfig, AuthCallers, AuthConfig, CallerAuth, HealthConfig, OldVaultKey, OldVaultKeys,
-    Policies, PolicyAccess, PolicyRule, ServiceNames, TlsConfig, DEFAULT_EXEMPT, VAULT_SERVICE,
+    AuditConfig, AuthCallers, AuthConfig, CallerAuth, GraphPaths, HealthConfig, OldVaultKey,
+    OldVaultKeys, PassthroughConfig, Policies, PolicyAccess, PolicyRule, ServiceNames, TlsConfig,
+    DEFAULT_EXEMPT, VAULT_SERVICE,
 };
 use self::fields::{Field, FIELDS};
 pub use self::quota::{
@@ -72,6 +73,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// What each caller may do (`[[policy]]`).
     pub policy: Policies,
+    /// The governed pass-through while authentication is off.
+    pub passthrough: PassthroughConfig,
     /// TLS on the gRPC port.
     pub tls: TlsConfig,
     /// The plaintext health-only listener.
@@ -183,6 +186,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             policy: Policies::default(),
+            passthrough: PassthroughConfig::default(),
             tls: TlsConfig::default(),
             health: HealthConfig::default(),
             audit: AuditConfig::default(),

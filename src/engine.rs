@@ -9,6 +9,8 @@ mod args;
 pub mod batch;
 pub mod memo;
 mod mutation;
+mod passthrough;
+pub use passthrough::PassthroughAnswer;
 pub mod response;
 mod scrape;
 pub mod token_health;
@@ -644,7 +646,38 @@ impl Engine {
         deadline: Instant,
         attempt: u32,
     ) -> Result<Bytes, crate::retry::Failure> {
+        let call = Upstream {
+            req: &plan.graph,
+            label: &route.template.raw,
+            op: &route.operation_id,
+            token,
+            keys,
+            class,
+            deadline,
+        };
+        let transcoded = self
+            .attempt_call(ctx, &call, attempt, |body| {
+                self.plans.transcode(route, &body)
+            })
+            .await?;
+        if let Some(business) = &plan.business {
+            self.learn_owners(&transcoded.item_ids, business).await;
+        }
+        Ok(transcoded.bytes)
+    }
+
+    /// One attempt at any Graph call (typed routes and the pass-through):
+    /// the circuit breaker, quota, the call, the usage it reports, and
+    /// `decode` of the answer (its failure counts against Graph's health).
+    pub(crate) async fn attempt_call<T>(
+        &self,
+        ctx: &CallContext,
+        call: &Upstream<'_>,
+        attempt: u32,
+        decode: impl FnOnce(Bytes) -> Result<T, GatewayError>,
+    ) -> Result<T, crate::retry::Failure> {
         use crate::retry::Failure;
+        let (keys, deadline) = (call.keys, call.deadline);
         ctx.cancel.check().map_err(Failure::not_sent)?;
         // Fail fast while the circuit is open, before waiting for quota.
         if self.reliability.breaker.is_open() {
@@ -660,10 +693,10 @@ impl Engine {
             }
             () = ctx.cancel.cancelled() => return Err(Failure::not_sent(crate::retry::Cancel::error())),
         }
-        let timeout = self
-            .reliability
-            .retry
-            .attempt_timeout(class, deadline, self.max_upstream);
+        let timeout =
+            self.reliability
+                .retry
+                .attempt_timeout(call.class, deadline, self.max_upstream);
         if timeout.is_zero() || Instant::now() >= deadline {
             return Err(Failure::not_sent(GatewayError::DeadlineExceeded));
         }
@@ -677,22 +710,18 @@ impl Engine {
             .map_err(|r| Failure::not_sent(r.into()))?;
         let span = tracing::info_span!(
             "graph",
-            method = plan.graph.method.as_str(),
-            path = %route.template.raw,
-            op = %route.operation_id,
-            token = %token.name,
+            method = call.req.method.as_str(),
+            path = %call.label,
+            op = %call.op,
+            token = %call.token.name,
             attempt,
             status = tracing::field::Empty,
             ms = tracing::field::Empty,
         );
         async {
             let started = Instant::now();
-            let (result, usage) = self.graph.call(&plan.graph, &token.secret, timeout).await;
-            crate::metrics::upstream_call(
-                &route.template.raw,
-                result.as_ref().map(drop),
-                started.elapsed(),
-            );
+            let (result, usage) = self.graph.call(call.req, &call.token.secret, timeout).await;
+            crate::metrics::upstream_call(call.label, result.as_ref().map(drop), started.elapsed());
             let span = tracing::Span::current();
             span.record("ms", started.elapsed().as_millis() as u64);
             span.record(
@@ -707,18 +736,33 @@ impl Engine {
                     _ => None,
                 },
             );
-            let transcoded = result.and_then(|body| self.plans.transcode(route, &body));
-            permit.record(crate::retry::health_of(&transcoded));
-            let transcoded = transcoded.map_err(Failure::sent)?;
-            if let Some(business) = &plan.business {
-                self.learn_owners(&transcoded.item_ids, business).await;
-            }
+            let decoded = result.and_then(decode);
+            permit.record(crate::retry::health_of(&decoded));
+            let decoded = decoded.map_err(Failure::sent)?;
             tracing::debug!("upstream call done");
-            Ok(transcoded.bytes)
+            Ok(decoded)
         }
         .instrument(span)
         .await
     }
+}
+
+/// One Graph call as [`Engine::attempt_call`] makes it.
+pub(crate) struct Upstream<'a> {
+    /// The call.
+    pub(crate) req: &'a crate::routes::GraphRequest,
+    /// The path template (span and metrics label).
+    pub(crate) label: &'a str,
+    /// The operation (span).
+    pub(crate) op: &'a str,
+    /// The vault token that makes it.
+    pub(crate) token: &'a Arc<TokenEntry>,
+    /// What it counts against.
+    pub(crate) keys: &'a QuotaKeys<'a>,
+    /// Read or mutation (attempt timeouts).
+    pub(crate) class: crate::retry::CallClass,
+    /// The caller's deadline.
+    pub(crate) deadline: Instant,
 }
 
 /// How many asset -> business facts are kept.

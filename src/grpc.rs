@@ -8,6 +8,7 @@ pub use crate::proto::codec;
 mod context;
 pub mod local;
 mod operations;
+mod passthrough;
 pub mod raw;
 pub mod server;
 pub mod streams;

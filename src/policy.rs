@@ -30,6 +30,11 @@
 //!   type list: an empty list of one type never means "any");
 //! - `access`: "read" allows reads only; "write" allows mutations too, and
 //!   every grant that a call relies on must have enough of it.
+//! - `graph_paths`: the governed pass-through (GraphPassthroughService) is
+//!   allowed only by grants that list the call, "METHOD /path/template"
+//!   (`*` for any method), the template as the caller writes it; every other
+//!   rule applies too (the path's ids are assets of undeclared type, and a
+//!   path naming the business acts on the business itself).
 //!
 //! User ids, other businesses (an agency, a client) and other ids are not
 //! assets: they narrow nothing. Anything no grant allows is denied.
@@ -79,6 +84,11 @@ pub struct PolicyRule {
     /// Full service names the grant covers; empty: every gateway service
     /// (VaultService needs `admin` instead).
     pub services: Vec<String>,
+    /// The governed pass-through (GraphPassthroughService.CallGraph): the
+    /// calls the grant allows, each "METHOD /path/template" ("GET", "POST",
+    /// "DELETE" or "*"), the template exactly as the caller sends it. Empty:
+    /// no pass-through call, whatever else the grant allows.
+    pub graph_paths: Vec<String>,
 }
 
 /// What a grant allows.
@@ -141,6 +151,128 @@ impl PolicyAccess {
             PolicyAccess::Read => "read",
             PolicyAccess::Write => "write",
         }
+    }
+}
+
+// --- pass-through paths (`graph_paths`) --------------------------------------
+
+/// One `graph_paths` entry: "GET /{business_id}/owned_whatsapp_business_accounts".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphPath {
+    /// "GET", "POST", "DELETE", or "*" (any of them).
+    pub method: String,
+    /// The path template, as written.
+    pub template: String,
+}
+
+/// One segment of a pass-through path template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSegment {
+    /// A literal edge name, e.g. "owned_pages".
+    Literal(String),
+    /// A placeholder `{name}`, filled with a Graph id; `act` when written
+    /// `act_{name}` (an ad account: the id is sent after "act_").
+    Id {
+        /// The placeholder's name.
+        name: String,
+        /// Written after a literal "act_".
+        act: bool,
+    },
+}
+
+/// Segments a pass-through template may have.
+pub const MAX_PATH_SEGMENTS: usize = 4;
+/// Characters of a literal segment or a placeholder name.
+const MAX_SEGMENT_CHARS: usize = 64;
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_SEGMENT_CHARS
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Parses a pass-through path template: "/" then 1 to [`MAX_PATH_SEGMENTS`]
+/// segments separated by "/", each a literal of lowercase letters, digits
+/// and '_', or a placeholder `{name}` (optionally `act_{name}`); the first
+/// is a placeholder (a node id: no "/me", "/oauth/...", "/debug_token" or
+/// batch "/"); placeholder names are unique; no literal names a token edge
+/// (contains "token"). The message says what is wrong, quoting nothing of
+/// the caller's text.
+pub fn parse_template(template: &str) -> Result<Vec<PathSegment>, String> {
+    let Some(rest) = template.strip_prefix('/') else {
+        return Err("must start with \"/\"".to_string());
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() > MAX_PATH_SEGMENTS {
+        return Err(format!("has more than {MAX_PATH_SEGMENTS} segments"));
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    let mut names = HashSet::new();
+    for (i, part) in parts.iter().enumerate() {
+        let (act, body) = match part.strip_prefix("act_") {
+            Some(b) if b.starts_with('{') => (true, b),
+            _ => (false, *part),
+        };
+        if let Some(name) = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')) {
+            if !is_name(name) || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                return Err(format!(
+                    "segment {}: a placeholder is {{name}}, the name 1-{MAX_SEGMENT_CHARS} lowercase letters, digits and '_', starting with a letter",
+                    i + 1
+                ));
+            }
+            if !names.insert(name) {
+                return Err(format!(
+                    "segment {}: placeholder {{{name}}} is used twice",
+                    i + 1
+                ));
+            }
+            out.push(PathSegment::Id {
+                name: name.to_string(),
+                act,
+            });
+        } else {
+            if i == 0 {
+                return Err(
+                    "must start with a node id placeholder, e.g. \"/{business_id}/...\" or \"/act_{ad_account_id}/...\""
+                        .to_string(),
+                );
+            }
+            if !is_name(part) {
+                return Err(format!(
+                    "segment {}: must be an edge name (1-{MAX_SEGMENT_CHARS} lowercase letters, digits and '_') or a {{placeholder}}",
+                    i + 1
+                ));
+            }
+            if part.contains("token") {
+                return Err(format!(
+                    "segment {}: token edges are never served by the pass-through",
+                    i + 1
+                ));
+            }
+            out.push(PathSegment::Literal(part.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+impl GraphPath {
+    /// Parses "METHOD /template" (one space; METHOD is GET, POST, DELETE or
+    /// "*").
+    pub fn parse(entry: &str) -> Result<Self, String> {
+        let (method, template) = entry
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| "expected \"METHOD /path/template\", e.g. \"GET /{business_id}/owned_whatsapp_business_accounts\"".to_string())?;
+        if !matches!(method, "GET" | "POST" | "DELETE" | "*") {
+            return Err("the method must be GET, POST, DELETE or *".to_string());
+        }
+        let template = template.trim();
+        parse_template(template).map_err(|e| format!("the path template {e}"))?;
+        Ok(Self {
+            method: method.to_string(),
+            template: template.to_string(),
+        })
     }
 }
 
@@ -208,6 +340,8 @@ struct Grant {
     assets: HashMap<AssetType, HashSet<String>>,
     write: bool,
     services: HashSet<String>,
+    /// Pass-through calls: (method or "*", template).
+    graph_paths: HashSet<(String, String)>,
 }
 
 /// What a call wants to do.
@@ -225,6 +359,9 @@ pub struct Target<'a> {
     pub acts_on_business: bool,
     /// A mutation.
     pub write: bool,
+    /// A pass-through call: (method, path template); only grants listing
+    /// it in `graph_paths` allow it.
+    pub graph_path: Option<(&'a str, &'a str)>,
 }
 
 /// Why a call is refused: an ErrorInfo reason and a message naming the
@@ -244,6 +381,7 @@ pub const DENIAL_REASONS: &[&str] = &[
     "SERVICE_NOT_ALLOWED",
     "BUSINESS_UNKNOWN",
     "BUSINESS_NOT_ALLOWED",
+    "GRAPH_PATH_NOT_ALLOWED",
     "BUSINESS_WIDE_REQUIRED",
     "ASSET_NOT_ALLOWED",
     "READ_ONLY",
@@ -362,6 +500,12 @@ impl Grant {
         self.assets.is_empty()
     }
 
+    fn lists_path(&self, method: &str, template: &str) -> bool {
+        self.graph_paths
+            .iter()
+            .any(|(m, t)| t == template && (m == "*" || m == method))
+    }
+
     fn names(&self, a: &Asset) -> bool {
         match a.kind {
             AssetType::AnyAsset => self.assets.values().any(|ids| ids.contains(&a.id)),
@@ -403,6 +547,12 @@ impl Policy {
                 assets,
                 write: r.access == PolicyAccess::Write,
                 services: r.services.iter().cloned().collect(),
+                graph_paths: r
+                    .graph_paths
+                    .iter()
+                    .filter_map(|p| GraphPath::parse(p).ok())
+                    .map(|p| (p.method, p.template))
+                    .collect(),
             });
         }
         Self { by_caller }
@@ -456,6 +606,12 @@ impl Policy {
                 }
                 _ => {}
             }
+            if let Some((method, template)) = t.graph_path {
+                if !g.lists_path(method, template) {
+                    note(4, "GRAPH_PATH_NOT_ALLOWED");
+                    continue;
+                }
+            }
             covering.push(g);
         }
         let enough = |g: &&Grant| g.write || !t.write;
@@ -464,7 +620,7 @@ impl Policy {
             if enough(g) {
                 return Ok(());
             }
-            note(6, "READ_ONLY");
+            note(7, "READ_ONLY");
         }
         let scoped: Vec<&Grant> = covering
             .iter()
@@ -475,7 +631,7 @@ impl Policy {
         let mut unlisted: Vec<&Asset> = Vec::new();
         if !scoped.is_empty() {
             if t.acts_on_business || assets.is_empty() {
-                note(4, "BUSINESS_WIDE_REQUIRED");
+                note(5, "BUSINESS_WIDE_REQUIRED");
             } else {
                 let mut read_only = false;
                 for a in &assets {
@@ -487,9 +643,9 @@ impl Policy {
                     }
                 }
                 if !unlisted.is_empty() {
-                    note(5, "ASSET_NOT_ALLOWED");
+                    note(6, "ASSET_NOT_ALLOWED");
                 } else if read_only {
-                    note(6, "READ_ONLY");
+                    note(7, "READ_ONLY");
                 } else {
                     return Ok(());
                 }
@@ -517,6 +673,13 @@ impl Policy {
             ),
             "BUSINESS_NOT_ALLOWED" => {
                 format!("caller {caller} may not act for business {business}")
+            }
+            "GRAPH_PATH_NOT_ALLOWED" => {
+                let (method, template) = t.graph_path.unwrap_or_default();
+                format!(
+                    "caller {caller} may not call {method} {template} through the pass-through for \
+                     business {business}: no [[policy]] grant lists it in graph_paths"
+                )
             }
             "BUSINESS_UNKNOWN" => format!(
                 "caller {caller} may act only for named businesses, and this call names none: \
@@ -652,6 +815,7 @@ mod tests {
             assets,
             acts_on_business,
             write: true,
+            graph_path: None,
         };
         assert!(p
             .check("pages", &t(vec![asset(AssetType::Page, "30")], false))
@@ -718,6 +882,7 @@ mod tests {
             assets: both.clone(),
             acts_on_business: false,
             write,
+            graph_path: None,
         };
         assert!(p.check("x", &t(false)).is_ok());
         assert_eq!(p.check("x", &t(true)).unwrap_err().reason, "READ_ONLY");
@@ -734,5 +899,102 @@ mod tests {
             p.check("x", &target(Some("1"), true)).unwrap_err().reason,
             "READ_ONLY"
         );
+    }
+
+    #[test]
+    fn the_pass_through_is_denied_unless_a_grant_lists_the_call() {
+        let everything = rule("root", &["*"], PolicyAccess::Write);
+        let mut waba = rule("wa", &["1"], PolicyAccess::Read);
+        waba.graph_paths = vec![
+            "GET /{business_id}/owned_whatsapp_business_accounts".into(),
+            "* /{waba_id}/assigned_users".into(),
+        ];
+        let p = Policy::new(&[everything, waba]);
+        let t = |method: &'static str, template: &'static str, write: bool| Target {
+            service: "graphgateway.v1.GraphPassthroughService",
+            business: Some("1"),
+            acts_on_business: true,
+            write,
+            graph_path: Some((method, template)),
+            ..Target::default()
+        };
+        // Everything else allowed, the pass-through still not.
+        let d = p
+            .check("root", &t("GET", "/{business_id}/owned_pages", false))
+            .unwrap_err();
+        assert_eq!(d.reason, "GRAPH_PATH_NOT_ALLOWED");
+        assert!(
+            d.message.contains("GET /{business_id}/owned_pages"),
+            "{}",
+            d.message
+        );
+        assert!(p
+            .check(
+                "wa",
+                &t(
+                    "GET",
+                    "/{business_id}/owned_whatsapp_business_accounts",
+                    false
+                )
+            )
+            .is_ok());
+        // Only that method, only that template, exactly as written.
+        for (m, tpl) in [
+            ("POST", "/{business_id}/owned_whatsapp_business_accounts"),
+            ("GET", "/{id}/owned_whatsapp_business_accounts"),
+        ] {
+            assert_eq!(
+                p.check("wa", &t(m, tpl, m != "GET")).unwrap_err().reason,
+                "GRAPH_PATH_NOT_ALLOWED"
+            );
+        }
+        // "*" lists every method; a write still needs write access.
+        assert!(p
+            .check("wa", &t("GET", "/{waba_id}/assigned_users", false))
+            .is_ok());
+        assert_eq!(
+            p.check("wa", &t("POST", "/{waba_id}/assigned_users", true))
+                .unwrap_err()
+                .reason,
+            "READ_ONLY"
+        );
+        // The business still counts.
+        let mut other = t("GET", "/{waba_id}/assigned_users", false);
+        other.business = Some("2");
+        assert_eq!(
+            p.check("wa", &other).unwrap_err().reason,
+            "BUSINESS_NOT_ALLOWED"
+        );
+    }
+
+    #[test]
+    fn graph_path_entries_parse_strictly() {
+        let ok = GraphPath::parse("POST /act_{ad_account_id}/assigned_users").unwrap();
+        assert_eq!(ok.method, "POST");
+        assert_eq!(ok.template, "/act_{ad_account_id}/assigned_users");
+        assert_eq!(
+            parse_template("/act_{a}/x/{b}").unwrap(),
+            vec![
+                PathSegment::Id {
+                    name: "a".into(),
+                    act: true
+                },
+                PathSegment::Literal("x".into()),
+                PathSegment::Id {
+                    name: "b".into(),
+                    act: false
+                },
+            ]
+        );
+        for bad in [
+            "/{a}/edge",
+            "PATCH /{a}/edge",
+            "get /{a}/edge",
+            "GET /me",
+            "GET /{a}/access_tokens",
+            "GET /{a}/b/c/d/e",
+        ] {
+            assert!(GraphPath::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use prost_reflect::{
 use crate::policy::{Asset, AssetType};
 
 pub mod page_token;
+pub mod passthrough;
 pub mod request;
 
 /// The HTTP methods Graph uses.

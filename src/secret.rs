@@ -121,6 +121,19 @@ pub fn scrub(text: &str, extra: &[&Secret]) -> String {
     scrub_shapes(&out)
 }
 
+/// True when `text` holds a remembered secret or one of `extra` (the
+/// pass-through's answers are checked with it: a vault token echoed by
+/// Graph is refused, never returned).
+pub fn holds_known(text: &str, extra: &[&Secret]) -> bool {
+    if extra
+        .iter()
+        .any(|s| s.expose().len() >= MIN_REMEMBERED && text.contains(s.expose()))
+    {
+        return true;
+    }
+    KNOWN.read().iter().any(|k| text.contains(k.as_str()))
+}
+
 /// Characters of tokens, keys and their encodings (base64 without its
 /// padding, base64url, hex).
 fn token_char(c: char) -> bool {

@@ -82,6 +82,23 @@ pub struct CallerAuth {
 #[serde(transparent)]
 pub struct ServiceNames(pub Vec<String>);
 
+/// `[passthrough]`: the governed pass-through (GraphPassthroughService).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PassthroughConfig {
+    /// While authentication is off (no `[[auth.callers]]`: the dev sandbox
+    /// run), the pass-through calls every caller may make, each "METHOD
+    /// /path/template"; empty: none. With callers configured it must be
+    /// empty: each `[[policy]]` grant lists its own `graph_paths`.
+    pub paths: GraphPaths,
+}
+
+/// Pass-through calls, "METHOD /path/template" each; the env form separates
+/// them with commas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct GraphPaths(pub Vec<String>);
+
 /// `[[policy]]`: what callers may do.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(transparent)]
@@ -328,6 +345,7 @@ impl FieldValue for Policies {
                 "caller" => p.caller = string(v, at)?,
                 "businesses" => p.businesses = strings(v, at)?,
                 "services" => p.services = strings(v, at)?,
+                "graph_paths" => p.graph_paths = strings(v, at)?,
                 "access" => {
                     p.access = match v.as_str() {
                         Some("read") => PolicyAccess::Read,
@@ -339,7 +357,7 @@ impl FieldValue for Policies {
                     Some(list) => *list = strings(v, at)?,
                     None => {
                         return Err(format!(
-                            "{at}: unknown key (caller, businesses, access, services, or an asset list: {})",
+                            "{at}: unknown key (caller, businesses, access, services, graph_paths, or an asset list: {})",
                             crate::policy::AssetType::LISTED
                                 .iter()
                                 .map(|(_, k)| *k)
@@ -362,6 +380,22 @@ impl FieldValue for Policies {
             .map(|p| format!("{}:{}", p.caller, p.access.as_str()))
             .collect::<Vec<_>>()
             .join(",")
+    }
+}
+
+/// An array of "METHOD /template" strings, or its env form `GET /{a}/b,POST /{c}/d`.
+impl FieldValue for GraphPaths {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::String(s) => Self::from_env(s),
+            other => strings(other, "").map(Self),
+        }
+    }
+    fn from_env(value: &str) -> Result<Self, String> {
+        ServiceNames::from_env(value).map(|n| Self(n.0))
+    }
+    fn show(&self) -> String {
+        self.0.join(",")
     }
 }
 
@@ -600,6 +634,11 @@ pub(super) fn validate(cfg: &Config, bad: &mut dyn FnMut(&str, String)) {
                 }
             }
         }
+        for (j, g) in p.graph_paths.iter().enumerate() {
+            if let Err(e) = crate::policy::GraphPath::parse(g) {
+                bad("policy", format!("{at}: graph_paths[{j}]: {e}"));
+            }
+        }
         for s in &p.services {
             if s == VAULT_SERVICE {
                 bad(
@@ -615,6 +654,20 @@ pub(super) fn validate(cfg: &Config, bad: &mut dyn FnMut(&str, String)) {
                 );
             }
         }
+    }
+
+    for (j, g) in cfg.passthrough.paths.0.iter().enumerate() {
+        if let Err(e) = crate::policy::GraphPath::parse(g) {
+            bad("passthrough.paths", format!("[{j}]: {e}"));
+        }
+    }
+    if !cfg.passthrough.paths.0.is_empty() && auth.enforced() {
+        bad(
+            "passthrough.paths",
+            "applies only while authentication is off; with [[auth.callers]] configured, list \
+             pass-through calls in each caller's [[policy]] graph_paths"
+                .to_string(),
+        );
     }
 
     let tls = &cfg.tls;

@@ -216,7 +216,11 @@ pub(super) static FIELDS: &[Field] = &[
     field!(auth.exempt, "Services callable without credentials (health and reflection by default)."),
     field!(
         policy,
-        "What each caller may do: [[policy]] caller, businesses ([\"*\"]: all), access (read or write), services, and asset lists (ad_accounts, pages, apps, pixels, catalogs, instagram_accounts, asset_groups, custom_audiences, obo_requests, sharing_requests, custom_conversions, offline_conversion_data_sets). A grant without asset lists is business-wide; one with lists covers only calls whose every asset is listed, never calls that act on the business itself."
+        "What each caller may do: [[policy]] caller, businesses ([\"*\"]: all), access (read or write), services, and asset lists (ad_accounts, pages, apps, pixels, catalogs, instagram_accounts, asset_groups, custom_audiences, obo_requests, sharing_requests, custom_conversions, offline_conversion_data_sets). A grant without asset lists is business-wide; one with lists covers only calls whose every asset is listed, never calls that act on the business itself. graph_paths lists the pass-through calls (GraphPassthroughService.CallGraph) the grant allows, each \"METHOD /path/template\" (GET, POST, DELETE or *); none by default."
+    ),
+    field!(
+        passthrough.paths,
+        "The pass-through calls (GraphPassthroughService.CallGraph) every caller may make while authentication is off, each \"METHOD /path/template\" (GET, POST, DELETE or *), comma-separated in the env var; empty: none. Must be empty once [[auth.callers]] are configured (grants list graph_paths instead)."
     ),
     field!(tls.cert_file, "Server certificate chain (PEM) of the gRPC port. Unset: plaintext."),
     field!(tls.key_file, "Private key (PEM) of tls.cert_file."),

@@ -417,6 +417,7 @@ fn documented_keys_cover_every_field_once() {
             "auth.pepper_file",
             "auth.exempt",
             "policy",
+            "passthrough.paths",
             "tls.cert_file",
             "tls.key_file",
             "tls.client_ca_file",
@@ -617,4 +618,46 @@ fn listen_takes_host_names() {
     assert_eq!(cfg.listen.port(), 7002);
     let errors = load_errors("listen = \"localhost\"", &[]);
     assert!(errors[0].contains("host:port"), "{errors:?}");
+}
+
+#[test]
+fn pass_through_paths_are_checked_where_they_are_configured() {
+    let cfg = load(
+        "[passthrough]\npaths = [\"GET /{business_id}/owned_whatsapp_business_accounts\"]\n",
+        &[(
+            "GRAPH_GATEWAY_PASSTHROUGH_PATHS",
+            "GET /{page_id},POST /{waba_id}/assigned_users",
+        )],
+    )
+    .expect("load");
+    assert_eq!(
+        cfg.passthrough.paths.0,
+        vec!["GET /{page_id}", "POST /{waba_id}/assigned_users"]
+    );
+    let errors = load_errors("[passthrough]\npaths = [\"GET /me\", \"PUT /{a}\"]\n", &[]);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("passthrough.paths")),
+        "{errors:?}"
+    );
+    // With callers, grants list their own; a grant's entries are checked.
+    let errors = load_errors(
+        "[auth]\npepper = \"0123456789abcdef0123\"\n[[auth.callers]]\nname = \"a\"\n\
+         key_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n\
+         [passthrough]\npaths = [\"GET /{a}\"]\n\
+         [[policy]]\ncaller = \"a\"\nbusinesses = [\"1\"]\ngraph_paths = [\"GET /{a}/access_tokens\"]\n",
+        &[],
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("passthrough.paths") && e.contains("authentication is off")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("graph_paths[0]") && e.contains("token")),
+        "{errors:?}"
+    );
 }

@@ -15,6 +15,8 @@ use crate::routes::QuotaClass as Class;
 
 // BulkService: src/grpc/bulk.rs.
 pub(crate) use super::bulk::start_bulk_operation;
+// GraphPassthroughService (the governed pass-through): src/grpc/passthrough.rs.
+pub(crate) use super::passthrough::call_graph;
 // VaultService (admin only): src/grpc/vault.rs.
 pub(crate) use super::vault::{check_token, delete_token, list_tokens, put_token, rotate_key};
 

@@ -579,6 +579,10 @@ fn the_routes_command_lists_every_rpc() {
                     assert_eq!(kind, "workflow", "{name}");
                     assert!(detail.starts_with("steps "), "{name}: {detail}");
                 }
+                None if svc.name() == "GraphPassthroughService" => {
+                    assert_eq!(kind, "passthrough", "{name}");
+                    assert!(detail.contains("graph_paths"), "{name}: {detail}");
+                }
                 None => assert_eq!((kind, detail), ("-", "no Graph call"), "{name}"),
             }
         }

@@ -13,6 +13,7 @@ mod dashboards;
 mod errors;
 mod faults;
 mod limits;
+mod passthrough;
 mod props;
 mod quota;
 mod redis_prod;
