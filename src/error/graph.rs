@@ -34,8 +34,14 @@ struct Envelope {
 // === impl GraphError ===
 
 impl GraphError {
-    /// Parses a Graph error body; None when the body is not one.
+    /// Parses a Graph error body; None when the body is not one. Only a
+    /// JSON object is one: serde would also read a one-element array as the
+    /// envelope, and a batch's answer to one call (`[{"code":200,...}]`)
+    /// then passed for error #200, though the call had run.
     pub fn parse(body: &[u8], http_status: u16) -> Option<Self> {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return None;
+        }
         let mut e = serde_json::from_slice::<Envelope>(body).ok()?.error;
         e.http_status = http_status;
         Some(e)

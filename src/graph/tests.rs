@@ -11,6 +11,13 @@ fn parses_graph_error_objects() {
     assert!(e.is_transient());
     assert!(GraphError::parse(br#"{"data":[]}"#, 200).is_none());
     assert!(GraphError::parse(b"not json", 500).is_none());
+    // A batch's answer to one call is an array, not an error (serde reads
+    // a one-element array as the envelope struct).
+    assert!(GraphError::parse(br#"[{"code":200,"body":"{}"}]"#, 200).is_none());
+    assert_eq!(
+        GraphError::parse(b"  \n{\"error\":{\"code\":100,\"message\":\"x\"}}", 400).map(|e| e.code),
+        Some(100)
+    );
 }
 
 #[test]
