@@ -141,6 +141,8 @@ pub(crate) struct Params {
     pub(crate) target: f64,
     pub(crate) ceiling: f64,
     pub(crate) band: f64,
+    /// Share of each budget batch callers leave to interactive ones.
+    pub(crate) batch_reserve: f64,
     pub(crate) tolerance: f64,
     pub(crate) margin_ms: f64,
     pub(crate) default_hold_ms: f64,
@@ -172,6 +174,7 @@ impl Params {
             target: c.target_fraction,
             ceiling: c.ceiling,
             band: c.slowdown_band,
+            batch_reserve: c.batch_reserve,
             tolerance: c.model_tolerance,
             margin_ms: c.window_margin_ms as f64,
             default_hold_ms: secs(c.default_hold_secs),

@@ -118,6 +118,10 @@ pub(super) static FIELDS: &[Field] = &[
         "Share of a key's budget, as Meta reports it, not exceeded when the gateway's accounting does not explain the reported usage (0-1]."
     ),
     field!(
+        quota.batch_reserve,
+        "Share of each budget batch-priority callers leave to interactive ones: a batch call goes only while the key stays under (1 - reserve) of its limit [0-1)."
+    ),
+    field!(
         quota.slowdown_band,
         "Calls go at full speed below (1 - band) of the limit, then slow down linearly to the sustainable rate at the limit [0-1)."
     ),

@@ -22,6 +22,11 @@ pub struct QuotaConfig {
     /// Share of a key's budget (as Meta reports it) the gateway stays under
     /// when its own accounting does not explain the reported usage.
     pub ceiling: f64,
+    /// Share of each budget batch-priority callers leave to interactive
+    /// ones: a batch call goes only while the key stays under
+    /// `(1 - batch_reserve)` of its limit, so interactive calls always find
+    /// room, even right after a batch job's burst.
+    pub batch_reserve: f64,
     /// Below `(1 - slowdown_band)` of the limit calls go at full speed; from
     /// there they slow down linearly to the sustainable rate at the limit.
     pub slowdown_band: f64,
@@ -146,6 +151,7 @@ impl Default for QuotaConfig {
             burst: 100,
             target_fraction: 0.97,
             ceiling: 0.75,
+            batch_reserve: 0.1,
             slowdown_band: 0.25,
             model_tolerance: 0.05,
             window_margin_ms: 500,
@@ -357,6 +363,12 @@ pub(super) fn validate(
                 "must not exceed quota.target_fraction ({}), got {}",
                 quota.target_fraction, quota.ceiling
             ),
+        );
+    }
+    if !(0.0..1.0).contains(&quota.batch_reserve) {
+        bad(
+            "quota.batch_reserve",
+            format!("must be in [0, 1), got {}", quota.batch_reserve),
         );
     }
     if !(0.0..1.0).contains(&quota.slowdown_band) {

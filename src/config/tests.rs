@@ -364,6 +364,7 @@ fn documented_keys_cover_every_field_once() {
             "quota.burst",
             "quota.target_fraction",
             "quota.ceiling",
+            "quota.batch_reserve",
             "quota.slowdown_band",
             "quota.model_tolerance",
             "quota.window_margin_ms",

@@ -104,7 +104,7 @@ impl LocalBudgets {
                 .or_insert_with(|| (KeyState::default(), d.limits));
             *lim = d.limits;
             let busy = contended.get(index).copied().unwrap_or(false);
-            match state.check(now, d.cost, busy, &d.limits, &self.pacing) {
+            match state.check(now, d.cost, d.reserve, busy, &d.limits, &self.pacing) {
                 Check::Grant { tat, probe } => grants.push((index, tat, probe)),
                 Check::Wait {
                     ms: wait,

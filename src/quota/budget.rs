@@ -232,11 +232,14 @@ impl KeyState {
     }
 
     /// May a call costing `cost` go now? Prunes the window; changes nothing
-    /// else (see [`KeyState::grant`]). `contended`: calls wait for the key.
+    /// else (see [`KeyState::grant`]). `reserve`: share of the limit the
+    /// call must leave free (a batch caller's, for interactive ones).
+    /// `contended`: calls wait for the key.
     pub(crate) fn check(
         &mut self,
         now: f64,
         cost: f64,
+        reserve: f64,
         contended: bool,
         lim: &Limits,
         p: &Pacing,
@@ -261,9 +264,11 @@ impl KeyState {
             }
         }
         let mut ms: f64 = 0.0;
+        let keep = 1.0 - reserve.clamp(0.0, 1.0);
+        let cap = pc.cap * keep;
         // The own window: wait until enough of it ages out.
-        if self.used > 0.0 && self.used + cost > pc.cap + EPS {
-            let need = self.used + cost - pc.cap;
+        if self.used > 0.0 && self.used + cost > cap + EPS {
+            let need = self.used + cost - cap;
             let mut freed = 0.0;
             let mut at = now;
             for &(t, c) in &self.log {
@@ -278,7 +283,7 @@ impl KeyState {
         // Meta's report: wait until it has decayed enough.
         if let Some((pct, at, horizon)) = self.report {
             if now < at + horizon {
-                let over = pc.rep_frac + cost / pc.full - pc.limit_frac;
+                let over = pc.rep_frac + cost / pc.full - pc.limit_frac * keep;
                 if over > EPS {
                     let gone = at + horizon - now;
                     let rate = pct / 100.0 / horizon;

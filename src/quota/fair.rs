@@ -11,6 +11,11 @@
 //! behind every read queued within its next 3 / weight of virtual time, and
 //! under over-demand was refused by its deadline while reads went).
 //!
+//! A batch caller's call also leaves `quota.batch_reserve` of each budget
+//! free (it goes only while the key stays under `1 - reserve` of its
+//! limit), so an interactive call arriving after a batch job's burst finds
+//! room at once instead of waiting for the window to turn.
+//!
 //! A driver task grants waiters in that order; once a waiter is blocked on a
 //! key (it does not fit yet), later waiters needing that key do not overtake
 //! it, even when they would fit: the budget trickling back is reserved for
@@ -179,8 +184,17 @@ impl super::Quota for AdaptiveQuota {
                 .await?;
         }
         let deadline = deadline.unwrap_or_else(|| Instant::now() + NO_DEADLINE);
-        let demands: Arc<[Demand]> = key::demands(keys, &inner.params).into();
         let caller: Arc<str> = Arc::from(keys.caller.unwrap_or_default());
+        let (priority, weight) = inner.params.caller(&caller);
+        let mut demands = key::demands(keys, &inner.params);
+        if priority == Priority::Batch {
+            // Batch work leaves the top of every budget to interactive
+            // callers, so they find room even right after a batch burst.
+            for d in &mut demands {
+                d.reserve = inner.params.batch_reserve;
+            }
+        }
+        let demands: Arc<[Demand]> = demands.into();
 
         // Fast path: nobody waits for these keys, so nobody is overtaken.
         let fast = {
@@ -218,7 +232,6 @@ impl super::Quota for AdaptiveQuota {
         let (tx, rx) = oneshot::channel();
         {
             let mut q = inner.queue.lock();
-            let (priority, weight) = inner.params.caller(&caller);
             let primary = demands.last().map(|d| (d.key.clone(), d.cost));
             let mut charge = 0.0;
             let start = match primary {

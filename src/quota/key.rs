@@ -39,6 +39,9 @@ pub(crate) struct Demand {
     pub(crate) cost: f64,
     /// The key's budget.
     pub(crate) limits: Limits,
+    /// Share of the limit the call must leave free (batch callers leave
+    /// `quota.batch_reserve` to interactive ones); 0 for interactive calls.
+    pub(crate) reserve: f64,
 }
 
 /// What one Graph answer says about one key.
@@ -157,7 +160,12 @@ pub(crate) fn demands(keys: &QuotaKeys<'_>, params: &Params) -> Vec<Demand> {
     let mut out = Vec::with_capacity(3);
     let mut push = |key: QuotaKey, cost: f64| {
         let limits = key.limits(params);
-        out.push(Demand { key, cost, limits });
+        out.push(Demand {
+            key,
+            cost,
+            limits,
+            reserve: 0.0,
+        });
     };
     push(QuotaKey::App, 1.0);
     if keys.class != QuotaClass::App {

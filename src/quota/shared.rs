@@ -169,7 +169,8 @@ impl RedisBudgets {
             inv.arg(&id).arg(d.cost);
             limit_args(&mut inv, &d.limits);
             inv.arg(d.limits.max_cost)
-                .arg(u8::from(contended.get(i).copied().unwrap_or(false)));
+                .arg(u8::from(contended.get(i).copied().unwrap_or(false)))
+                .arg(d.reserve);
         }
         inv.key(self.registry_key());
         let answer: Vec<i64> = self.invoke(inv).await?;

@@ -393,7 +393,7 @@ fn saturate(s: &mut KeyState, from: f64, for_ms: f64, cost: f64, p: &Pacing) -> 
     let mut now = from;
     let mut out = Vec::new();
     while now < from + for_ms {
-        match s.check(now, cost, false, &lim, p) {
+        match s.check(now, cost, 0.0, false, &lim, p) {
             Check::Grant { tat, probe } => {
                 s.grant(now, cost, tat, probe, &lim);
                 out.push(now);
@@ -435,7 +435,7 @@ fn the_report_is_trusted_when_the_accounting_explains_it() {
     let lim = sixty_per_minute();
     let mut s = KeyState::default();
     for _ in 0..30 {
-        let Check::Grant { tat, probe } = s.check(0.0, 1.0, false, &lim, &p) else {
+        let Check::Grant { tat, probe } = s.check(0.0, 1.0, 0.0, false, &lim, &p) else {
             panic!("should grant")
         };
         s.grant(0.0, 1.0, tat, probe, &lim);
@@ -448,13 +448,13 @@ fn the_report_is_trusted_when_the_accounting_explains_it() {
     s.report(20.0, 70.0, ReportedUsage::default(), false, &lim, &p);
     assert!(s.untrusted);
     let mut n = 0;
-    while let Check::Grant { tat, probe } = s.check(20.0, 1.0, false, &lim, &p) {
+    while let Check::Grant { tat, probe } = s.check(20.0, 1.0, 0.0, false, &lim, &p) {
         s.grant(20.0, 1.0, tat, probe, &lim);
         n += 1;
     }
     assert!((1..=3).contains(&n), "{n}");
     // As the report decays (linearly over the window), more may go.
-    match s.check(20.0, 1.0, false, &lim, &p) {
+    match s.check(20.0, 1.0, 0.0, false, &lim, &p) {
         Check::Wait { reason, ms, .. } => {
             assert!(matches!(reason, WaitReason::Budget | WaitReason::Pace));
             assert!(ms < 60_000.0);
@@ -469,20 +469,20 @@ fn a_hold_lets_exactly_one_probe_through_until_it_is_answered() {
     let lim = sixty_per_minute();
     let mut s = KeyState::default();
     s.hold(0.0, 5_000.0);
-    match s.check(1_000.0, 1.0, false, &lim, &p) {
+    match s.check(1_000.0, 1.0, 0.0, false, &lim, &p) {
         Check::Wait { ms, reason, .. } => {
             assert_eq!(reason, WaitReason::Hold);
             assert_eq!(ms, 4_000.0);
         }
         other => panic!("{other:?}"),
     }
-    let Check::Grant { tat, probe } = s.check(5_000.0, 1.0, false, &lim, &p) else {
+    let Check::Grant { tat, probe } = s.check(5_000.0, 1.0, 0.0, false, &lim, &p) else {
         panic!("the probe goes")
     };
     assert!(probe);
     s.grant(5_000.0, 1.0, tat, probe, &lim);
     assert!(matches!(
-        s.check(5_001.0, 1.0, false, &lim, &p),
+        s.check(5_001.0, 1.0, 0.0, false, &lim, &p),
         Check::Wait {
             reason: WaitReason::Probe,
             ..
@@ -490,13 +490,13 @@ fn a_hold_lets_exactly_one_probe_through_until_it_is_answered() {
     ));
     // A lost probe is replaced after the probe timeout.
     assert!(matches!(
-        s.check(5_000.0 + 30_000.0, 1.0, false, &lim, &p),
+        s.check(5_000.0 + 30_000.0, 1.0, 0.0, false, &lim, &p),
         Check::Grant { probe: true, .. }
     ));
     s.answered(5_100.0);
     assert!(!s.held);
     assert!(matches!(
-        s.check(5_200.0, 1.0, false, &lim, &p),
+        s.check(5_200.0, 1.0, 0.0, false, &lim, &p),
         Check::Grant { probe: false, .. }
     ));
 }
@@ -784,6 +784,42 @@ async fn interactive_callers_go_before_batch() {
         t.await.unwrap();
     }
     assert_eq!(order.lock()[0], "ui", "{:?}", order.lock());
+}
+
+/// Calls `caller` gets through one after the other, each allowed to wait
+/// 10 s (pacing), none the minute the window takes to turn.
+async fn take_all(q: &AdaptiveQuota, caller: &str) -> u32 {
+    let mut n = 0;
+    while n < 100 && q.acquire(&ad("42", false, Some(caller)), soon(10_000)).await.is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_callers_leave_the_reserve_to_interactive_ones() {
+    let mut c = small_account();
+    c.callers = Callers(
+        [(
+            "nightly".to_string(),
+            CallerConfig {
+                weight: 10,
+                priority: Priority::Batch,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let q = local(&c);
+    // The gateway aims at 97% of 60 points = 58.2; a batch caller stops at
+    // 90% of that (quota.batch_reserve = 0.1), and waits for the window.
+    assert_eq!(take_all(&q, "nightly").await, 52);
+    // An interactive caller still finds the reserve at once.
+    assert_eq!(take_all(&q, "ui").await, 6);
+    // With no reserve, batch work may take everything.
+    c.batch_reserve = 0.0;
+    let q = local(&c);
+    assert_eq!(take_all(&q, "nightly").await, 58);
 }
 
 #[tokio::test(start_paused = true)]

@@ -495,3 +495,61 @@ async fn shared_engine_reads_a_rounded_down_reset_time_with_a_margin() {
         "{took:?}"
     );
 }
+
+/// The shared engine (Redis's permit script) leaves `quota.batch_reserve`
+/// of a budget to interactive callers as the in-process one does: a batch
+/// caller stops at 90% of the 58.2 points the gateway aims at, an
+/// interactive caller still finds the rest at once.
+#[tokio::test]
+async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
+    use graph_gateway::config::{CallerConfig, Priority};
+    use graph_gateway::quota::QuotaKeys;
+    use graph_gateway::routes::QuotaClass as Class;
+
+    let redis = RedisServer::start().await;
+    let mut cfg = shared(&redis, "batch-reserve");
+    cfg.quota.replicas = 1;
+    // No pacing: only the window decides, and it turns long after the test.
+    cfg.quota.slowdown_band = 0.0;
+    cfg.quota.ad_account_window_secs = 600;
+    cfg.quota.callers.0.insert(
+        "nightly".into(),
+        CallerConfig {
+            weight: 1,
+            priority: Priority::Batch,
+        },
+    );
+    let q = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
+    let keys = |caller| QuotaKeys {
+        token: "t",
+        business: Some(ACME),
+        ad_account: Some("2000000001"),
+        class: Class::AdAccount,
+        use_case: "ads_management",
+        write: false,
+        caller: Some(caller),
+    };
+    let mut got = std::collections::BTreeMap::new();
+    for caller in ["nightly", "ui", "nightly"] {
+        let mut n = 0;
+        while n < 100 {
+            let soon = tokio::time::Instant::now() + Duration::from_secs(2);
+            if q.acquire(&keys(caller), Some(soon)).await.is_err() {
+                break;
+            }
+            n += 1;
+        }
+        *got.entry(caller).or_insert(0) += n;
+    }
+    assert_eq!(got["nightly"], 52, "{got:?}");
+    assert_eq!(got["ui"], 6, "{got:?}");
+    // All of it counted in Redis (shared mode), not in a local fallback.
+    let snap = q.snapshot().await;
+    assert_eq!(snap.mode, graph_gateway::quota::Mode::Shared);
+    let acc = snap
+        .keys
+        .iter()
+        .find(|k| k.key.id() == "ad/2000000001")
+        .unwrap();
+    assert_eq!(acc.used, 58.0);
+}

@@ -91,8 +91,10 @@ local function check(s, L, now, cost, contended, lim, p)
     end
   end
   local ms = 0
-  if s.used > 0 and s.used + cost > pc.cap + EPS then
-    local need = s.used + cost - pc.cap
+  local keep = 1 - math.min(math.max(lim.reserve or 0, 0), 1)
+  local cap = pc.cap * keep
+  if s.used > 0 and s.used + cost > cap + EPS then
+    local need = s.used + cost - cap
     local freed, at, start = 0, now, 0
     while freed < need - EPS do
       local batch = redis.call('ZRANGE', L, start, start + 63, 'WITHSCORES')
@@ -108,7 +110,7 @@ local function check(s, L, now, cost, contended, lim, p)
   end
   local hz = horizon(s, lim)
   if s.rpct >= 0 and now < s.rat + hz then
-    local over = pc.rep + cost / pc.full - pc.lf
+    local over = pc.rep + cost / pc.full - pc.lf * keep
     if over > EPS then
       local gone = s.rat + hz - now
       local rate = s.rpct / 100 / hz

@@ -2,7 +2,7 @@
 -- KEYS: H1, L1, ..., Hn, Ln, REGISTRY
 -- ARGV: n, target, ceiling, band, margin, probe_timeout, poll, scale,
 --       then per key: id, cost, budget, budget_standard, standard_default, window, max_cost,
---       contended (0/1)
+--       contended (0/1), reserve (share of the limit to leave free)
 -- Returns {1, now} or {0, now, index, wait_ms, interval_us, reason, ...}.
 local n = tonumber(ARGV[1])
 local p = {
@@ -13,11 +13,12 @@ local p = {
 local now = now_ms()
 local keys, blocked = {}, {}
 for i = 1, n do
-  local a = 9 + (i - 1) * 8
+  local a = 9 + (i - 1) * 9
   local lim = {
     id = ARGV[a], cost = tonumber(ARGV[a + 1]), b = tonumber(ARGV[a + 2]),
     bstd = tonumber(ARGV[a + 3]), stddef = ARGV[a + 4] == '1', w = tonumber(ARGV[a + 5]),
     maxc = tonumber(ARGV[a + 6]), contended = ARGV[a + 7] == '1',
+    reserve = tonumber(ARGV[a + 8]),
   }
   local H, L = KEYS[2 * i - 1], KEYS[2 * i]
   local s = load(H)
