@@ -63,11 +63,11 @@
 //!
 //! | id | kind | name | businesses / notes |
 //! |---|---|---|---|
-//! | 4000000001 | app | Acme Shop (Shopping) | Acme OWNER |
+//! | 4000000001 | app | Acme Shop (Shopping) | Acme OWNER; authorized act_2000000001 (Acme) |
 //! | 4000000002 | app | Globex Insights (Business) | Globex OWNER; Acme AGENCY CONFIRMED [DEVELOP, ANALYZE] |
 //! | 4000000003 | app | Initech Loyalty (Lifestyle) | Initech OWNER; Acme AGENCY PENDING |
 //! | 4000000004 | app | Acme Scratch Game (Games) | none; app admin Acme Admin System User (AP05 -> CONFIRMED) |
-//! | 5000000001 | pixel | Acme Website Pixel | Acme OWNER |
+//! | 5000000001 | pixel | Acme Website Pixel | Acme OWNER; shared with act_2000000001 (Acme) |
 //! | 5000000002 | pixel | Initech Pixel | Initech OWNER; Globex AGENCY CONFIRMED |
 //! | 5000000003 | pixel | Globex Pixel | Globex OWNER |
 //! | 6000000001 | instagram | acmeretail | Acme OWNER; Globex AGENCY CONFIRMED [ADVERTISE, ANALYZE]; authorized act_2000000001 |
@@ -107,9 +107,9 @@
 use serde_json::json;
 
 use super::world::{
-    Access, AccessStatus, AccessType, Asset, AssetGroup, AssetKind, Business, CustomAudience,
-    GroupRoles, OboRequest, OboStatus, Role, SharingRelationship, SharingStatus, TaskGrant,
-    TokenRecord, User, UserKind, World, DAY,
+    Access, AccessStatus, AccessType, Asset, AssetGroup, AssetKind, AuthorizedAdAccount, Business,
+    CustomAudience, GroupRoles, OboRequest, OboStatus, Role, SharingRelationship, SharingStatus,
+    TaskGrant, TokenRecord, User, UserKind, World, DAY,
 };
 use crate::vault::TokenKind;
 
@@ -412,6 +412,17 @@ impl Builder {
         }
     }
 
+    /// An ad account linked to an asset for a business (authorized for an
+    /// Instagram account or app, a pixel shared with it).
+    fn link_ad_account(&mut self, id: &str, ad_account: &str, biz: &str) {
+        if let Some(asset) = self.world.assets.get_mut(id) {
+            asset.authorized_ad_accounts.push(AuthorizedAdAccount {
+                ad_account: ad_account.to_string(),
+                business: biz.to_string(),
+            });
+        }
+    }
+
     fn ad_account(&mut self, id: &str, name: &str, currency: &str, timezone_id: u64) {
         let asset = self.asset(AssetKind::AdAccount, id, name);
         asset.attrs.insert("currency".into(), json!(currency));
@@ -544,6 +555,7 @@ impl Builder {
             app.attrs.insert("link".into(), json!(link));
         }
         self.owned("4000000001", ACME);
+        self.link_ad_account("4000000001", "2000000001", ACME);
         self.owned("4000000002", GLOBEX);
         self.access(
             "4000000002",
@@ -558,6 +570,7 @@ impl Builder {
 
         self.asset(Pixel, "5000000001", "Acme Website Pixel");
         self.owned("5000000001", ACME);
+        self.link_ad_account("5000000001", "2000000001", ACME);
         self.asset(Pixel, "5000000002", "Initech Pixel");
         self.owned("5000000002", INITECH);
         self.access(
@@ -580,13 +593,7 @@ impl Builder {
         }
         self.owned("6000000001", ACME);
         self.access("6000000001", GLOBEX, Agency, Confirmed, AD_GENERAL);
-        if let Some(ig) = self.world.assets.get_mut("6000000001") {
-            ig.authorized_ad_accounts
-                .push(super::world::AuthorizedAdAccount {
-                    ad_account: "2000000001".into(),
-                    business: ACME.into(),
-                });
-        }
+        self.link_ad_account("6000000001", "2000000001", ACME);
         self.owned("6000000002", INITECH);
         self.access("6000000002", GLOBEX, Agency, Confirmed, &["ADVERTISE"]);
         self.owned("6000000003", ACME);

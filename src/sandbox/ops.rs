@@ -516,14 +516,14 @@ fn route_asset(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use AssetKind::{AdAccount, Catalog, InstagramAccount, Page, Pixel};
+    use AssetKind::{AdAccount, App, Catalog, InstagramAccount, Page, Pixel};
     use Verb::{Delete, Get, Post};
     match (kind, edge, call.verb) {
         (_, None, Get) => nodes::asset(world, call, key),
-        (AdAccount | Page | Catalog, Some("assigned_users"), Get) => {
+        (AdAccount | Page | Catalog | Pixel, Some("assigned_users"), Get) => {
             people::asset_users(world, call, key)
         }
-        (AdAccount | Page | Catalog, Some("assigned_users"), Post) => {
+        (AdAccount | Page | Catalog | Pixel, Some("assigned_users"), Post) => {
             people::assign(world, call, key)
         }
         (AdAccount | Page | Catalog, Some("assigned_users"), Delete) => {
@@ -537,11 +537,16 @@ fn route_asset(
             agencies::revoke(world, call, key)
         }
         (AdAccount, Some("onbehalf_requests"), Get) => obo::for_ad_account(world, call, key),
-        (InstagramAccount, Some("authorized_adaccounts"), Get) => {
+        (InstagramAccount | App, Some("authorized_adaccounts"), Get) => {
             agencies::authorized_ad_accounts(world, call, key)
         }
         (InstagramAccount, Some("authorized_adaccounts"), Post) => {
             agencies::authorize_ad_account(world, call, key)
+        }
+        (Pixel, Some("shared_accounts"), Get) => agencies::authorized_ad_accounts(world, call, key),
+        (Pixel, Some("shared_accounts"), Post) => agencies::authorize_ad_account(world, call, key),
+        (Pixel, Some("shared_accounts"), Delete) => {
+            agencies::unauthorize_ad_account(world, call, key)
         }
         (_, None, _) => Err(unsupported()),
         (_, Some(e), _) => Err(edge_error(
@@ -551,6 +556,7 @@ fn route_asset(
                 "agencies",
                 "authorized_adaccounts",
                 "onbehalf_requests",
+                "shared_accounts",
             ],
             unsupported,
         )),

@@ -276,7 +276,8 @@ pub(crate) struct TaskGrant {
     pub(crate) since: u64,
 }
 
-/// An ad account an Instagram account may run ads with, per business.
+/// An ad account linked to an asset (an Instagram account or app it may run
+/// ads with, a pixel shared with it), per business.
 #[derive(Clone, Debug)]
 pub(crate) struct AuthorizedAdAccount {
     pub(crate) ad_account: String,
@@ -296,7 +297,9 @@ pub(crate) struct Asset {
     /// Personal admins (page admins, ad account admins, app admins) and when
     /// they became admin, seconds since the epoch.
     pub(crate) admins: BTreeMap<String, u64>,
-    /// Instagram accounts only.
+    /// Ad accounts linked per business: an Instagram account's authorized
+    /// ad accounts, a pixel's shared accounts, an app's authorized ad
+    /// accounts.
     pub(crate) authorized_ad_accounts: Vec<AuthorizedAdAccount>,
 }
 
