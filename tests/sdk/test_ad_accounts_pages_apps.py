@@ -1,9 +1,10 @@
-"""AA01–AA11, PG01–PG11, AP01–AP06, PX01–PX09, ME01 and the SDK's error
+"""AA01–AA11, PG01–PG11, AP01–AP08, PX01–PX09, ME01 and the SDK's error
 objects (AP04 through api.call: gone from the spec)."""
 
 import pytest
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adspixel import AdsPixel
+from facebook_business.adobjects.application import Application
 from facebook_business.adobjects.business import Business
 from facebook_business.adobjects.businessadaccountrequest import BusinessAdAccountRequest
 from facebook_business.adobjects.businessuser import BusinessUser
@@ -236,6 +237,18 @@ def test_ap04_remove_app_through_api_call(apis):
     r = api.call("DELETE", (ACME, "apps"), params={"app_id": "4000000004"})
     assert r.json() == {"success": True}
     assert ids(Business(ACME, api=api).get_owned_apps()) == ["4000000001"]
+
+
+@ops("AP07", "AP08")
+def test_ap07_app_agencies_and_ap08_authorized_ad_accounts(apis):
+    globex = apis["globex"]
+    assert ids(Application("4000000002", api=globex).get_agencies(fields=["id", "name"])) == [ACME]
+    acme = apis["acme"]
+    app = Application("4000000001", api=acme)
+    # AP06 (above) made Globex ask for access to Acme Shop: a PENDING agency.
+    assert ids(app.get_agencies()) == [GLOBEX]
+    assert ids(app.get_authorized_ad_accounts(params={"business": ACME})) == ["act_2000000001"]
+    assert ids(app.get_authorized_ad_accounts()) == ["act_2000000001"]
 
 
 @ops("PX01", "PX02")
