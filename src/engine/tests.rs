@@ -58,6 +58,8 @@ fn every_catalogue_id_has_exactly_one_route() {
     want.extend(["PX05", "PX06", "PX07", "PX08", "PX09"].map(String::from));
     // Apps' agencies and authorized ad accounts.
     want.extend(["AP07", "AP08"].map(String::from));
+    // Child businesses.
+    want.extend(["CB01", "CB02", "CB03"].map(String::from));
     want.sort();
     assert_eq!(ids, want);
 }

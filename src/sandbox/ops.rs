@@ -437,6 +437,10 @@ fn route_business(
         (Some("clients"), Delete) => b2b::remove_client(world, call, biz),
         (Some("agencies"), Get) => b2b::agencies(world, call, biz),
         (Some("agencies"), Delete) => b2b::remove_agency(world, call, biz),
+        // Child businesses.
+        (Some("owned_businesses"), Get) => b2b::owned_businesses(world, call, biz),
+        (Some("owned_businesses"), Post) => b2b::create_owned_business(world, call, biz),
+        (Some("owned_businesses"), Delete) => b2b::delete_owned_business(world, call, biz),
         // On behalf of.
         (Some("sent_inprogress_onbehalf_requests"), Get) => obo::sent(world, call, biz),
         (Some("sent_inprogress_onbehalf_requests"), Post) => obo::create(world, call, biz),
@@ -476,6 +480,7 @@ const BUSINESS_EDGES: &[&str] = &[
     "client_product_catalogs",
     "clients",
     "agencies",
+    "owned_businesses",
     "sent_inprogress_onbehalf_requests",
     "received_inprogress_onbehalf_requests",
     "received_audience_sharing_requests",

@@ -49,6 +49,11 @@ pub(crate) struct Business {
     pub(crate) name: String,
     /// Members by user id.
     pub(crate) members: BTreeMap<String, Role>,
+    /// The business that owns this one (a child business: CB01–CB03).
+    pub(crate) parent: Option<String>,
+    /// Fields of the business node (vertical, timezone_id, the parent's
+    /// child_business_external_id).
+    pub(crate) attrs: Map<String, Value>,
 }
 
 /// The asset types the sandbox models.
@@ -520,6 +525,9 @@ pub(crate) struct World {
 /// First id of access requests (BusinessAdAccountRequest,
 /// BusinessPageRequest, BusinessApplicationRequest).
 pub(crate) const ACCESS_REQUEST_IDS: u64 = 8_500_000_001;
+
+/// First id of child businesses created by CB02.
+pub(crate) const CREATED_BUSINESS_IDS: u64 = 1_000_000_101;
 
 /// Seconds in a day.
 pub(crate) const DAY: u64 = 24 * 60 * 60;
