@@ -8,6 +8,7 @@
 //! | 1000000001 | Acme Retail | admins 10001 Alice Admin, 10101 Acme Admin System User; employees 10002 Bob Employee, 10003 Carol Analyst, 10102 Acme Employee System User |
 //! | 1000000002 | Globex Agency | admins 10004 Dan Agency, 10201 Globex Admin System User; employee 10006 Frank Planner |
 //! | 1000000003 | Initech Holdings | admins 10007 Grace Initech, 10301 Initech Admin System User |
+//! | 1000000005 | Acme Outlet Stores | child business of Acme (RETAIL, external id acme-outlets); admin 10101 Acme Admin System User; owns act_2000000008 and page 3000000010 |
 //! | 1000000004 | Umbrella Brands | admin 10401 Umbrella Admin System User; employee 10402 Uma Planner; owns 1,200 ad accounts (act_2200000001..act_2200001200) and 1,200 pages (3100000001..3100001200), for bulk operations |
 //! | — | (no business) | 10005 Erin Outsider |
 //!
@@ -15,7 +16,7 @@
 //!
 //! | vault name | value | kind | user | vault businesses |
 //! |---|---|---|---|---|
-//! | sandbox-acme-admin | sandbox-token-acme-admin | system_user | 10101 | 1000000001 |
+//! | sandbox-acme-admin | sandbox-token-acme-admin | system_user | 10101 | 1000000001, 1000000005 |
 //! | sandbox-globex-admin | sandbox-token-globex-admin | system_user | 10201 | 1000000002 |
 //! | sandbox-initech-admin | sandbox-token-initech-admin | system_user | 10301 | 1000000003 |
 //! | sandbox-umbrella-admin | sandbox-token-umbrella-admin | system_user | 10401 | 1000000004 |
@@ -41,6 +42,7 @@
 //! | act_2000000005 | Acme Unclaimed Account | none | personal admins Alice, Acme Admin System User | AA01 by Acme -> CONFIRMED |
 //! | act_2000000006 | Initech Main Account | Initech OWNER CONFIRMED; Globex AGENCY PENDING | Grace MANAGE/ADVERTISE/ANALYZE | in Globex's pending_client_ad_accounts |
 //! | act_2000000007 | Globex House Account | Globex OWNER CONFIRMED | Dan MANAGE/ADVERTISE/ANALYZE | |
+//! | act_2000000008 | Acme Outlet Stores Account | Acme Outlet Stores OWNER CONFIRMED | | child business |
 //!
 //! AA05 on act_2000000001 or act_2000000002 by Acme fails (OWNER + CONFIRMED).
 //! AA02 creates act_2000000101, act_2000000102, ...
@@ -58,16 +60,17 @@
 //! | 3000000007 | Acme Kiosk | Acme OWNER PENDING | page admin Acme Admin System User (1 day) | in Acme's pending_owned_pages |
 //! | 3000000008 | Acme Careers | Acme OWNER CONFIRMED | page admin Acme Admin System User (30 days), no business tasks | PG06 by Acme succeeds; WF02 derives a page token |
 //! | 3000000009 | Initech Careers | Initech OWNER CONFIRMED | page admin Globex Admin System User (100 days) | PG02 by Globex -> CONFIRMED |
+//! | 3000000010 | Acme Outlet Stores | Acme Outlet Stores OWNER CONFIRMED | | child business |
 //!
 //! # Other assets
 //!
 //! | id | kind | name | businesses / notes |
 //! |---|---|---|---|
-//! | 4000000001 | app | Acme Shop (Shopping) | Acme OWNER |
+//! | 4000000001 | app | Acme Shop (Shopping) | Acme OWNER; authorized act_2000000001 (Acme) |
 //! | 4000000002 | app | Globex Insights (Business) | Globex OWNER; Acme AGENCY CONFIRMED [DEVELOP, ANALYZE] |
 //! | 4000000003 | app | Initech Loyalty (Lifestyle) | Initech OWNER; Acme AGENCY PENDING |
 //! | 4000000004 | app | Acme Scratch Game (Games) | none; app admin Acme Admin System User (AP05 -> CONFIRMED) |
-//! | 5000000001 | pixel | Acme Website Pixel | Acme OWNER |
+//! | 5000000001 | pixel | Acme Website Pixel | Acme OWNER; shared with act_2000000001 (Acme) |
 //! | 5000000002 | pixel | Initech Pixel | Initech OWNER; Globex AGENCY CONFIRMED |
 //! | 5000000003 | pixel | Globex Pixel | Globex OWNER |
 //! | 6000000001 | instagram | acmeretail | Acme OWNER; Globex AGENCY CONFIRMED [ADVERTISE, ANALYZE]; authorized act_2000000001 |
@@ -107,9 +110,9 @@
 use serde_json::json;
 
 use super::world::{
-    Access, AccessStatus, AccessType, Asset, AssetGroup, AssetKind, Business, CustomAudience,
-    GroupRoles, OboRequest, OboStatus, Role, SharingRelationship, SharingStatus, TaskGrant,
-    TokenRecord, User, UserKind, World, DAY,
+    Access, AccessStatus, AccessType, Asset, AssetGroup, AssetKind, AuthorizedAdAccount, Business,
+    CustomAudience, GroupRoles, OboRequest, OboStatus, Role, SharingRelationship, SharingStatus,
+    TaskGrant, TokenRecord, User, UserKind, World, DAY,
 };
 use crate::vault::TokenKind;
 
@@ -121,6 +124,8 @@ pub(crate) const GLOBEX: &str = "1000000002";
 pub(crate) const INITECH: &str = "1000000003";
 /// Umbrella Brands: the bulk fixture (many ad accounts and pages).
 pub(crate) const UMBRELLA: &str = "1000000004";
+/// Acme Outlet Stores: a child business of Acme (CB01).
+pub(crate) const ACME_OUTLETS: &str = "1000000005";
 /// Ad accounts and pages Umbrella Brands owns (act_2200000001.. and
 /// 3100000001..).
 pub(crate) const UMBRELLA_ASSETS: u64 = 1_200;
@@ -260,17 +265,31 @@ impl Builder {
                 (UMBRELLA_PLANNER, Role::Employee),
             ],
         );
+        // A child business of Acme, administered by Acme's system user.
+        let child = self.business(
+            ACME_OUTLETS,
+            "Acme Outlet Stores",
+            &[(ACME_SU, Role::Admin)],
+        );
+        child.parent = Some(ACME.to_string());
+        child.attrs.insert("vertical".into(), json!("RETAIL"));
+        child.attrs.insert("timezone_id".into(), json!(1));
+        child
+            .attrs
+            .insert("child_business_external_id".into(), json!("acme-outlets"));
     }
 
-    fn business(&mut self, id: &str, name: &str, members: &[(&str, Role)]) {
-        self.world.businesses.insert(
-            id.to_string(),
-            Business {
+    fn business(&mut self, id: &str, name: &str, members: &[(&str, Role)]) -> &mut Business {
+        self.world
+            .businesses
+            .entry(id.to_string())
+            .or_insert_with(|| Business {
                 id: id.to_string(),
                 name: name.to_string(),
                 members: members.iter().map(|(u, r)| (u.to_string(), *r)).collect(),
-            },
-        );
+                parent: None,
+                attrs: serde_json::Map::new(),
+            })
     }
 
     fn tokens(&mut self) {
@@ -280,7 +299,7 @@ impl Builder {
                 "sandbox-token-acme-admin",
                 TokenKind::SystemUser,
                 ACME_SU,
-                &[ACME],
+                &[ACME, ACME_OUTLETS],
             ),
             (
                 "sandbox-globex-admin",
@@ -412,6 +431,17 @@ impl Builder {
         }
     }
 
+    /// An ad account linked to an asset for a business (authorized for an
+    /// Instagram account or app, a pixel shared with it).
+    fn link_ad_account(&mut self, id: &str, ad_account: &str, biz: &str) {
+        if let Some(asset) = self.world.assets.get_mut(id) {
+            asset.authorized_ad_accounts.push(AuthorizedAdAccount {
+                ad_account: ad_account.to_string(),
+                business: biz.to_string(),
+            });
+        }
+    }
+
     fn ad_account(&mut self, id: &str, name: &str, currency: &str, timezone_id: u64) {
         let asset = self.asset(AssetKind::AdAccount, id, name);
         asset.attrs.insert("currency".into(), json!(currency));
@@ -452,6 +482,9 @@ impl Builder {
         self.ad_account("2000000007", "Globex House Account", "USD", 1);
         self.owned("2000000007", GLOBEX);
         self.grant("2000000007", DAN, GLOBEX, AD_ALL, 365);
+
+        self.ad_account("2000000008", "Acme Outlet Stores Account", "USD", 1);
+        self.owned("2000000008", ACME_OUTLETS);
     }
 
     fn pages(&mut self) {
@@ -504,6 +537,9 @@ impl Builder {
         self.asset(Page, "3000000009", "Initech Careers");
         self.owned("3000000009", INITECH);
         self.admin("3000000009", GLOBEX_SU, 100);
+
+        self.asset(Page, "3000000010", "Acme Outlet Stores");
+        self.owned("3000000010", ACME_OUTLETS);
     }
 
     fn other_assets(&mut self) {
@@ -544,6 +580,7 @@ impl Builder {
             app.attrs.insert("link".into(), json!(link));
         }
         self.owned("4000000001", ACME);
+        self.link_ad_account("4000000001", "2000000001", ACME);
         self.owned("4000000002", GLOBEX);
         self.access(
             "4000000002",
@@ -558,6 +595,7 @@ impl Builder {
 
         self.asset(Pixel, "5000000001", "Acme Website Pixel");
         self.owned("5000000001", ACME);
+        self.link_ad_account("5000000001", "2000000001", ACME);
         self.asset(Pixel, "5000000002", "Initech Pixel");
         self.owned("5000000002", INITECH);
         self.access(
@@ -580,13 +618,7 @@ impl Builder {
         }
         self.owned("6000000001", ACME);
         self.access("6000000001", GLOBEX, Agency, Confirmed, AD_GENERAL);
-        if let Some(ig) = self.world.assets.get_mut("6000000001") {
-            ig.authorized_ad_accounts
-                .push(super::world::AuthorizedAdAccount {
-                    ad_account: "2000000001".into(),
-                    business: ACME.into(),
-                });
-        }
+        self.link_ad_account("6000000001", "2000000001", ACME);
         self.owned("6000000002", INITECH);
         self.access("6000000002", GLOBEX, Agency, Confirmed, &["ADVERTISE"]);
         self.owned("6000000003", ACME);

@@ -437,6 +437,10 @@ fn route_business(
         (Some("clients"), Delete) => b2b::remove_client(world, call, biz),
         (Some("agencies"), Get) => b2b::agencies(world, call, biz),
         (Some("agencies"), Delete) => b2b::remove_agency(world, call, biz),
+        // Child businesses.
+        (Some("owned_businesses"), Get) => b2b::owned_businesses(world, call, biz),
+        (Some("owned_businesses"), Post) => b2b::create_owned_business(world, call, biz),
+        (Some("owned_businesses"), Delete) => b2b::delete_owned_business(world, call, biz),
         // On behalf of.
         (Some("sent_inprogress_onbehalf_requests"), Get) => obo::sent(world, call, biz),
         (Some("sent_inprogress_onbehalf_requests"), Post) => obo::create(world, call, biz),
@@ -476,6 +480,7 @@ const BUSINESS_EDGES: &[&str] = &[
     "client_product_catalogs",
     "clients",
     "agencies",
+    "owned_businesses",
     "sent_inprogress_onbehalf_requests",
     "received_inprogress_onbehalf_requests",
     "received_audience_sharing_requests",
@@ -516,14 +521,14 @@ fn route_asset(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use AssetKind::{AdAccount, Catalog, InstagramAccount, Page, Pixel};
+    use AssetKind::{AdAccount, App, Catalog, InstagramAccount, Page, Pixel};
     use Verb::{Delete, Get, Post};
     match (kind, edge, call.verb) {
         (_, None, Get) => nodes::asset(world, call, key),
-        (AdAccount | Page | Catalog, Some("assigned_users"), Get) => {
+        (AdAccount | Page | Catalog | Pixel, Some("assigned_users"), Get) => {
             people::asset_users(world, call, key)
         }
-        (AdAccount | Page | Catalog, Some("assigned_users"), Post) => {
+        (AdAccount | Page | Catalog | Pixel, Some("assigned_users"), Post) => {
             people::assign(world, call, key)
         }
         (AdAccount | Page | Catalog, Some("assigned_users"), Delete) => {
@@ -537,11 +542,16 @@ fn route_asset(
             agencies::revoke(world, call, key)
         }
         (AdAccount, Some("onbehalf_requests"), Get) => obo::for_ad_account(world, call, key),
-        (InstagramAccount, Some("authorized_adaccounts"), Get) => {
+        (InstagramAccount | App, Some("authorized_adaccounts"), Get) => {
             agencies::authorized_ad_accounts(world, call, key)
         }
         (InstagramAccount, Some("authorized_adaccounts"), Post) => {
             agencies::authorize_ad_account(world, call, key)
+        }
+        (Pixel, Some("shared_accounts"), Get) => agencies::authorized_ad_accounts(world, call, key),
+        (Pixel, Some("shared_accounts"), Post) => agencies::authorize_ad_account(world, call, key),
+        (Pixel, Some("shared_accounts"), Delete) => {
+            agencies::unauthorize_ad_account(world, call, key)
         }
         (_, None, _) => Err(unsupported()),
         (_, Some(e), _) => Err(edge_error(
@@ -551,6 +561,7 @@ fn route_asset(
                 "agencies",
                 "authorized_adaccounts",
                 "onbehalf_requests",
+                "shared_accounts",
             ],
             unsupported,
         )),

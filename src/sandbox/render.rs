@@ -23,6 +23,14 @@ pub(crate) static BUSINESS: NodeType = NodeType {
     nested: &[],
 };
 
+/// A child business, as its parent's `owned_businesses` lists it (CB01).
+pub(crate) static OWNED_BUSINESS: NodeType = NodeType {
+    name: "Business",
+    fields: &["id", "name", "vertical", "timezone_id"],
+    defaults: &["id", "name"],
+    nested: &[],
+};
+
 pub(crate) static ASSET_GROUP: NodeType = NodeType {
     name: "BusinessAssetGroup",
     fields: &[

@@ -2213,7 +2213,11 @@ fn demo_tokens_lead_with_business_admin_system_users() {
         ]
     );
     assert_eq!(tokens[0].kind, crate::vault::TokenKind::SystemUser);
-    assert_eq!(tokens[0].businesses, vec![ACME.to_string()]);
+    // Acme's admin system user also serves Acme's child business.
+    assert_eq!(
+        tokens[0].businesses,
+        vec![ACME.to_string(), demo::ACME_OUTLETS.to_string()]
+    );
     assert_eq!(tokens[0].secret.expose(), ACME_ADMIN);
     assert!(tokens.iter().skip(4).all(|t| t.businesses.is_empty()));
 }

@@ -49,6 +49,11 @@ pub(crate) struct Business {
     pub(crate) name: String,
     /// Members by user id.
     pub(crate) members: BTreeMap<String, Role>,
+    /// The business that owns this one (a child business: CB01–CB03).
+    pub(crate) parent: Option<String>,
+    /// Fields of the business node (vertical, timezone_id, the parent's
+    /// child_business_external_id).
+    pub(crate) attrs: Map<String, Value>,
 }
 
 /// The asset types the sandbox models.
@@ -276,7 +281,8 @@ pub(crate) struct TaskGrant {
     pub(crate) since: u64,
 }
 
-/// An ad account an Instagram account may run ads with, per business.
+/// An ad account linked to an asset (an Instagram account or app it may run
+/// ads with, a pixel shared with it), per business.
 #[derive(Clone, Debug)]
 pub(crate) struct AuthorizedAdAccount {
     pub(crate) ad_account: String,
@@ -296,7 +302,9 @@ pub(crate) struct Asset {
     /// Personal admins (page admins, ad account admins, app admins) and when
     /// they became admin, seconds since the epoch.
     pub(crate) admins: BTreeMap<String, u64>,
-    /// Instagram accounts only.
+    /// Ad accounts linked per business: an Instagram account's authorized
+    /// ad accounts, a pixel's shared accounts, an app's authorized ad
+    /// accounts.
     pub(crate) authorized_ad_accounts: Vec<AuthorizedAdAccount>,
 }
 
@@ -517,6 +525,9 @@ pub(crate) struct World {
 /// First id of access requests (BusinessAdAccountRequest,
 /// BusinessPageRequest, BusinessApplicationRequest).
 pub(crate) const ACCESS_REQUEST_IDS: u64 = 8_500_000_001;
+
+/// First id of child businesses created by CB02.
+pub(crate) const CREATED_BUSINESS_IDS: u64 = 1_000_000_101;
 
 /// Seconds in a day.
 pub(crate) const DAY: u64 = 24 * 60 * 60;

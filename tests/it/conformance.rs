@@ -101,7 +101,15 @@ fn inner(t: &str) -> &str {
 }
 
 /// Whether a proto field can carry a value of the spec's parameter type.
-fn type_compatible(field: &FieldDescriptor, spec_type: &str, has_values: bool) -> bool {
+/// `numeric_values`: the spec's enum lists integers only (e.g. CB02
+/// timezone_id, 0..592), which an integer field carries (bounded by its
+/// min_value and max_value).
+fn type_compatible(
+    field: &FieldDescriptor,
+    spec_type: &str,
+    has_values: bool,
+    numeric_values: bool,
+) -> bool {
     let list = spec_type.starts_with("list<");
     let base = inner(spec_type);
     if field.is_list() != list && !(base == "map" || base == "Object") {
@@ -113,7 +121,7 @@ fn type_compatible(field: &FieldDescriptor, spec_type: &str, has_values: bool) -
         Kind::Enum(_) => has_values || base == "string",
         Kind::Bool => base == "bool",
         Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 => {
-            matches!(base, "int" | "unsigned int" | "string" | "Object")
+            matches!(base, "int" | "unsigned int" | "string" | "Object") || numeric_values
         }
         // Ids travel as strings in the proto; Graph takes them as int or string.
         Kind::String => {
@@ -359,7 +367,11 @@ fn conformance(table: &RouteTable, spec: &Value) -> Findings {
             };
             let values = p.get("values").and_then(Value::as_array);
             let ty = p["type"].as_str().unwrap_or_default();
-            if !type_compatible(&fp.field, ty, values.is_some()) {
+            let numeric = values.is_some_and(|v| {
+                v.iter()
+                    .all(|x| x.as_str().is_some_and(|s| s.parse::<i64>().is_ok()))
+            });
+            if !type_compatible(&fp.field, ty, values.is_some(), numeric) {
                 f.hard.push(format!(
                     "{op}: {} ({:?}{}) cannot carry Meta's {ty}",
                     fp.graph_name,

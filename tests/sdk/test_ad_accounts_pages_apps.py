@@ -1,9 +1,10 @@
-"""AA01–AA11, PG01–PG11, AP01–AP06, PX01–PX04, ME01 and the SDK's error
+"""AA01–AA11, PG01–PG11, AP01–AP08, PX01–PX09, ME01 and the SDK's error
 objects (AP04 through api.call: gone from the spec)."""
 
 import pytest
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adspixel import AdsPixel
+from facebook_business.adobjects.application import Application
 from facebook_business.adobjects.business import Business
 from facebook_business.adobjects.businessadaccountrequest import BusinessAdAccountRequest
 from facebook_business.adobjects.businessuser import BusinessUser
@@ -238,6 +239,18 @@ def test_ap04_remove_app_through_api_call(apis):
     assert ids(Business(ACME, api=api).get_owned_apps()) == ["4000000001"]
 
 
+@ops("AP07", "AP08")
+def test_ap07_app_agencies_and_ap08_authorized_ad_accounts(apis):
+    globex = apis["globex"]
+    assert ids(Application("4000000002", api=globex).get_agencies(fields=["id", "name"])) == [ACME]
+    acme = apis["acme"]
+    app = Application("4000000001", api=acme)
+    # AP06 (above) made Globex ask for access to Acme Shop: a PENDING agency.
+    assert ids(app.get_agencies()) == [GLOBEX]
+    assert ids(app.get_authorized_ad_accounts(params={"business": ACME})) == ["act_2000000001"]
+    assert ids(app.get_authorized_ad_accounts()) == ["act_2000000001"]
+
+
 @ops("PX01", "PX02")
 def test_px01_px02_pixels(apis):
     api = apis["acme"]
@@ -260,4 +273,27 @@ def test_px03_pixel_agencies_and_px04_remove(apis):
     assert ids(Business(GLOBEX, api=globex).get_client_pixels()) == []
     with pytest.raises(FacebookRequestError) as err:
         pixel.delete_agencies(params={"business": GLOBEX})
+    assert err.value.api_error_code() == 100
+
+
+@ops("PX05", "PX06", "PX07", "PX08", "PX09")
+def test_px05_to_px09_pixel_users_and_shared_accounts(apis):
+    api = apis["acme"]
+    pixel = AdsPixel("5000000001", api=api)
+    # Carol's ANALYZE comes from the Acme Brand Team asset group.
+    users = pixel.get_assigned_users(fields=["id", "name", "user_type"], params={"business": ACME})
+    assert [(u["id"], u["user_type"]) for u in users] == [("10003", "BUSINESS_USER")]
+    pixel.create_assigned_user(params={"user": 10002, "tasks": ["ANALYZE", "UPLOAD"]})
+    assert ids(pixel.get_assigned_users(params={"business": ACME})) == ["10002", "10003"]
+    with pytest.raises(FacebookRequestError) as err:
+        pixel.create_assigned_user(params={"user": 10003, "tasks": ["EDIT"]})
+    assert err.value.api_error_code() == 100
+
+    assert ids(pixel.get_shared_accounts(params={"business": ACME})) == ["act_2000000001"]
+    pixel.create_shared_account(params={"account_id": "2000000002", "business": ACME})
+    assert ids(pixel.get_shared_accounts(params={"business": ACME})) == ["act_2000000001", "act_2000000002"]
+    pixel.delete_shared_accounts(params={"account_id": "2000000001", "business": ACME})
+    assert ids(pixel.get_shared_accounts(params={"business": ACME})) == ["act_2000000002"]
+    with pytest.raises(FacebookRequestError) as err:
+        pixel.delete_shared_accounts(params={"account_id": "2000000001", "business": ACME})
     assert err.value.api_error_code() == 100

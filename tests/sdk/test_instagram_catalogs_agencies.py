@@ -1,4 +1,4 @@
-"""IG01–IG08, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06 (BB01, OB01,
+"""IG01–IG08, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06, CB01–CB03 (BB01, OB01,
 OB03, OB05, OB06 through api.call: gone from the spec), and an app without
 legacy access."""
 
@@ -310,3 +310,27 @@ def test_legacy_edges_refused_without_access(legacy_off_sandbox):
     assert err.value.api_error_code() == 3
     # Edges in the spec still answer.
     assert ids(Business(GLOBEX, api=api).get_client_ad_accounts()) == ["act_2000000001"]
+
+
+@ops("CB01", "CB02", "CB03")
+def test_cb01_to_cb03_child_businesses(apis):
+    api = apis["acme"]
+    acme = Business(ACME, api=api)
+    outlets = "1000000005"
+    listed = acme.get_owned_businesses(fields=["id", "name", "vertical", "timezone_id"])
+    assert [(b["id"], b["vertical"], b["timezone_id"]) for b in listed] == [(outlets, "RETAIL", 1)]
+    assert ids(acme.get_owned_businesses(params={"child_business_external_id": "acme-outlets"})) == [outlets]
+    assert ids(acme.get_owned_businesses(params={"client_user_id": 10001})) == []
+    # The child's own ad accounts and pages, with the parent's admin token.
+    assert ids(Business(outlets, api=api).get_owned_ad_accounts()) == ["act_2000000008"]
+    assert ids(Business(outlets, api=api).get_owned_pages()) == ["3000000010"]
+
+    child = acme.create_owned_business(
+        params={"name": "Acme Pop-up Co", "vertical": "RETAIL", "timezone_id": "1", "child_business_external_id": "popup"}
+    )
+    assert ids(acme.get_owned_businesses()) == [outlets, child["id"]]
+    acme.delete_owned_businesses(params={"client_id": child["id"]})
+    assert ids(acme.get_owned_businesses()) == [outlets]
+    with pytest.raises(FacebookRequestError) as err:
+        acme.delete_owned_businesses(params={"client_id": child["id"]})
+    assert err.value.api_error_code() == 100

@@ -1,5 +1,8 @@
-//! Agencies of an asset and Instagram ad-account authorizations:
-//! BB03–BB08 (ad accounts and pages), IG03–IG05, IG07, IG08, CT07.
+//! Agencies of an asset and the ad accounts linked to an asset per business:
+//! BB03–BB08 (ad accounts and pages), IG03–IG05, IG07, IG08, CT07, and
+//! beyond the catalogue (issue 16) CT08–CT09, PX03–PX04, AP07 (agencies),
+//! PX07–PX09 (a pixel's shared ad accounts) and AP08 (an app's authorized
+//! ad accounts).
 //!
 //! Only the business that OWNS an asset can grant another business access
 //! to it (the seed: "You cannot grant access to assets of which you are just
@@ -134,7 +137,11 @@ pub(super) fn revoke(world: &mut World, call: &Call, key: &str) -> Result<Value,
     Ok(success())
 }
 
-/// IG07 GET /{instagram_account_id}/authorized_adaccounts business=.
+/// IG07 GET /{instagram_account_id}/authorized_adaccounts business=,
+/// PX07 GET /{pixel_id}/shared_accounts business=, AP08 GET
+/// /{app_id}/authorized_adaccounts (business= optional: else the caller's
+/// business with access): the ad accounts linked to the asset for the
+/// business.
 pub(super) fn authorized_ad_accounts(
     world: &mut World,
     call: &Call,
@@ -160,7 +167,9 @@ pub(super) fn authorized_ad_accounts(
 }
 
 /// IG08 POST /{instagram_account_id}/authorized_adaccounts account_id=,
-/// business=: the business must have confirmed access to both.
+/// business=; PX08 POST /{pixel_id}/shared_accounts account_id=, business=:
+/// the business must have confirmed access to both, and the caller must be
+/// its admin. Linking an account twice is no change.
 pub(super) fn authorize_ad_account(
     world: &mut World,
     call: &Call,
@@ -191,6 +200,37 @@ pub(super) fn authorize_ad_account(
                 business: biz,
             });
         }
+    }
+    Ok(success())
+}
+
+/// PX09 DELETE /{pixel_id}/shared_accounts account_id=, business=: by an
+/// admin of the business the sharing was made for; an ad account the pixel
+/// is not shared with (for that business) is code 100.
+pub(super) fn unauthorize_ad_account(
+    world: &mut World,
+    call: &Call,
+    key: &str,
+) -> Result<Value, GraphError> {
+    let asset = super::asset(world, key)?;
+    let biz = context_business(world, call, asset, true)?;
+    require_admin(world, &call.actor, &biz)?;
+    let account = param_asset(world, call, "account_id", AssetKind::AdAccount)?;
+    let linked = asset
+        .authorized_ad_accounts
+        .iter()
+        .any(|a| a.ad_account == account && a.business == biz);
+    if !linked {
+        return Err(GraphError::param(format!(
+            "Ad account act_{account} is not shared with {} {} for business {biz}",
+            asset.kind.label(),
+            asset.graph_id()
+        )));
+    }
+    if let Some(asset) = world.assets.get_mut(key) {
+        asset
+            .authorized_ad_accounts
+            .retain(|a| !(a.ad_account == account && a.business == biz));
     }
     Ok(success())
 }

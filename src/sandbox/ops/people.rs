@@ -1,6 +1,6 @@
-//! People on assets: `assigned_users` of ad accounts, pages and catalogs
-//! (AA07–AA09, PG07, PG09, PG10, CT03, CT04, CT06) and the user-side lists
-//! (AA06, PG08, CT05).
+//! People on assets: `assigned_users` of ad accounts, pages, catalogs and
+//! pixels (AA07–AA09, PG07, PG09, PG10, CT03, CT04, CT06, and PX05–PX06
+//! beyond the catalogue) and the user-side lists (AA06, PG08, CT05).
 //!
 //! Rules: the acting business (the `business` parameter, else the caller's
 //! business with confirmed access) must have confirmed access to the asset
@@ -23,7 +23,8 @@ use crate::sandbox::wire::{subcode, GraphError};
 use crate::sandbox::world::{AccessType, Asset, AssetKind, TaskGrant, World};
 
 /// AA07 GET /act_{id}/assigned_users, PG09 GET /{page_id}/assigned_users,
-/// CT06 GET /{catalog_id}/assigned_users: users with tasks from the business.
+/// CT06 GET /{catalog_id}/assigned_users, PX05 GET
+/// /{pixel_id}/assigned_users: users with tasks from the business.
 pub(super) fn asset_users(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
     let asset = super::asset(world, key)?;
     require_visible(world, &call.actor, asset)?;
@@ -83,8 +84,9 @@ fn refuse_group_derived(
 
 /// AA08 POST /act_{id}/assigned_users user=, tasks=;
 /// PG07 POST /{page_id}/assigned_users user=, tasks=;
-/// CT03 POST /{catalog_id}/assigned_users user=, tasks= (Meta's spec gives
-/// PG07 and CT03 no `business`: the acting business is the caller's).
+/// CT03 POST /{catalog_id}/assigned_users user=, tasks=;
+/// PX06 POST /{pixel_id}/assigned_users user=, tasks= (Meta's spec gives
+/// PG07, CT03 and PX06 no `business`: the acting business is the caller's).
 /// Adds the user or replaces their tasks.
 pub(super) fn assign(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
     let asset = super::asset(world, key)?;

@@ -1,4 +1,5 @@
-//! AgencyService: BB01–BB11.
+//! AgencyService: BB01–BB11, and CB01–CB03 (child businesses) beyond the
+//! catalogue.
 
 use graph_gateway::engine::CallContext;
 use graph_gateway::proto::ad_account_service_client::AdAccountServiceClient;
@@ -942,4 +943,220 @@ async fn bb11_an_agency_leaves_a_client() {
     assert_rule(&st, subcode::NOT_IN_BUSINESS);
     let no_client = remove_client(&mut c, "");
     assert_refused_before_graph(&gw, no_client, &["client_business_id"]).await;
+}
+
+// ---------------------------------------------------------------------------
+// CB01–CB03: child businesses (beyond the catalogue: issue 16)
+
+/// Acme Outlet Stores, Acme's child business (served by Acme's admin token).
+const OUTLETS: &str = "1000000005";
+
+rpc!(fn children(business_id: &str; read_mask = &["id", "name", "vertical", "timezone_id"][..])
+    -> Vec<ChildBusiness> = list_child_businesses(ListChildBusinessesRequest).businesses);
+rpc!(fn delete_child(business_id: &str, child_business_id: &str) -> MutationResult
+    = delete_child_business(DeleteChildBusinessRequest));
+
+/// The ids of a business's owned ad accounts (AA03) and pages (PG04).
+async fn owned_assets(
+    gw: &TestGateway,
+    business_id: &str,
+) -> Result<(Vec<String>, Vec<String>), Status> {
+    let mut accounts = AdAccountServiceClient::new(gw.channel().await);
+    let mut pages = PageServiceClient::new(gw.channel().await);
+    let a = accounts
+        .list_owned_ad_accounts(ListOwnedAdAccountsRequest {
+            business_id: business_id.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .ad_accounts;
+    let p = pages
+        .list_owned_pages(ListOwnedPagesRequest {
+            business_id: business_id.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .pages;
+    Ok((ids(&a, |x| &x.id), ids(&p, |x| &x.id)))
+}
+
+#[tokio::test]
+async fn cb01_lists_child_businesses_whose_assets_the_owned_rpcs_serve() {
+    let (gw, mut c) = start(Client::new).await;
+    assert_eq!(
+        children(&mut c, ACME).await,
+        vec![ChildBusiness {
+            id: OUTLETS.into(),
+            name: "Acme Outlet Stores".into(),
+            vertical: "RETAIL".into(),
+            timezone_id: 1,
+        }]
+    );
+    last_sent_to(&gw, "GET", &format!("/{ACME}/owned_businesses"));
+    assert!(children(&mut c, GLOBEX).await.is_empty());
+    // Filters: the parent's external id, a member of the child.
+    let filtered = |external: &str, user: &str| ListChildBusinessesRequest {
+        business_id: ACME.into(),
+        child_business_external_id: external.into(),
+        client_user_id: user.into(),
+        ..Default::default()
+    };
+    for (external, user, want) in [
+        ("acme-outlets", "", 1),
+        ("elsewhere", "", 0),
+        ("", "10101", 1),
+        ("", ALICE, 0),
+    ] {
+        let got = c
+            .list_child_businesses(filtered(external, user))
+            .await
+            .unwrap()
+            .into_inner()
+            .businesses;
+        assert_eq!(got.len(), want, "{external:?} {user:?}");
+    }
+    let sent = last_sent(&gw);
+    assert_eq!(sent.param("client_user_id"), Some(ALICE));
+    // The child's ad accounts and pages: the owned-asset RPCs with its id.
+    assert_eq!(
+        owned_assets(&gw, OUTLETS).await.unwrap(),
+        (
+            vec!["act_2000000008".to_string()],
+            vec!["3000000010".to_string()]
+        )
+    );
+    // Bad input never reaches Graph.
+    let bad = c.list_child_businesses(ListChildBusinessesRequest {
+        business_id: "acme".into(),
+        client_user_id: "alice".into(),
+        ..Default::default()
+    });
+    assert_refused_before_graph(&gw, bad, &["business_id", "client_user_id"]).await;
+}
+
+#[tokio::test]
+async fn cb02_creates_a_child_business_with_a_shared_page() {
+    let (gw, mut c) = start(Client::new).await;
+    assert_eq!(children(&mut c, ACME).await.len(), 1);
+    let created = c
+        .create_child_business(CreateChildBusinessRequest {
+            business_id: ACME.into(),
+            name: "Acme Pop-up Co".into(),
+            vertical: BusinessVertical::Retail.into(),
+            timezone_id: Some(7),
+            child_business_external_id: "popup".into(),
+            shared_page_id: "3000000001".into(),
+            page_permitted_tasks: nums(&[PageTask::Advertise, PageTask::Analyze]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let child = created.id;
+    assert_eq!(child, "1000000101");
+    let sent = last_sent_to(&gw, "POST", &format!("/{ACME}/owned_businesses"));
+    assert_eq!(sent.form_param("name"), Some("Acme Pop-up Co"));
+    assert_eq!(sent.form_param("vertical"), Some("RETAIL"));
+    assert_eq!(sent.form_param("timezone_id"), Some("7"));
+    assert_eq!(sent.form_param("shared_page_id"), Some("3000000001"));
+    assert_eq!(
+        sent.form_param("page_permitted_tasks"),
+        Some(r#"["ADVERTISE","ANALYZE"]"#)
+    );
+    // The cached list follows.
+    let list = children(&mut c, ACME).await;
+    assert_eq!(ids(&list, |b| &b.id), vec![OUTLETS, child.as_str()]);
+    assert_eq!(list[1].timezone_id, 7);
+
+    // Once a vault token serves it, the child's assets are at hand: the
+    // shared page as a client page, and an ad account it creates.
+    gw.engine
+        .vault()
+        .put(token("acme-popup", &child, "sandbox-token-acme-admin"))
+        .await
+        .unwrap();
+    let mut pages = PageServiceClient::new(gw.channel().await);
+    let client_pages = pages
+        .list_client_pages(ListClientPagesRequest {
+            business_id: child.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .pages;
+    assert_eq!(ids(&client_pages, |p| &p.id), vec!["3000000001"]);
+    let mut accounts = AdAccountServiceClient::new(gw.channel().await);
+    let account = accounts
+        .create_ad_account(CreateAdAccountRequest {
+            business_id: child.clone(),
+            name: "Pop-up Ads".into(),
+            currency: "USD".into(),
+            timezone_id: 7,
+            end_advertiser: child.clone(),
+            media_agency: "NONE".into(),
+            partner: "NONE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        owned_assets(&gw, &child).await.unwrap(),
+        (vec![account.id], vec![])
+    );
+
+    // A child business owns no businesses.
+    let st = c
+        .create_child_business(CreateChildBusinessRequest {
+            business_id: OUTLETS.into(),
+            name: "Grandchild".into(),
+            vertical: BusinessVertical::Retail.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_invalid_parameter(&st);
+    // Only a page the parent owns can be shared.
+    let st = c
+        .create_child_business(CreateChildBusinessRequest {
+            business_id: ACME.into(),
+            name: "Borrowed".into(),
+            vertical: BusinessVertical::Retail.into(),
+            shared_page_id: "3000000005".into(),
+            page_permitted_tasks: nums(&[PageTask::Analyze]),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_invalid_parameter(&st);
+    // Bad input never reaches Graph.
+    let bad = c.create_child_business(CreateChildBusinessRequest {
+        business_id: ACME.into(),
+        timezone_id: Some(999),
+        ..Default::default()
+    });
+    assert_refused_before_graph(&gw, bad, &["name", "vertical", "timezone_id"]).await;
+}
+
+#[tokio::test]
+async fn cb03_deletes_a_child_business() {
+    let (gw, mut c) = start(Client::new).await;
+    assert_eq!(children(&mut c, ACME).await.len(), 1);
+    assert!(owned_assets(&gw, OUTLETS).await.is_ok());
+    assert!(delete_child(&mut c, ACME, OUTLETS).await.unwrap().success);
+    let sent = last_sent_to(&gw, "DELETE", &format!("/{ACME}/owned_businesses"));
+    assert_eq!(sent.param("client_id"), Some(OUTLETS));
+    // The cached lists follow: no child, and its lists are gone with it.
+    assert!(children(&mut c, ACME).await.is_empty());
+    assert!(owned_assets(&gw, OUTLETS).await.is_err());
+    // Not a child (any more): Graph's error, mapped.
+    let st = delete_child(&mut c, ACME, OUTLETS).await.unwrap_err();
+    assert_invalid_parameter(&st);
+    let st = delete_child(&mut c, ACME, GLOBEX).await.unwrap_err();
+    assert_invalid_parameter(&st);
+    let bad = delete_child(&mut c, ACME, "outlets");
+    assert_refused_before_graph(&gw, bad, &["child_business_id"]).await;
 }

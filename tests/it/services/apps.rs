@@ -1,4 +1,4 @@
-//! AppService: AP01–AP06.
+//! AppService: AP01–AP06, and AP07–AP08 beyond the catalogue.
 
 use graph_gateway::proto::app_service_client::AppServiceClient as Client;
 use graph_gateway::proto::*;
@@ -135,4 +135,66 @@ async fn ap06_agency_claim_is_pending_and_listed_by_ap03() {
     // Nor by its owner.
     let st = claim_client(&mut c, ACME, "4000000001").await.unwrap_err();
     assert_invalid_parameter(&st);
+}
+
+// ---------------------------------------------------------------------------
+// AP07, AP08 (beyond the catalogue: issue 16)
+
+rpc!(fn app_agencies(app_id: &str, business_id: &str) -> Vec<AgencyBusiness>
+    = list_app_agencies(ListAppAgenciesRequest).agencies);
+rpc!(fn authorized(app_id: &str, business: &str) -> ListAppAuthorizedAdAccountsResponse
+    = list_app_authorized_ad_accounts(ListAppAuthorizedAdAccountsRequest));
+
+#[tokio::test]
+async fn ap07_lists_app_agencies_and_the_cached_list_follows_ap04_and_ap06() {
+    let (gw, mut c) = start(Client::new).await;
+    // Acme is the agency of Globex Insights (cached from here on).
+    let list = app_agencies(&mut c, "4000000002", GLOBEX).await;
+    assert_eq!(ids(&list, |a| &a.id), vec![ACME]);
+    assert_eq!(list[0].name, "Acme Retail");
+    last_sent_to(&gw, "GET", "/4000000002/agencies");
+    // The agency gives the app up (AP04): the app's agency list follows.
+    assert!(remove(&mut c, "4000000002").await.unwrap().success);
+    assert!(app_agencies(&mut c, "4000000002", GLOBEX).await.is_empty());
+
+    // Acme's own app has no agency until Globex asks for access (AP06).
+    assert!(app_agencies(&mut c, "4000000001", ACME).await.is_empty());
+    claim_client(&mut c, GLOBEX, "4000000001").await.unwrap();
+    assert_eq!(
+        ids(&app_agencies(&mut c, "4000000001", ACME).await, |a| &a.id),
+        vec![GLOBEX]
+    );
+
+    // Bad input never reaches Graph.
+    let bad = c.list_app_agencies(ListAppAgenciesRequest {
+        app_id: "shop".into(),
+        business_id: "acme".into(),
+        ..Default::default()
+    });
+    assert_refused_before_graph(&gw, bad, &["app_id", "business_id"]).await;
+}
+
+#[tokio::test]
+async fn ap08_lists_the_ad_accounts_authorized_for_an_app() {
+    let (gw, mut c) = start(Client::new).await;
+    let list = authorized(&mut c, "4000000001", ACME)
+        .await
+        .unwrap()
+        .ad_accounts;
+    assert_eq!(ids(&list, |a| &a.id), vec!["act_2000000001"]);
+    assert_eq!(list[0].business, node(ACME, "Acme Retail"));
+    let sent = last_sent_to(&gw, "GET", "/4000000001/authorized_adaccounts");
+    assert_eq!(sent.param("business"), Some(ACME));
+    // Globex's view of the app it has access to: none authorized for it.
+    assert!(authorized(&mut c, "4000000002", GLOBEX)
+        .await
+        .unwrap()
+        .ad_accounts
+        .is_empty());
+    // A business without access to the app is refused by Graph.
+    let st = authorized(&mut c, "4000000001", INITECH).await.unwrap_err();
+    assert_eq!(st.code(), tonic::Code::PermissionDenied, "{st:?}");
+    // Bad input never reaches Graph.
+    let bad = authorized(&mut c, "app", ACME);
+    assert_refused_before_graph(&gw, bad, &["app_id"]).await;
 }

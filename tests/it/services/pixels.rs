@@ -1,4 +1,4 @@
-//! PixelService: PX01–PX02, and PX03–PX04 beyond the catalogue.
+//! PixelService: PX01–PX02, and PX03–PX09 beyond the catalogue.
 
 use graph_gateway::proto::pixel_service_client::PixelServiceClient as Client;
 use graph_gateway::proto::*;
@@ -93,4 +93,228 @@ async fn px04_invalid_requests_never_reach_graph() {
     assert_refused_before_graph(&gw, bad, &["agency_business_id"]).await;
     let bad = remove_agency(&mut c, "px", INITECH, "g");
     assert_refused_before_graph(&gw, bad, &["pixel_id", "agency_business_id"]).await;
+}
+
+// ---------------------------------------------------------------------------
+// PX05, PX06: assigned users (beyond the catalogue: issue 16)
+
+/// Acme Website Pixel (Acme OWNER; Carol ANALYZE via group 9000000001;
+/// shared with act_2000000001 for Acme).
+const ACME_PIXEL: &str = "5000000001";
+/// Initech Pixel (Initech OWNER; Globex AGENCY [ANALYZE, ADVERTISE]).
+const INITECH_PIXEL: &str = "5000000002";
+
+/// Graph's spellings of pixel tasks.
+fn pixel_raw(t: &[PixelTask]) -> Vec<String> {
+    spelled(t, |v| v.as_str_name(), "PIXEL_TASK_")
+}
+
+// tasks is opt-in (not on Meta's AssignedUser), so the tests name it.
+rpc!(fn pixel_users(pixel_id: &str, business: &str; read_mask = &["id", "name", "tasks"][..])
+    -> Vec<PixelUser> = list_pixel_users(ListPixelUsersRequest).users);
+rpc!(fn assign_user(pixel_id: &str, business: &str, user: &str, tasks: &[PixelTask])
+    -> MutationResult = assign_pixel_user(AssignPixelUserRequest));
+
+fn pixel_user(id: &str, name: &str, tasks: &[PixelTask]) -> PixelUser {
+    PixelUser {
+        id: id.into(),
+        name: name.into(),
+        tasks: nums(tasks),
+        tasks_raw: pixel_raw(tasks),
+    }
+}
+
+#[tokio::test]
+async fn px05_lists_pixel_users_and_px06_assigns_one() {
+    let (gw, mut c) = start(Client::new).await;
+    // Carol's ANALYZE comes from the Acme Brand Team asset group.
+    let carol = pixel_user(CAROL, "Carol Analyst", &[PixelTask::Analyze]);
+    assert_eq!(
+        pixel_users(&mut c, ACME_PIXEL, ACME).await,
+        vec![carol.clone()]
+    );
+    let sent = last_sent_to(&gw, "GET", &format!("/{ACME_PIXEL}/assigned_users"));
+    assert_eq!(sent.param("business"), Some(ACME));
+    // Without a read_mask: id and name only.
+    let plain = c
+        .list_pixel_users(ListPixelUsersRequest {
+            pixel_id: ACME_PIXEL.into(),
+            business: ACME.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert_eq!(plain[0].id, CAROL);
+    assert!(plain[0].tasks.is_empty());
+
+    let tasks = [PixelTask::Upload, PixelTask::Analyze];
+    assert!(
+        assign_user(&mut c, ACME_PIXEL, ACME, BOB, &tasks)
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = last_sent_to(&gw, "POST", &format!("/{ACME_PIXEL}/assigned_users"));
+    assert_eq!(sent.form_param("user"), Some(BOB));
+    assert_eq!(sent.form_param("tasks"), Some(r#"["UPLOAD","ANALYZE"]"#));
+    // `business` selects the token; Meta's spec has no such parameter here.
+    assert_eq!(sent.form_param("business"), None);
+    // The cached list follows at once, in Graph's task order.
+    assert_eq!(
+        pixel_users(&mut c, ACME_PIXEL, ACME).await,
+        vec![
+            pixel_user(
+                BOB,
+                "Bob Employee",
+                &[PixelTask::Upload, PixelTask::Analyze]
+            ),
+            carol
+        ]
+    );
+    // Another business's view of the pixel: Globex has no access to it.
+    let st = c
+        .list_pixel_users(ListPixelUsersRequest {
+            pixel_id: ACME_PIXEL.into(),
+            business: GLOBEX.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_permission_denied(&st);
+}
+
+#[tokio::test]
+async fn px06_keeps_metas_rules() {
+    let (gw, mut c) = start(Client::new).await;
+    // Carol's permission comes from an asset group: change it there.
+    let st = assign_user(&mut c, ACME_PIXEL, ACME, CAROL, &[PixelTask::Edit])
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::FROM_ASSET_GROUP);
+    // Erin belongs to no business.
+    let st = assign_user(&mut c, ACME_PIXEL, ACME, ERIN, &[PixelTask::Analyze])
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::USER_NOT_IN_BUSINESS);
+    // An agency assigns within its permitted tasks only.
+    let st = assign_user(&mut c, INITECH_PIXEL, GLOBEX, FRANK, &[PixelTask::Edit])
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::TASKS_NOT_PERMITTED);
+    assign_user(&mut c, INITECH_PIXEL, GLOBEX, FRANK, &[PixelTask::Analyze])
+        .await
+        .unwrap();
+    assert_eq!(
+        pixel_users(&mut c, INITECH_PIXEL, GLOBEX).await,
+        vec![pixel_user(FRANK, "Frank Planner", &[PixelTask::Analyze])]
+    );
+    assert!(pixel_users(&mut c, INITECH_PIXEL, INITECH).await.is_empty());
+
+    // Bad input never reaches Graph.
+    let bad = assign_user(&mut c, ACME_PIXEL, ACME, BOB, &[]);
+    assert_refused_before_graph(&gw, bad, &["tasks"]).await;
+    let bad = assign_user(&mut c, "px", ACME, "bob", &[PixelTask::Analyze]);
+    assert_refused_before_graph(&gw, bad, &["pixel_id", "user"]).await;
+    let bad = pixel_users_raw(&mut c, ACME_PIXEL, "");
+    assert_refused_before_graph(&gw, bad, &["business"]).await;
+}
+
+rpc!(fn pixel_users_raw(pixel_id: &str, business: &str) -> ListPixelUsersResponse
+    = list_pixel_users(ListPixelUsersRequest));
+
+// ---------------------------------------------------------------------------
+// PX07–PX09: shared ad accounts (beyond the catalogue: issue 16)
+
+rpc!(fn shared(pixel_id: &str, business: &str) -> ListPixelSharedAdAccountsResponse
+    = list_pixel_shared_ad_accounts(ListPixelSharedAdAccountsRequest));
+rpc!(fn share(pixel_id: &str, business: &str, ad_account_id: &str) -> MutationResult
+    = share_pixel_with_ad_account(SharePixelWithAdAccountRequest));
+rpc!(fn unshare(pixel_id: &str, business: &str, ad_account_id: &str) -> MutationResult
+    = unshare_pixel_from_ad_account(UnsharePixelFromAdAccountRequest));
+
+async fn shared_ids(
+    c: &mut Client<tonic::transport::Channel>,
+    pixel: &str,
+    biz: &str,
+) -> Vec<String> {
+    let list = shared(c, pixel, biz).await.unwrap().ad_accounts;
+    ids(&list, |a| &a.id)
+}
+
+#[tokio::test]
+async fn px07_lists_shared_accounts_px08_shares_and_px09_unshares() {
+    let (gw, mut c) = start(Client::new).await;
+    let list = shared(&mut c, ACME_PIXEL, ACME).await.unwrap().ad_accounts;
+    assert_eq!(ids(&list, |a| &a.id), vec!["act_2000000001"]);
+    assert_eq!(list[0].name, "Acme US Prospecting");
+    assert_eq!(list[0].business, node(ACME, "Acme Retail"));
+    let sent = last_sent_to(&gw, "GET", &format!("/{ACME_PIXEL}/shared_accounts"));
+    assert_eq!(sent.param("business"), Some(ACME));
+
+    // act_ or not, the account goes to Graph as digits.
+    assert!(
+        share(&mut c, ACME_PIXEL, ACME, "act_2000000002")
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = last_sent_to(&gw, "POST", &format!("/{ACME_PIXEL}/shared_accounts"));
+    assert_eq!(sent.form_param("account_id"), Some("2000000002"));
+    assert_eq!(sent.form_param("business"), Some(ACME));
+    assert_eq!(
+        shared_ids(&mut c, ACME_PIXEL, ACME).await,
+        vec!["act_2000000001", "act_2000000002"]
+    );
+
+    assert!(
+        unshare(&mut c, ACME_PIXEL, ACME, "2000000001")
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = last_sent_to(&gw, "DELETE", &format!("/{ACME_PIXEL}/shared_accounts"));
+    assert_eq!(sent.param("account_id"), Some("2000000001"));
+    assert_eq!(
+        shared_ids(&mut c, ACME_PIXEL, ACME).await,
+        vec!["act_2000000002"]
+    );
+    // Not shared any more: Graph's error, mapped.
+    let st = unshare(&mut c, ACME_PIXEL, ACME, "2000000001")
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), tonic::Code::InvalidArgument, "{st:?}");
+}
+
+#[tokio::test]
+async fn px08_keeps_metas_rules() {
+    let (gw, mut c) = start(Client::new).await;
+    // An agency of the pixel shares it with its own ad account ...
+    assert!(shared_ids(&mut c, INITECH_PIXEL, GLOBEX).await.is_empty());
+    share(&mut c, INITECH_PIXEL, GLOBEX, "2000000007")
+        .await
+        .unwrap();
+    assert_eq!(
+        shared_ids(&mut c, INITECH_PIXEL, GLOBEX).await,
+        vec!["act_2000000007"]
+    );
+    // ... and the owner's view is its own.
+    assert!(shared_ids(&mut c, INITECH_PIXEL, INITECH).await.is_empty());
+    // Not with an account it has no confirmed access to (pending agency).
+    let st = share(&mut c, INITECH_PIXEL, GLOBEX, "2000000006")
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::NOT_IN_BUSINESS);
+    // Not with a pixel its business cannot reach.
+    let st = share(&mut c, "5000000003", ACME, "2000000001")
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::NOT_IN_BUSINESS);
+
+    // Bad input never reaches Graph.
+    let bad = share(&mut c, ACME_PIXEL, ACME, "");
+    assert_refused_before_graph(&gw, bad, &["ad_account_id"]).await;
+    let bad = unshare(&mut c, "px", "acme", "act_x");
+    assert_refused_before_graph(&gw, bad, &["pixel_id", "business", "ad_account_id"]).await;
 }
