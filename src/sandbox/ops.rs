@@ -426,6 +426,12 @@ fn route_business(
         (Some("instagram_accounts"), Delete) => {
             business_assets::remove(world, call, biz, InstagramAccount)
         }
+        (Some("owned_instagram_assets"), Get) => {
+            business_assets::instagram_assets(world, call, biz, Owned)
+        }
+        (Some("client_instagram_assets"), Get) => {
+            business_assets::instagram_assets(world, call, biz, Client)
+        }
         // Catalogs.
         (Some("owned_product_catalogs"), Get) => list(world, Catalog, Owned),
         (Some("client_product_catalogs"), Get) => list(world, Catalog, Client),
@@ -472,6 +478,8 @@ const BUSINESS_EDGES: &[&str] = &[
     "client_pixels",
     "owned_instagram_accounts",
     "instagram_accounts",
+    "owned_instagram_assets",
+    "client_instagram_assets",
     "owned_product_catalogs",
     "client_product_catalogs",
     "clients",
@@ -520,13 +528,13 @@ fn route_asset(
     use Verb::{Delete, Get, Post};
     match (kind, edge, call.verb) {
         (_, None, Get) => nodes::asset(world, call, key),
-        (AdAccount | Page | Catalog, Some("assigned_users"), Get) => {
+        (AdAccount | Page | Catalog | InstagramAccount, Some("assigned_users"), Get) => {
             people::asset_users(world, call, key)
         }
-        (AdAccount | Page | Catalog, Some("assigned_users"), Post) => {
+        (AdAccount | Page | Catalog | InstagramAccount, Some("assigned_users"), Post) => {
             people::assign(world, call, key)
         }
-        (AdAccount | Page | Catalog, Some("assigned_users"), Delete) => {
+        (AdAccount | Page | Catalog | InstagramAccount, Some("assigned_users"), Delete) => {
             people::unassign(world, call, key)
         }
         (_, Some("agencies"), Get) => agencies::list_agencies(world, call, key),

@@ -123,6 +123,15 @@ pub(crate) static INSTAGRAM: NodeType = NodeType {
     nested: &[],
 };
 
+/// What a business holds for an Instagram account (IG09, IG10): in the
+/// sandbox the asset id is the IG user's.
+pub(crate) static INSTAGRAM_ASSET: NodeType = NodeType {
+    name: "InstagramBusinessAsset",
+    fields: &["id", "ig_user_id", "ig_username"],
+    defaults: &["id"],
+    nested: &[],
+};
+
 pub(crate) static CATALOG: NodeType = NodeType {
     name: "ProductCatalog",
     fields: &["id", "name", "access_status", "permitted_tasks", "tasks"],
@@ -294,6 +303,17 @@ pub(crate) fn asset(world: &World, asset: &Asset, view: View<'_>) -> Map<String,
     }
     let ty = node_type(asset.kind);
     out.retain(|k, _| ty.fields.contains(&k.as_str()));
+    out
+}
+
+/// An Instagram account as the InstagramBusinessAsset a business holds.
+pub(crate) fn instagram_asset(asset: &Asset) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(asset.graph_id()));
+    out.insert("ig_user_id".into(), json!(asset.graph_id()));
+    if let Some(username) = asset.attrs.get("username") {
+        out.insert("ig_username".into(), username.clone());
+    }
     out
 }
 
