@@ -170,6 +170,7 @@ fn spec_types(node: &Node) -> &'static [&'static str] {
             AssetKind::Catalog => &["ProductCatalog"],
             AssetKind::OfflineConversionDataSet => &["OfflineConversionDataSet"],
             AssetKind::CustomConversion => &["CustomConversion"],
+            AssetKind::WhatsAppBusinessAccount => &["WhatsAppBusinessAccount"],
         },
     }
 }
@@ -295,6 +296,8 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
             "catalog_management"
         } else if edge_name.contains("audience") {
             "custom_audience"
+        } else if edge_name.contains("whatsapp") {
+            "business_management"
         } else {
             default
         }
@@ -323,6 +326,7 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
                 AssetKind::Page => "pages",
                 AssetKind::InstagramAccount => "instagram",
                 AssetKind::Catalog => "catalog_management",
+                AssetKind::WhatsAppBusinessAccount => "business_management",
                 _ => "ads_management",
             };
             if *kind == AssetKind::AdAccount {
@@ -386,7 +390,9 @@ fn route_business(
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
     use business_assets::Relation::{Any, Client, ClientPending, Owned, OwnedPending};
-    use AssetKind::{AdAccount, App, Catalog, InstagramAccount, Page, Pixel};
+    use AssetKind::{
+        AdAccount, App, Catalog, InstagramAccount, Page, Pixel, WhatsAppBusinessAccount,
+    };
     use Verb::{Delete, Get, Post};
     let list = |world: &mut World, kind, rel| business_assets::list(world, call, biz, kind, rel);
     match (edge, call.verb) {
@@ -431,6 +437,13 @@ fn route_business(
         }
         (Some("client_instagram_assets"), Get) => {
             business_assets::instagram_assets(world, call, biz, Client)
+        }
+        // WhatsApp Business accounts.
+        (Some("owned_whatsapp_business_accounts"), Get) => {
+            list(world, WhatsAppBusinessAccount, Owned)
+        }
+        (Some("client_whatsapp_business_accounts"), Get) => {
+            list(world, WhatsAppBusinessAccount, Client)
         }
         // Catalogs.
         (Some("owned_product_catalogs"), Get) => list(world, Catalog, Owned),
@@ -480,6 +493,8 @@ const BUSINESS_EDGES: &[&str] = &[
     "instagram_accounts",
     "owned_instagram_assets",
     "client_instagram_assets",
+    "owned_whatsapp_business_accounts",
+    "client_whatsapp_business_accounts",
     "owned_product_catalogs",
     "client_product_catalogs",
     "clients",
@@ -524,19 +539,25 @@ fn route_asset(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use AssetKind::{AdAccount, Catalog, InstagramAccount, Page, Pixel};
+    use AssetKind::{AdAccount, Catalog, InstagramAccount, Page, Pixel, WhatsAppBusinessAccount};
     use Verb::{Delete, Get, Post};
     match (kind, edge, call.verb) {
         (_, None, Get) => nodes::asset(world, call, key),
-        (AdAccount | Page | Catalog | InstagramAccount, Some("assigned_users"), Get) => {
-            people::asset_users(world, call, key)
-        }
-        (AdAccount | Page | Catalog | InstagramAccount, Some("assigned_users"), Post) => {
-            people::assign(world, call, key)
-        }
-        (AdAccount | Page | Catalog | InstagramAccount, Some("assigned_users"), Delete) => {
-            people::unassign(world, call, key)
-        }
+        (
+            AdAccount | Page | Catalog | InstagramAccount | WhatsAppBusinessAccount,
+            Some("assigned_users"),
+            Get,
+        ) => people::asset_users(world, call, key),
+        (
+            AdAccount | Page | Catalog | InstagramAccount | WhatsAppBusinessAccount,
+            Some("assigned_users"),
+            Post,
+        ) => people::assign(world, call, key),
+        (
+            AdAccount | Page | Catalog | InstagramAccount | WhatsAppBusinessAccount,
+            Some("assigned_users"),
+            Delete,
+        ) => people::unassign(world, call, key),
         (_, Some("agencies"), Get) => agencies::list_agencies(world, call, key),
         (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Post) => {
             agencies::grant(world, call, key)

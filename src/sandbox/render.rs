@@ -132,6 +132,14 @@ pub(crate) static INSTAGRAM_ASSET: NodeType = NodeType {
     nested: &[],
 };
 
+/// A WhatsApp Business account (WA01, WA02).
+pub(crate) static WHATSAPP_BUSINESS_ACCOUNT: NodeType = NodeType {
+    name: "WhatsAppBusinessAccount",
+    fields: &["id", "name", "currency", "timezone_id", "owner_business"],
+    defaults: &["id", "name"],
+    nested: &[("owner_business", &BUSINESS)],
+};
+
 pub(crate) static CATALOG: NodeType = NodeType {
     name: "ProductCatalog",
     fields: &["id", "name", "access_status", "permitted_tasks", "tasks"],
@@ -258,6 +266,7 @@ pub(crate) fn node_type(kind: AssetKind) -> &'static NodeType {
         AssetKind::Catalog => &CATALOG,
         AssetKind::OfflineConversionDataSet => &OFFLINE_DATA_SET,
         AssetKind::CustomConversion => &CUSTOM_CONVERSION,
+        AssetKind::WhatsAppBusinessAccount => &WHATSAPP_BUSINESS_ACCOUNT,
     }
 }
 
@@ -289,6 +298,7 @@ pub(crate) fn asset(world: &World, asset: &Asset, view: View<'_>) -> Map<String,
     }
     if let Some(owner) = asset.owner() {
         out.insert("business".into(), world.business_ref(&owner.business));
+        out.insert("owner_business".into(), world.business_ref(&owner.business));
     }
     if let Some(access) = view.business.and_then(|b| asset.access_of(b)) {
         out.insert("access_status".into(), json!(access.status.as_str()));

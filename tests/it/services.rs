@@ -16,6 +16,7 @@
 //! | BB01–BB11 | `agency` |
 //! | OB01–OB06 | `obo` |
 //! | AS01–AS04 | `audience_sharing` |
+//! | WA01–WA05 | `whatsapp` |
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -164,6 +165,7 @@ mod instagram;
 mod obo;
 mod pages;
 mod pixels;
+mod whatsapp;
 
 /// Acme Retail.
 const ACME: &str = "1000000001";
