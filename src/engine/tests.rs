@@ -55,7 +55,7 @@ fn every_catalogue_id_has_exactly_one_route() {
     // catalog and pixel agencies.
     want.extend(["AS05", "AS06", "CT08", "CT09", "PX03", "PX04"].map(String::from));
     // Instagram business assets: owned and client lists, assigned users.
-    want.extend(["IG09", "IG10", "IG11", "IG12", "IG13"].map(String::from));
+    want.extend(["IG09", "IG10", "IG11", "IG12", "IG13", "IG14"].map(String::from));
     // WhatsApp Business accounts: owned and client lists, assigned users.
     want.extend(["WA01", "WA02", "WA03", "WA04", "WA05"].map(String::from));
     want.sort();

@@ -432,6 +432,9 @@ fn route_business(
         (Some("instagram_accounts"), Delete) => {
             business_assets::remove(world, call, biz, InstagramAccount)
         }
+        // Meta: the business's accounts converted to Instagram business
+        // accounts; every sandbox account is one, so: the owned ones.
+        (Some("instagram_business_accounts"), Get) => list(world, InstagramAccount, Owned),
         (Some("owned_instagram_assets"), Get) => {
             business_assets::instagram_assets(world, call, biz, Owned)
         }
@@ -492,6 +495,7 @@ const BUSINESS_EDGES: &[&str] = &[
     "owned_instagram_accounts",
     "instagram_accounts",
     "owned_instagram_assets",
+    "instagram_business_accounts",
     "client_instagram_assets",
     "owned_whatsapp_business_accounts",
     "client_whatsapp_business_accounts",

@@ -10,7 +10,7 @@
 //! | PG01–PG11 | `pages` |
 //! | AP01–AP06 | `apps` |
 //! | PX01–PX02 | `pixels` |
-//! | IG01–IG13 | `instagram` |
+//! | IG01–IG14 | `instagram` |
 //! | CT01–CT07 | `catalogs` |
 //! | ME01 | `identity` |
 //! | BB01–BB11 | `agency` |

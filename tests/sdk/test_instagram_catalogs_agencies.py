@@ -1,4 +1,4 @@
-"""IG01–IG13, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06 (BB01, OB01,
+"""IG01–IG14, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06 (BB01, OB01,
 OB03, OB05, OB06 through api.call: gone from the spec), and an app without
 legacy access."""
 
@@ -92,6 +92,16 @@ def test_ig09_ig10_owned_and_client_instagram_assets(apis):
         "6000000002",
     ]
     assert ids(Business(ACME, api=api).get_client_instagram_assets()) == []
+
+
+@ops("IG14")
+def test_ig14_instagram_business_accounts(apis):
+    api = apis["acme"]
+    items = list(Business(ACME, api=api).get_instagram_business_accounts(fields=["id", "username"]))
+    assert isinstance(items[0], IGUser)
+    assert [(i["id"], i["username"]) for i in items] == [("6000000001", "acmeretail"), ("6000000003", "acme.outlet")]
+    globex = apis["globex"]
+    assert ids(Business(GLOBEX, api=globex).get_instagram_business_accounts()) == []
 
 
 @ops("IG11", "IG12", "IG13")

@@ -44,7 +44,7 @@ impl Relation {
 /// confirmed at once (PG01).
 pub(crate) const PAGE_CLAIM_ADMIN_AGE: u64 = 7 * DAY;
 
-/// AA03/AA10, PG04/PG05, AP01/AP02, PX01/PX02, IG01/IG02, CT01/CT02,
+/// AA03/AA10, PG04/PG05, AP01/AP02, PX01/PX02, IG01/IG02/IG14, CT01/CT02,
 /// WA01/WA02: the
 /// business's assets of a kind in a relation. AA03 takes
 /// `include_shared_ad_accounts` (adds the ad accounts the business holds

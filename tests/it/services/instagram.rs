@@ -1,4 +1,4 @@
-//! InstagramAccountService: IG01–IG08, and IG09–IG13 beyond the catalogue.
+//! InstagramAccountService: IG01–IG08, and IG09–IG14 beyond the catalogue.
 
 use graph_gateway::proto::instagram_account_service_client::InstagramAccountServiceClient as Client;
 use graph_gateway::proto::*;
@@ -339,4 +339,30 @@ async fn ig11_to_ig13_invalid_requests_never_reach_graph() {
     assert_refused_before_graph(&gw, bad, &["user"]).await;
     let bad = users_call(&mut c, "6000000001", "");
     assert_refused_before_graph(&gw, bad, &["business"]).await;
+}
+
+rpc!(fn business_accounts(business_id: &str) -> Vec<InstagramAccount>
+    = list_instagram_business_accounts(ListInstagramBusinessAccountsRequest).instagram_accounts);
+
+#[tokio::test]
+async fn ig14_lists_business_accounts_and_ig06_updates_the_list() {
+    let (gw, mut c) = start(Client::new).await;
+    // Cached from here on.
+    assert_eq!(
+        business_accounts(&mut c, ACME).await,
+        vec![
+            ig("6000000001", "acmeretail"),
+            ig("6000000003", "acme.outlet")
+        ]
+    );
+    assert_eq!(
+        last_sent(&gw).path,
+        format!("/v26.0/{ACME}/instagram_business_accounts")
+    );
+    assert!(business_accounts(&mut c, GLOBEX).await.is_empty());
+    assert!(remove_account(&mut c, "6000000003").await.unwrap().success);
+    assert_eq!(
+        business_accounts(&mut c, ACME).await,
+        vec![ig("6000000001", "acmeretail")]
+    );
 }
