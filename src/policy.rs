@@ -24,7 +24,8 @@
 //! - a grant with asset lists (`ad_accounts`, `pages`, `apps`, `pixels`,
 //!   `catalogs`, `instagram_accounts`, `asset_groups`, `custom_audiences`,
 //!   `obo_requests`, `sharing_requests`, `custom_conversions`,
-//!   `offline_conversion_data_sets`) is **scoped**: it covers a call only
+//!   `offline_conversion_data_sets`, `whatsapp_business_accounts`) is
+//!   **scoped**: it covers a call only
 //!   when the call names at least one asset, does not act on the business
 //!   itself, and every asset it names is listed by a scoped grant (of any
 //!   type list: an empty list of one type never means "any");
@@ -79,6 +80,8 @@ pub struct PolicyRule {
     pub custom_conversions: Vec<String>,
     /// Offline conversion data sets.
     pub offline_conversion_data_sets: Vec<String>,
+    /// WhatsApp Business accounts.
+    pub whatsapp_business_accounts: Vec<String>,
     /// Read only, or read and write.
     pub access: PolicyAccess,
     /// Full service names the grant covers; empty: every gateway service
@@ -104,7 +107,7 @@ pub enum PolicyAccess {
 
 impl PolicyRule {
     /// Every asset list, by its key (`crate::policy::AssetType::LISTED`).
-    pub fn asset_lists(&self) -> [(&'static str, &Vec<String>); 12] {
+    pub fn asset_lists(&self) -> [(&'static str, &Vec<String>); 13] {
         [
             ("ad_accounts", &self.ad_accounts),
             ("pages", &self.pages),
@@ -120,6 +123,10 @@ impl PolicyRule {
             (
                 "offline_conversion_data_sets",
                 &self.offline_conversion_data_sets,
+            ),
+            (
+                "whatsapp_business_accounts",
+                &self.whatsapp_business_accounts,
             ),
         ]
     }
@@ -139,6 +146,7 @@ impl PolicyRule {
             "sharing_requests" => &mut self.sharing_requests,
             "custom_conversions" => &mut self.custom_conversions,
             "offline_conversion_data_sets" => &mut self.offline_conversion_data_sets,
+            "whatsapp_business_accounts" => &mut self.whatsapp_business_accounts,
             _ => return None,
         })
     }
@@ -314,6 +322,8 @@ pub enum AssetType {
     AnyAsset,
     /// Not an asset of the business (a time zone, a funding source, ...).
     Other,
+    /// A WhatsApp Business account.
+    WhatsAppBusinessAccount,
 }
 
 /// One asset a call touches.
@@ -391,7 +401,7 @@ pub const DENIAL_REASONS: &[&str] = &[
 
 impl AssetType {
     /// Every type that a `[[policy]]` list names, with the list's key.
-    pub const LISTED: [(AssetType, &'static str); 12] = [
+    pub const LISTED: [(AssetType, &'static str); 13] = [
         (AssetType::AdAccount, "ad_accounts"),
         (AssetType::Page, "pages"),
         (AssetType::App, "apps"),
@@ -406,6 +416,10 @@ impl AssetType {
         (
             AssetType::OfflineConversionDataSet,
             "offline_conversion_data_sets",
+        ),
+        (
+            AssetType::WhatsAppBusinessAccount,
+            "whatsapp_business_accounts",
         ),
     ];
 
@@ -429,6 +443,7 @@ impl AssetType {
             14 => AssetType::OfflineConversionDataSet,
             15 => AssetType::AnyAsset,
             16 => AssetType::Other,
+            17 => AssetType::WhatsAppBusinessAccount,
             _ => return None,
         })
     }
@@ -468,6 +483,7 @@ impl AssetType {
             AssetType::Business => "business",
             AssetType::CustomConversion => "custom conversion",
             AssetType::OfflineConversionDataSet => "offline conversion data set",
+            AssetType::WhatsAppBusinessAccount => "WhatsApp Business account",
             AssetType::AnyAsset => "asset",
             AssetType::Other => "id",
         }

@@ -220,7 +220,7 @@ pub(super) static FIELDS: &[Field] = &[
     field!(auth.exempt, "Services callable without credentials (health and reflection by default)."),
     field!(
         policy,
-        "What each caller may do: [[policy]] caller, businesses ([\"*\"]: all), access (read or write), services, and asset lists (ad_accounts, pages, apps, pixels, catalogs, instagram_accounts, asset_groups, custom_audiences, obo_requests, sharing_requests, custom_conversions, offline_conversion_data_sets). A grant without asset lists is business-wide; one with lists covers only calls whose every asset is listed, never calls that act on the business itself. graph_paths lists the pass-through calls (GraphPassthroughService.CallGraph) the grant allows, each \"METHOD /path/template\" (GET, POST, DELETE or *); none by default."
+        "What each caller may do: [[policy]] caller, businesses ([\"*\"]: all), access (read or write), services, and asset lists (ad_accounts, pages, apps, pixels, catalogs, instagram_accounts, asset_groups, custom_audiences, obo_requests, sharing_requests, custom_conversions, offline_conversion_data_sets, whatsapp_business_accounts). A grant without asset lists is business-wide; one with lists covers only calls whose every asset is listed, never calls that act on the business itself. graph_paths lists the pass-through calls (GraphPassthroughService.CallGraph) the grant allows, each \"METHOD /path/template\" (GET, POST, DELETE or *); none by default."
     ),
     field!(
         passthrough.paths,

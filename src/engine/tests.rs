@@ -60,6 +60,10 @@ fn every_catalogue_id_has_exactly_one_route() {
     want.extend(["AP07", "AP08"].map(String::from));
     // Child businesses.
     want.extend(["CB01", "CB02", "CB03"].map(String::from));
+    // Instagram business assets: owned and client lists, assigned users.
+    want.extend(["IG09", "IG10", "IG11", "IG12", "IG13", "IG14"].map(String::from));
+    // WhatsApp Business accounts: owned and client lists, assigned users.
+    want.extend(["WA01", "WA02", "WA03", "WA04", "WA05"].map(String::from));
     want.sort();
     assert_eq!(ids, want);
 }

@@ -81,6 +81,9 @@
 //! | 8000000001 | offline event set | Acme Store Sales | Acme OWNER |
 //! | 8000000002 | offline event set | Default Offline Event Set For Globex | Globex OWNER (auto-assign on) |
 //! | 8100000001 | custom conversion | Acme Purchase Over 100 | Acme OWNER |
+//! | 8700000001 | WhatsApp Business account | Acme Support (USD) | Acme OWNER; Globex AGENCY CONFIRMED [MANAGE_TEMPLATES, VIEW_TEMPLATES, MESSAGING]; Bob MESSAGING/VIEW_TEMPLATES (Acme) |
+//! | 8700000002 | WhatsApp Business account | Acme Marketing (USD) | Acme OWNER |
+//! | 8700000003 | WhatsApp Business account | Initech Alerts (EUR) | Initech OWNER; Globex AGENCY CONFIRMED [DEVELOP, VIEW_COST] |
 //!
 //! # Business asset groups
 //!
@@ -547,6 +550,7 @@ impl Builder {
         use AccessType::Agency;
         use AssetKind::{
             App, Catalog, CustomConversion, InstagramAccount, OfflineConversionDataSet, Pixel,
+            WhatsAppBusinessAccount,
         };
 
         for (id, name, category, link) in [
@@ -656,6 +660,38 @@ impl Builder {
 
         self.asset(CustomConversion, "8100000001", "Acme Purchase Over 100");
         self.owned("8100000001", ACME);
+
+        for (id, name, currency, timezone_id, biz) in [
+            ("8700000001", "Acme Support", "USD", "1", ACME),
+            ("8700000002", "Acme Marketing", "USD", "1", ACME),
+            ("8700000003", "Initech Alerts", "EUR", "2", INITECH),
+        ] {
+            let waba = self.asset(WhatsAppBusinessAccount, id, name);
+            waba.attrs.insert("currency".into(), json!(currency));
+            waba.attrs.insert("timezone_id".into(), json!(timezone_id));
+            self.owned(id, biz);
+        }
+        self.access(
+            "8700000001",
+            GLOBEX,
+            Agency,
+            Confirmed,
+            &["MANAGE_TEMPLATES", "VIEW_TEMPLATES", "MESSAGING"],
+        );
+        self.grant(
+            "8700000001",
+            BOB,
+            ACME,
+            &["VIEW_TEMPLATES", "MESSAGING"],
+            30,
+        );
+        self.access(
+            "8700000003",
+            GLOBEX,
+            Agency,
+            Confirmed,
+            &["DEVELOP", "VIEW_COST"],
+        );
     }
 
     fn groups(&mut self) {

@@ -170,6 +170,7 @@ fn spec_types(node: &Node) -> &'static [&'static str] {
             AssetKind::Catalog => &["ProductCatalog"],
             AssetKind::OfflineConversionDataSet => &["OfflineConversionDataSet"],
             AssetKind::CustomConversion => &["CustomConversion"],
+            AssetKind::WhatsAppBusinessAccount => &["WhatsAppBusinessAccount"],
         },
     }
 }
@@ -295,6 +296,8 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
             "catalog_management"
         } else if edge_name.contains("audience") {
             "custom_audience"
+        } else if edge_name.contains("whatsapp") {
+            "business_management"
         } else {
             default
         }
@@ -323,6 +326,7 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
                 AssetKind::Page => "pages",
                 AssetKind::InstagramAccount => "instagram",
                 AssetKind::Catalog => "catalog_management",
+                AssetKind::WhatsAppBusinessAccount => "business_management",
                 _ => "ads_management",
             };
             if *kind == AssetKind::AdAccount {
@@ -386,7 +390,9 @@ fn route_business(
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
     use business_assets::Relation::{Any, Client, ClientPending, Owned, OwnedPending};
-    use AssetKind::{AdAccount, App, Catalog, InstagramAccount, Page, Pixel};
+    use AssetKind::{
+        AdAccount, App, Catalog, InstagramAccount, Page, Pixel, WhatsAppBusinessAccount,
+    };
     use Verb::{Delete, Get, Post};
     let list = |world: &mut World, kind, rel| business_assets::list(world, call, biz, kind, rel);
     match (edge, call.verb) {
@@ -425,6 +431,22 @@ fn route_business(
         (Some("instagram_accounts"), Get) => list(world, InstagramAccount, Any),
         (Some("instagram_accounts"), Delete) => {
             business_assets::remove(world, call, biz, InstagramAccount)
+        }
+        // Meta: the business's accounts converted to Instagram business
+        // accounts; every sandbox account is one, so: the owned ones.
+        (Some("instagram_business_accounts"), Get) => list(world, InstagramAccount, Owned),
+        (Some("owned_instagram_assets"), Get) => {
+            business_assets::instagram_assets(world, call, biz, Owned)
+        }
+        (Some("client_instagram_assets"), Get) => {
+            business_assets::instagram_assets(world, call, biz, Client)
+        }
+        // WhatsApp Business accounts.
+        (Some("owned_whatsapp_business_accounts"), Get) => {
+            list(world, WhatsAppBusinessAccount, Owned)
+        }
+        (Some("client_whatsapp_business_accounts"), Get) => {
+            list(world, WhatsAppBusinessAccount, Client)
         }
         // Catalogs.
         (Some("owned_product_catalogs"), Get) => list(world, Catalog, Owned),
@@ -476,6 +498,11 @@ const BUSINESS_EDGES: &[&str] = &[
     "client_pixels",
     "owned_instagram_accounts",
     "instagram_accounts",
+    "owned_instagram_assets",
+    "instagram_business_accounts",
+    "client_instagram_assets",
+    "owned_whatsapp_business_accounts",
+    "client_whatsapp_business_accounts",
     "owned_product_catalogs",
     "client_product_catalogs",
     "clients",
@@ -521,19 +548,27 @@ fn route_asset(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use AssetKind::{AdAccount, App, Catalog, InstagramAccount, Page, Pixel};
+    use AssetKind::{
+        AdAccount, App, Catalog, InstagramAccount, Page, Pixel, WhatsAppBusinessAccount,
+    };
     use Verb::{Delete, Get, Post};
     match (kind, edge, call.verb) {
         (_, None, Get) => nodes::asset(world, call, key),
-        (AdAccount | Page | Catalog | Pixel, Some("assigned_users"), Get) => {
-            people::asset_users(world, call, key)
-        }
-        (AdAccount | Page | Catalog | Pixel, Some("assigned_users"), Post) => {
-            people::assign(world, call, key)
-        }
-        (AdAccount | Page | Catalog, Some("assigned_users"), Delete) => {
-            people::unassign(world, call, key)
-        }
+        (
+            AdAccount | Page | Catalog | Pixel | InstagramAccount | WhatsAppBusinessAccount,
+            Some("assigned_users"),
+            Get,
+        ) => people::asset_users(world, call, key),
+        (
+            AdAccount | Page | Catalog | Pixel | InstagramAccount | WhatsAppBusinessAccount,
+            Some("assigned_users"),
+            Post,
+        ) => people::assign(world, call, key),
+        (
+            AdAccount | Page | Catalog | InstagramAccount | WhatsAppBusinessAccount,
+            Some("assigned_users"),
+            Delete,
+        ) => people::unassign(world, call, key),
         (_, Some("agencies"), Get) => agencies::list_agencies(world, call, key),
         (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Post) => {
             agencies::grant(world, call, key)

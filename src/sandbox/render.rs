@@ -131,6 +131,23 @@ pub(crate) static INSTAGRAM: NodeType = NodeType {
     nested: &[],
 };
 
+/// What a business holds for an Instagram account (IG09, IG10): in the
+/// sandbox the asset id is the IG user's.
+pub(crate) static INSTAGRAM_ASSET: NodeType = NodeType {
+    name: "InstagramBusinessAsset",
+    fields: &["id", "ig_user_id", "ig_username"],
+    defaults: &["id"],
+    nested: &[],
+};
+
+/// A WhatsApp Business account (WA01, WA02).
+pub(crate) static WHATSAPP_BUSINESS_ACCOUNT: NodeType = NodeType {
+    name: "WhatsAppBusinessAccount",
+    fields: &["id", "name", "currency", "timezone_id", "owner_business"],
+    defaults: &["id", "name"],
+    nested: &[("owner_business", &BUSINESS)],
+};
+
 pub(crate) static CATALOG: NodeType = NodeType {
     name: "ProductCatalog",
     fields: &["id", "name", "access_status", "permitted_tasks", "tasks"],
@@ -257,6 +274,7 @@ pub(crate) fn node_type(kind: AssetKind) -> &'static NodeType {
         AssetKind::Catalog => &CATALOG,
         AssetKind::OfflineConversionDataSet => &OFFLINE_DATA_SET,
         AssetKind::CustomConversion => &CUSTOM_CONVERSION,
+        AssetKind::WhatsAppBusinessAccount => &WHATSAPP_BUSINESS_ACCOUNT,
     }
 }
 
@@ -288,6 +306,7 @@ pub(crate) fn asset(world: &World, asset: &Asset, view: View<'_>) -> Map<String,
     }
     if let Some(owner) = asset.owner() {
         out.insert("business".into(), world.business_ref(&owner.business));
+        out.insert("owner_business".into(), world.business_ref(&owner.business));
     }
     if let Some(access) = view.business.and_then(|b| asset.access_of(b)) {
         out.insert("access_status".into(), json!(access.status.as_str()));
@@ -302,6 +321,17 @@ pub(crate) fn asset(world: &World, asset: &Asset, view: View<'_>) -> Map<String,
     }
     let ty = node_type(asset.kind);
     out.retain(|k, _| ty.fields.contains(&k.as_str()));
+    out
+}
+
+/// An Instagram account as the InstagramBusinessAsset a business holds.
+pub(crate) fn instagram_asset(asset: &Asset) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(asset.graph_id()));
+    out.insert("ig_user_id".into(), json!(asset.graph_id()));
+    if let Some(username) = asset.attrs.get("username") {
+        out.insert("ig_username".into(), username.clone());
+    }
     out
 }
 

@@ -67,6 +67,7 @@ pub(crate) enum AssetKind {
     Catalog,
     OfflineConversionDataSet,
     CustomConversion,
+    WhatsAppBusinessAccount,
 }
 
 // === impl AssetKind ===
@@ -83,6 +84,7 @@ impl AssetKind {
             AssetKind::Catalog => "catalog",
             AssetKind::OfflineConversionDataSet => "offline event set",
             AssetKind::CustomConversion => "custom conversion",
+            AssetKind::WhatsAppBusinessAccount => "WhatsApp Business account",
         }
     }
 
@@ -127,6 +129,19 @@ impl AssetKind {
             ],
             AssetKind::App => &["MANAGE", "DEVELOP", "TEST", "ADVERTISE", "ANALYZE"],
             AssetKind::CustomConversion => &["MANAGE", "ADVERTISE", "ANALYZE"],
+            // WA04 tasks (Meta's spec, v26.0), MANAGE first.
+            AssetKind::WhatsAppBusinessAccount => &[
+                "MANAGE",
+                "DEVELOP",
+                "MANAGE_TEMPLATES",
+                "MANAGE_PHONE",
+                "VIEW_COST",
+                "MANAGE_EXTENSIONS",
+                "VIEW_PHONE_ASSETS",
+                "MANAGE_PHONE_ASSETS",
+                "VIEW_TEMPLATES",
+                "MESSAGING",
+            ],
         }
     }
 

@@ -10,12 +10,13 @@
 //! | PG01–PG11 | `pages` |
 //! | AP01–AP06 | `apps` |
 //! | PX01–PX02 | `pixels` |
-//! | IG01–IG08 | `instagram` |
+//! | IG01–IG14 | `instagram` |
 //! | CT01–CT07 | `catalogs` |
 //! | ME01 | `identity` |
 //! | BB01–BB11 | `agency` |
 //! | OB01–OB06 | `obo` |
 //! | AS01–AS04 | `audience_sharing` |
+//! | WA01–WA05 | `whatsapp` |
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -164,6 +165,7 @@ mod instagram;
 mod obo;
 mod pages;
 mod pixels;
+mod whatsapp;
 
 /// Acme Retail.
 const ACME: &str = "1000000001";

@@ -1,4 +1,4 @@
-"""IG01–IG08, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06, CB01–CB03 (BB01, OB01,
+"""IG01–IG14, CT01–CT09, BB01–BB11, AS01–AS06, OB01–OB06, CB01–CB03 (BB01, OB01,
 OB03, OB05, OB06 through api.call: gone from the spec), and an app without
 legacy access."""
 
@@ -69,6 +69,62 @@ def test_ig07_ig08_authorized_ad_accounts(apis):
         "act_2000000001",
         "act_2000000002",
     ]
+
+
+@ops("IG09", "IG10")
+def test_ig09_ig10_owned_and_client_instagram_assets(apis):
+    api = apis["acme"]
+    items, requests = read_all(
+        api,
+        lambda: Business(ACME, api=api).get_owned_instagram_assets(
+            fields=["id", "ig_user_id", "ig_username"], params={"limit": 1}
+        ),
+    )
+    assert requests == 2
+    assert isinstance(items[0], InstagramBusinessAsset)
+    assert [(i["id"], i["ig_user_id"], i["ig_username"]) for i in items] == [
+        ("6000000001", "6000000001", "acmeretail"),
+        ("6000000003", "6000000003", "acme.outlet"),
+    ]
+    globex = apis["globex"]
+    assert cursor_ids(globex, lambda: Business(GLOBEX, api=globex).get_client_instagram_assets(params={"limit": 1})) == [
+        "6000000001",
+        "6000000002",
+    ]
+    assert ids(Business(ACME, api=api).get_client_instagram_assets()) == []
+
+
+@ops("IG14")
+def test_ig14_instagram_business_accounts(apis):
+    api = apis["acme"]
+    items = list(Business(ACME, api=api).get_instagram_business_accounts(fields=["id", "username"]))
+    assert isinstance(items[0], IGUser)
+    assert [(i["id"], i["username"]) for i in items] == [("6000000001", "acmeretail"), ("6000000003", "acme.outlet")]
+    globex = apis["globex"]
+    assert ids(Business(GLOBEX, api=globex).get_instagram_business_accounts()) == []
+
+
+@ops("IG11", "IG12", "IG13")
+def test_ig11_to_ig13_instagram_assigned_users(apis):
+    api = apis["acme"]
+    asset = InstagramBusinessAsset("6000000001", api=api)
+    read = lambda: cursor_ids(api, lambda: asset.get_assigned_users(params={"business": ACME, "limit": 1}))
+    assert read() == []
+    asset.create_assigned_user(params={"user": 10002, "tasks": ["CONTENT", "ANALYZE"]})
+    asset.create_assigned_user(params={"user": 10003, "tasks": ["MESSAGES"]})
+    assert read() == ["10002", "10003"]
+    # An agency gives only the tasks it is permitted (Globex: ADVERTISE, ANALYZE).
+    globex = apis["globex"]
+    with pytest.raises(FacebookRequestError) as err:
+        InstagramBusinessAsset("6000000001", api=globex).create_assigned_user(params={"user": 10006, "tasks": ["MESSAGES"]})
+    assert (err.value.api_error_code(), err.value.api_error_subcode()) == (100, 1690007)
+    asset.delete_assigned_users(params={"user": 10003})
+    asset.delete_assigned_users(params={"user": 10002})
+    assert read() == []
+    # The spec requires business on the list.
+    with pytest.raises(FacebookRequestError) as err:
+        asset.get_assigned_users()
+    assert err.value.api_error_code() == 100
 
 
 @ops("IG06")

@@ -44,7 +44,8 @@ fn contained_defaults(kind: AssetKind) -> Option<&'static [&'static str]> {
             "is_restricted_use",
         ]),
         AssetKind::App => Some(&["category", "link", "name", "id"]),
-        AssetKind::Page | AssetKind::Catalog => None,
+        // WhatsApp Business accounts are in no asset group edge.
+        AssetKind::Page | AssetKind::Catalog | AssetKind::WhatsAppBusinessAccount => None,
     }
 }
 

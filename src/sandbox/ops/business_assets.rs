@@ -1,6 +1,6 @@
 //! A business's relationship to its assets: owned/client/pending lists,
 //! claims (AA01, PG01, PG02, AP05, AP06), creation (AA02) and removal (AA05,
-//! PG06, AP04, IG06).
+//! PG06, AP04, IG06); Instagram business assets (IG09, IG10).
 
 use serde_json::{json, Value};
 
@@ -44,7 +44,8 @@ impl Relation {
 /// confirmed at once (PG01).
 pub(crate) const PAGE_CLAIM_ADMIN_AGE: u64 = 7 * DAY;
 
-/// AA03/AA10, PG04/PG05, AP01/AP02, PX01/PX02, IG01/IG02, CT01/CT02: the
+/// AA03/AA10, PG04/PG05, AP01/AP02, PX01/PX02, IG01/IG02/IG14, CT01/CT02,
+/// WA01/WA02: the
 /// business's assets of a kind in a relation. AA03 takes
 /// `include_shared_ad_accounts` (adds the ad accounts the business holds
 /// as an agency) and `search_query`, AA10 `search_query` (a
@@ -123,6 +124,27 @@ pub(super) fn list(
         Some((ty, _)) => super::list(call, ty, items, None),
         None => super::list(call, render::node_type(kind), items, None),
     }
+}
+
+/// IG09 GET /{business_id}/owned_instagram_assets, IG10 GET
+/// /{business_id}/client_instagram_assets: the Instagram accounts the
+/// business owns (or holds as a confirmed agency), as the
+/// InstagramBusinessAsset objects Meta's spec answers.
+pub(super) fn instagram_assets(
+    world: &mut World,
+    call: &Call,
+    biz: &str,
+    relation: Relation,
+) -> Result<Value, GraphError> {
+    require_member(world, &call.actor, biz)?;
+    let items = world
+        .assets
+        .values()
+        .filter(|a| a.kind == AssetKind::InstagramAccount)
+        .filter(|a| a.access_of(biz).is_some_and(|acc| relation.matches(acc)))
+        .map(render::instagram_asset)
+        .collect();
+    super::list(call, &render::INSTAGRAM_ASSET, items, None)
 }
 
 /// The parameter naming the asset in claims and removals.

@@ -1,6 +1,7 @@
-//! People on assets: `assigned_users` of ad accounts, pages, catalogs and
-//! pixels (AA07–AA09, PG07, PG09, PG10, CT03, CT04, CT06, and PX05–PX06
-//! beyond the catalogue) and the user-side lists (AA06, PG08, CT05).
+//! People on assets: `assigned_users` of ad accounts, pages, catalogs,
+//! pixels, Instagram accounts and WhatsApp Business accounts (AA07–AA09,
+//! PG07, PG09, PG10, CT03, CT04, CT06, and beyond the catalogue PX05–PX06,
+//! IG11–IG13, WA03–WA05) and the user-side lists (AA06, PG08, CT05).
 //!
 //! Rules: the acting business (the `business` parameter, else the caller's
 //! business with confirmed access) must have confirmed access to the asset

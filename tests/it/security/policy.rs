@@ -301,3 +301,47 @@ async fn a_page_stream_is_held_to_the_list_rpcs_policy() {
     assert!(stream.message().await.unwrap().is_none());
     assert_eq!(rec.requests().len(), 1);
 }
+
+/// A grant scoped to WhatsApp Business accounts (`whatsapp_business_accounts`)
+/// covers the listed account's users, not another account's, and not the
+/// business's own lists.
+#[tokio::test]
+async fn a_grant_scoped_to_whatsapp_business_accounts_covers_only_those() {
+    use graph_gateway::proto::whats_app_business_account_service_client::WhatsAppBusinessAccountServiceClient;
+    use graph_gateway::proto::{
+        ListOwnedWhatsAppBusinessAccountsRequest, ListWhatsAppBusinessAccountUsersRequest,
+    };
+
+    let mut cfg = secured();
+    let mut waba = grant("scoped", &[ACME], PolicyAccess::Read);
+    waba.whatsapp_business_accounts = vec!["8700000001".into()];
+    cfg.policy.0.push(waba);
+    let gw = TestGateway::sandbox_with(cfg).await;
+    let mut scoped = WhatsAppBusinessAccountServiceClient::new(as_caller(&gw, SCOPED_KEY).await);
+    let users = |id: &str| ListWhatsAppBusinessAccountUsersRequest {
+        whatsapp_business_account_id: id.into(),
+        business: ACME.into(),
+        ..Default::default()
+    };
+    let ok = scoped
+        .list_whats_app_business_account_users(users("8700000001"))
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+
+    let before = gw.sb().request_count();
+    let st = scoped
+        .list_whats_app_business_account_users(users("8700000002"))
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied, "{st:?}");
+    assert_eq!(error_info(&st).reason, "ASSET_NOT_ALLOWED");
+    let st = scoped
+        .list_owned_whats_app_business_accounts(ListOwnedWhatsAppBusinessAccountsRequest {
+            business_id: ACME.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_info(&st).reason, "BUSINESS_WIDE_REQUIRED");
+    assert_eq!(gw.sb().request_count(), before, "no Graph call");
+}

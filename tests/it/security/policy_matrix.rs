@@ -65,6 +65,7 @@ fn demo_id(asset: i32, names_business: bool) -> &'static str {
         BUSINESS => GLOBEX,
         13 => "8100000001",
         14 => "8000000001",
+        17 => "8700000001",
         _ => "NONE",
     }
 }
@@ -405,6 +406,7 @@ fn list_type(key: &str) -> i32 {
         "sharing_requests" => 11,
         "custom_conversions" => 13,
         "offline_conversion_data_sets" => 14,
+        "whatsapp_business_accounts" => 17,
         other => panic!("unknown list {other}"),
     }
 }

@@ -1,4 +1,4 @@
-//! InstagramAccountService: IG01–IG08.
+//! InstagramAccountService: IG01–IG08, and IG09–IG14 beyond the catalogue.
 
 use graph_gateway::proto::instagram_account_service_client::InstagramAccountServiceClient as Client;
 use graph_gateway::proto::*;
@@ -188,4 +188,181 @@ async fn ig08_authorizes_an_ad_account_visible_in_ig07() {
         .await
         .unwrap_err();
     assert_rule(&st, subcode::NOT_IN_BUSINESS);
+}
+
+// ---------------------------------------------------------------------------
+// IG09–IG13 (beyond the catalogue: issue 16)
+
+rpc!(fn owned_assets(business_id: &str) -> Vec<InstagramBusinessAsset>
+    = list_owned_instagram_assets(ListOwnedInstagramAssetsRequest).instagram_assets);
+rpc!(fn client_assets(business_id: &str) -> Vec<InstagramBusinessAsset>
+    = list_client_instagram_assets(ListClientInstagramAssetsRequest).instagram_assets);
+// tasks is opt-in (not on Meta's AssignedUser), so the tests name it.
+rpc!(fn users(instagram_account_id: &str, business: &str; read_mask = &["id", "name", "tasks"][..])
+    -> Vec<InstagramAccountUser> = list_instagram_account_users(ListInstagramAccountUsersRequest).users);
+rpc!(fn assign_user(instagram_account_id: &str, business: &str, user: &str, tasks: &[InstagramAssetTask])
+    -> MutationResult = assign_instagram_account_user(AssignInstagramAccountUserRequest));
+rpc!(fn remove_user(instagram_account_id: &str, business: &str, user: &str) -> MutationResult
+    = remove_instagram_account_user(RemoveInstagramAccountUserRequest));
+
+rpc!(fn client_assets_call(business_id: &str) -> ListClientInstagramAssetsResponse
+    = list_client_instagram_assets(ListClientInstagramAssetsRequest));
+rpc!(fn users_call(instagram_account_id: &str, business: &str) -> ListInstagramAccountUsersResponse
+    = list_instagram_account_users(ListInstagramAccountUsersRequest));
+
+fn asset(id: &str, username: &str) -> InstagramBusinessAsset {
+    InstagramBusinessAsset {
+        id: id.into(),
+        ig_user_id: id.into(),
+        ig_username: username.into(),
+    }
+}
+
+fn ig_raw(t: &[InstagramAssetTask]) -> Vec<String> {
+    spelled(t, |v| v.as_str_name(), "INSTAGRAM_ASSET_TASK_")
+}
+
+#[tokio::test]
+async fn ig09_ig10_list_owned_and_client_assets_and_ig04_updates_the_client_list() {
+    let (gw, mut c) = start(Client::new).await;
+    assert_eq!(
+        owned_assets(&mut c, ACME).await,
+        vec![
+            asset("6000000001", "acmeretail"),
+            asset("6000000003", "acme.outlet")
+        ]
+    );
+    let sent = last_sent(&gw);
+    assert_eq!(sent.path, format!("/v26.0/{ACME}/owned_instagram_assets"));
+    assert!(owned_assets(&mut c, GLOBEX).await.is_empty());
+    // Globex is a confirmed agency of one Acme and one Initech account
+    // (cached from here on).
+    assert_eq!(
+        client_assets(&mut c, GLOBEX).await,
+        vec![
+            asset("6000000001", "acmeretail"),
+            asset("6000000002", "initechnews")
+        ]
+    );
+    assert!(client_assets(&mut c, ACME).await.is_empty());
+
+    c.add_instagram_account_agency(AddInstagramAccountAgencyRequest {
+        instagram_account_id: "6000000003".into(),
+        business_id: ACME.into(),
+        agency_business_id: GLOBEX.into(),
+        permitted_tasks: nums(&[InstagramAssetTask::Analyze]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ids(&client_assets(&mut c, GLOBEX).await, |a| &a.id),
+        vec!["6000000001", "6000000002", "6000000003"]
+    );
+
+    let not_digits = client_assets_call(&mut c, "globex");
+    assert_refused_before_graph(&gw, not_digits, &["business_id"]).await;
+}
+
+#[tokio::test]
+async fn ig11_ig12_ig13_assign_list_and_remove_users_and_the_cached_list_follows() {
+    use InstagramAssetTask::{Advertise, Analyze, Content, Messages};
+    let (gw, mut c) = start(Client::new).await;
+    // Nobody holds tasks on acmeretail yet (cached from here on).
+    assert!(users(&mut c, "6000000001", ACME).await.is_empty());
+    let sent = last_sent(&gw);
+    assert_eq!(sent.path, "/v26.0/6000000001/assigned_users");
+    assert_eq!(sent.param("business"), Some(ACME));
+
+    let ok = assign_user(&mut c, "6000000001", ACME, BOB, &[Content, Analyze])
+        .await
+        .unwrap();
+    assert!(ok.success);
+    let sent = last_sent(&gw);
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.form_param("user"), Some(BOB));
+    assert_eq!(sent.form_param("tasks"), Some(r#"["CONTENT","ANALYZE"]"#));
+    assert_eq!(sent.form_param("business"), None, "not in Meta's spec");
+    assert_eq!(
+        users(&mut c, "6000000001", ACME).await,
+        vec![InstagramAccountUser {
+            id: BOB.into(),
+            name: "Bob Employee".into(),
+            tasks: nums(&[Content, Analyze]),
+            tasks_raw: ig_raw(&[Content, Analyze]),
+        }]
+    );
+
+    // Globex, an agency permitted ADVERTISE and ANALYZE, may give only those.
+    let st = assign_user(&mut c, "6000000001", GLOBEX, FRANK, &[Messages])
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::TASKS_NOT_PERMITTED);
+    assign_user(&mut c, "6000000001", GLOBEX, FRANK, &[Advertise])
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&users(&mut c, "6000000001", GLOBEX).await, |u| &u.id),
+        vec![FRANK]
+    );
+    // Erin is in no business.
+    let st = assign_user(&mut c, "6000000001", ACME, ERIN, &[Analyze])
+        .await
+        .unwrap_err();
+    assert_rule(&st, subcode::USER_NOT_IN_BUSINESS);
+
+    assert!(
+        remove_user(&mut c, "6000000001", ACME, BOB)
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = last_sent(&gw);
+    assert_eq!(sent.method, "DELETE");
+    assert_eq!(sent.param("user"), Some(BOB));
+    assert!(users(&mut c, "6000000001", ACME).await.is_empty());
+    // Globex's own user is untouched.
+    assert_eq!(
+        ids(&users(&mut c, "6000000001", GLOBEX).await, |u| &u.id),
+        vec![FRANK]
+    );
+}
+
+#[tokio::test]
+async fn ig11_to_ig13_invalid_requests_never_reach_graph() {
+    let (gw, mut c) = start(Client::new).await;
+    let no_tasks = assign_user(&mut c, "6000000001", ACME, BOB, &[]);
+    assert_refused_before_graph(&gw, no_tasks, &["tasks"]).await;
+    let bad = assign_user(&mut c, "ig", "", "bob", &[InstagramAssetTask::Analyze]);
+    assert_refused_before_graph(&gw, bad, &["instagram_account_id", "business", "user"]).await;
+    let bad = remove_user(&mut c, "6000000001", ACME, "");
+    assert_refused_before_graph(&gw, bad, &["user"]).await;
+    let bad = users_call(&mut c, "6000000001", "");
+    assert_refused_before_graph(&gw, bad, &["business"]).await;
+}
+
+rpc!(fn business_accounts(business_id: &str) -> Vec<InstagramAccount>
+    = list_instagram_business_accounts(ListInstagramBusinessAccountsRequest).instagram_accounts);
+
+#[tokio::test]
+async fn ig14_lists_business_accounts_and_ig06_updates_the_list() {
+    let (gw, mut c) = start(Client::new).await;
+    // Cached from here on.
+    assert_eq!(
+        business_accounts(&mut c, ACME).await,
+        vec![
+            ig("6000000001", "acmeretail"),
+            ig("6000000003", "acme.outlet")
+        ]
+    );
+    assert_eq!(
+        last_sent(&gw).path,
+        format!("/v26.0/{ACME}/instagram_business_accounts")
+    );
+    assert!(business_accounts(&mut c, GLOBEX).await.is_empty());
+    assert!(remove_account(&mut c, "6000000003").await.unwrap().success);
+    assert_eq!(
+        business_accounts(&mut c, ACME).await,
+        vec![ig("6000000001", "acmeretail")]
+    );
 }
