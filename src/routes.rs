@@ -121,6 +121,8 @@ pub struct FieldPlan {
     pub range: (Option<i64>, Option<i64>),
     /// `(field).currency`: an ISO 4217 code.
     pub currency: bool,
+    /// `(field).email`: an email address.
+    pub email: bool,
     /// What the field's id names (`(field).asset`), when declared.
     pub asset: Option<AssetType>,
 }
@@ -640,6 +642,7 @@ fn build_route(
             max_length: get_u32("max_length"),
             range: (get_i64("min_value"), get_i64("max_value")),
             currency: get_bool("currency"),
+            email: get_bool("email"),
             graph_name: get_str("name").unwrap_or_else(|| fd.name().to_string()),
             role,
             required: get_bool("required") || in_path,

@@ -261,8 +261,22 @@ fn is_default(v: &Value) -> bool {
     }
 }
 
+/// True when `s` has the shape of an email address: one `@` with text on
+/// both sides, a dot inside the domain, no whitespace.
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+        && domain
+            .split_once('.')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.ends_with('.'))
+}
+
 /// Checks the declared limits: list sizes, string lengths, integer ranges,
-/// currency codes. A list over its limit is reported once, its items not
+/// currency codes, email addresses. A list over its limit is reported once, its items not
 /// looked at.
 fn check_bounds(fp: &FieldPlan, value: &Value) -> Vec<FieldViolation> {
     let name = fp.field.name();
@@ -279,6 +293,14 @@ fn check_bounds(fp: &FieldPlan, value: &Value) -> Vec<FieldViolation> {
                 out.push(violation(
                     &label,
                     &format!("must be at most {max_len} characters, has {n}"),
+                ));
+            } else if fp.email && !s.is_empty() && !looks_like_email(s) {
+                out.push(violation(
+                    &label,
+                    &format!(
+                        "must be an email address such as \"ana@example.com\", got {:?}",
+                        truncate(s)
+                    ),
                 ));
             } else if fp.currency && ISO_4217.binary_search(&s).is_err() {
                 out.push(violation(

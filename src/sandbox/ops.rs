@@ -11,6 +11,7 @@ mod asset_groups;
 mod audiences;
 mod b2b;
 mod business_assets;
+mod members;
 mod nodes;
 mod obo;
 mod people;
@@ -355,9 +356,11 @@ fn route_user(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use Verb::Get;
+    use Verb::{Delete, Get, Post};
     match (edge, call.verb) {
         (None, Get) => nodes::user(world, call, user),
+        (None, Post) => members::update(world, call, user),
+        (None, Delete) => members::remove(world, call, user),
         (Some("assigned_business_asset_groups"), Get) => asset_groups::for_user(world, call, user),
         (Some("assigned_ad_accounts"), Get) => {
             people::user_assets(world, call, user, AssetKind::AdAccount)
@@ -366,7 +369,6 @@ fn route_user(
         (Some("assigned_product_catalogs"), Get) => {
             people::user_assets(world, call, user, AssetKind::Catalog)
         }
-        (None, _) => Err(unsupported()),
         (Some(e), _) => Err(edge_error(e, USER_EDGES, unsupported)),
     }
 }
@@ -446,6 +448,12 @@ fn route_business(
         (Some("initiated_audience_sharing_requests"), Get) => {
             audiences::initiated(world, call, biz)
         }
+        // People (issue 16).
+        (Some("business_users"), Get) => members::business_users(world, call, biz),
+        (Some("business_users"), Post) => members::invite(world, call, biz),
+        (Some("pending_users"), Get) => members::pending_users(world, call, biz),
+        (Some("system_users"), Get) => members::system_users(world, call, biz),
+        (Some("system_users"), Post) => members::create_system_user(world, call, biz),
         (None, _) => Err(unsupported()),
         (Some(e), _) => Err(edge_error(e, BUSINESS_EDGES, unsupported)),
     }
@@ -480,6 +488,9 @@ const BUSINESS_EDGES: &[&str] = &[
     "received_inprogress_onbehalf_requests",
     "received_audience_sharing_requests",
     "initiated_audience_sharing_requests",
+    "business_users",
+    "pending_users",
+    "system_users",
 ];
 
 fn route_group(

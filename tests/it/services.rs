@@ -16,6 +16,8 @@
 //! | BB01–BB11 | `agency` |
 //! | OB01–OB06 | `obo` |
 //! | AS01–AS04 | `audience_sharing` |
+//! | BU01–BU05 (issue 16) | `business_users` |
+//! | SU01–SU04 (issue 16) | `system_users` |
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -158,12 +160,14 @@ mod agency;
 mod apps;
 mod asset_groups;
 mod audience_sharing;
+mod business_users;
 mod catalogs;
 mod identity;
 mod instagram;
 mod obo;
 mod pages;
 mod pixels;
+mod system_users;
 
 /// Acme Retail.
 const ACME: &str = "1000000001";
