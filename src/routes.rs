@@ -199,6 +199,8 @@ pub struct Route {
     /// The call acts on the business itself (`(graph).acts_on_business`):
     /// only a business-wide policy grant allows it.
     pub acts_on_business: bool,
+    /// Graph answers a new token, kept in the vault (`(graph).mints_token`).
+    pub mints_token: bool,
 }
 
 /// A composite RPC (`(graphgateway.v1.workflow)`).
@@ -696,6 +698,7 @@ fn build_route(
         default_fields,
         page_token: bool_field(opt, "page_token"),
         acts_on_business: bool_field(opt, "acts_on_business"),
+        mints_token: bool_field(opt, "mints_token"),
     })
 }
 

@@ -62,6 +62,9 @@ pub struct Plan {
     /// (business, page) when the engine chose a page token for the call
     /// (`(graph).page_token`): a rejected one is derived again once.
     pub page_token_for: Option<(String, String)>,
+    /// A token-minting route (`(graph).mints_token`) whose request sets
+    /// `serve_business`: the new token serves the business's calls.
+    pub serve_business: bool,
 }
 
 /// Validates `msg` and builds the plan; every violation is reported at once.
@@ -230,6 +233,11 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
         invalidates,
         request_id,
         page_token_for: None,
+        serve_business: route.mints_token
+            && route
+                .input
+                .get_field_by_name("serve_business")
+                .is_some_and(|f| msg.get_field(&f).as_bool() == Some(true)),
     })
 }
 

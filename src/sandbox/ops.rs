@@ -361,6 +361,7 @@ fn route_user(
         (None, Get) => nodes::user(world, call, user),
         (None, Post) => members::update(world, call, user),
         (None, Delete) => members::remove(world, call, user),
+        (Some("access_tokens"), Post) => members::mint_token(world, call, user),
         (Some("assigned_business_asset_groups"), Get) => asset_groups::for_user(world, call, user),
         (Some("assigned_ad_accounts"), Get) => {
             people::user_assets(world, call, user, AssetKind::AdAccount)
@@ -374,6 +375,7 @@ fn route_user(
 }
 
 const USER_EDGES: &[&str] = &[
+    "access_tokens",
     "assigned_business_asset_groups",
     "assigned_ad_accounts",
     "assigned_pages",

@@ -1,6 +1,6 @@
-"""BU01–BU05 (business users and invitations) and SU01–SU04 (system users
-and their assets), beyond the catalogue (issue 16), through Business,
-BusinessUser and SystemUser."""
+"""BU01–BU05 (business users and invitations) and SU01–SU05 (system users,
+their assets and access tokens), beyond the catalogue (issue 16), through
+Business, BusinessUser, SystemUser and User."""
 
 import pytest
 from facebook_business.adobjects.adaccount import AdAccount
@@ -9,6 +9,7 @@ from facebook_business.adobjects.businessrolerequest import BusinessRoleRequest
 from facebook_business.adobjects.businessuser import BusinessUser
 from facebook_business.adobjects.page import Page
 from facebook_business.adobjects.systemuser import SystemUser
+from facebook_business.adobjects.user import User
 from facebook_business.exceptions import FacebookRequestError
 
 from conftest import ACME, ids, read_all
@@ -131,4 +132,30 @@ def test_su01_su02_system_users_and_su03_su04_their_assets(apis):
     # Another business cannot see Acme's system user's assets.
     with pytest.raises(FacebookRequestError) as err:
         SystemUser(bot, api=apis["globex"]).get_assigned_pages()
+    assert err.value.api_error_code() == 200
+
+
+@ops("SU05")
+def test_su05_system_user_access_token_works_and_only_for_system_users(apis):
+    api = apis["acme"]
+    res = User("10102", api=api).create_access_token(
+        params={"business_app": "4000000001", "scope": ["ads_management", "business_management"]}
+    )
+    token = res["access_token"]
+    assert token
+    # The new token is the system user's.
+    me = User("me", api=apis.token(token)).api_get(fields=["id", "name"])
+    assert me["id"] == "10102"
+    # A person gets none this way; the app must be the business's; only
+    # admins of the system user's business may ask.
+    with pytest.raises(FacebookRequestError) as err:
+        User(BOB, api=api).create_access_token(params={"business_app": "4000000001", "scope": ["ads_management"]})
+    assert err.value.api_error_code() == 100
+    with pytest.raises(FacebookRequestError) as err:
+        User("10102", api=api).create_access_token(params={"business_app": "4000000003", "scope": ["ads_management"]})
+    assert err.value.api_error_code() == 100
+    with pytest.raises(FacebookRequestError) as err:
+        User("10102", api=apis["globex"]).create_access_token(
+            params={"business_app": "4000000001", "scope": ["ads_management"]}
+        )
     assert err.value.api_error_code() == 200

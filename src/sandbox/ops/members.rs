@@ -1,6 +1,7 @@
 //! The people of a business, beyond the catalogue (issue 16): its users and
 //! their roles (BU01, BU03, BU04), invitations (BU02, BU05) and system users
-//! (SU01, SU02; their assigned assets are `people::user_assets`).
+//! (SU01, SU02; their assigned assets are `people::user_assets`) and their
+//! access tokens (SU05).
 //!
 //! Rules: members may read the lists; only admins invite, change roles,
 //! remove people and create system users. A business always keeps an admin
@@ -17,8 +18,10 @@ use super::{list, require_admin, require_member, success, Call};
 use crate::sandbox::render::{self, BUSINESS_ROLE_REQUEST, BUSINESS_USER, SYSTEM_USER};
 use crate::sandbox::wire::{subcode, GraphError};
 use crate::sandbox::world::{
-    Invitation, Role, User, UserKind, World, DAY, INVITATION_IDS, ROLES, SYSTEM_USER_IDS,
+    AssetKind, Invitation, Role, TokenRecord, User, UserKind, World, DAY, INVITATION_IDS, ROLES,
+    SYSTEM_USER_IDS,
 };
+use crate::vault::TokenKind;
 
 /// How long an invitation waits for an answer.
 const INVITATION_TTL: u64 = 30 * DAY;
@@ -362,4 +365,62 @@ pub(super) fn create_system_user(
         b.members.insert(id.clone(), role);
     }
     Ok(json!({ "id": id }))
+}
+
+/// SU05 POST /{system_user_id}/access_tokens business_app= scope=: a new
+/// token of the system user for an app its business has confirmed access
+/// to, which the sandbox accepts from then on; by an admin of a business the
+/// system user belongs to. Answers `{"access_token"}`.
+pub(super) fn mint_token(
+    world: &mut World,
+    call: &Call,
+    target: &str,
+) -> Result<Value, GraphError> {
+    let is_system_user = world
+        .users
+        .get(target)
+        .is_some_and(|u| u.kind == UserKind::SystemUser);
+    if !is_system_user {
+        return Err(GraphError::param(format!(
+            "User {target} is not a system user: only system users get tokens this way"
+        )));
+    }
+    let app = call.params.require("business_app")?.to_string();
+    let scope = call.params.list("scope")?.unwrap_or_default();
+    if scope.is_empty() || scope.iter().any(|s| s.trim().is_empty()) {
+        return Err(GraphError::param(
+            "Param scope must name at least one permission",
+        ));
+    }
+    let biz = managed_business(world, &call.actor, target)?;
+    let app_ok = world
+        .assets
+        .get(&app)
+        .is_some_and(|a| a.kind == AssetKind::App && a.confirmed_for(&biz));
+    if !app_ok {
+        return Err(GraphError::param(format!(
+            "Param business_app must be an app of business {biz}: '{app}' is not"
+        )));
+    }
+    let n = world.tokens.values().filter(|t| t.user == target).count() + 1;
+    let value = format!("sandbox-token-su-{target}-{n}");
+    world.tokens.insert(
+        value.clone(),
+        TokenRecord {
+            name: minted_name(target),
+            user: target.to_string(),
+            kind: TokenKind::SystemUser,
+            businesses: vec![biz],
+            page: None,
+            expired: false,
+            listed: None,
+        },
+    );
+    Ok(json!({ "access_token": value }))
+}
+
+/// The vault name a gateway gives a minted token (see
+/// `engine::mint::minted_token_name`).
+fn minted_name(user: &str) -> String {
+    format!("system-user-{user}")
 }

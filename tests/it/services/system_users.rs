@@ -1,4 +1,5 @@
-//! SystemUserService: SU01–SU04, beyond the catalogue (issue 16).
+//! SystemUserService: SU01–SU04, beyond the catalogue (issue 16). SU05
+//! (tokens minted into the vault) is in `security::vault`, with VaultService.
 
 use graph_gateway::proto::system_user_service_client::SystemUserServiceClient as Client;
 use graph_gateway::proto::*;
@@ -16,6 +17,9 @@ rpc!(fn pages(system_user_id: &str; business_id = ACME, read_mask = TASKS) -> Ve
 rpc!(fn ad_accounts_raw(system_user_id: &str, business_id: &str)
     -> ListSystemUserAdAccountsResponse
     = list_system_user_ad_accounts(ListSystemUserAdAccountsRequest));
+
+rpc!(fn mint(system_user_id: &str, business_id: &str, business_app: &str, scope: &[&str])
+    -> CreateSystemUserTokenResponse = create_system_user_token(CreateSystemUserTokenRequest));
 
 /// Tasks are read only when asked for.
 const TASKS: &[&str] = &["id", "name", "tasks"];
@@ -119,4 +123,7 @@ async fn invalid_requests_never_reach_graph() {
     assert_refused_before_graph(&gw, bad, &["business_id", "name"]).await;
     let bad = ad_accounts_raw(&mut c, "bot", ACME);
     assert_refused_before_graph(&gw, bad, &["system_user_id"]).await;
+    let bad = mint(&mut c, "10102", "", "app", &[]);
+    let fields = ["business_id", "business_app", "scope"];
+    assert_refused_before_graph(&gw, bad, &fields).await;
 }
