@@ -55,7 +55,7 @@ fn every_catalogue_id_has_exactly_one_route() {
     // catalog and pixel agencies.
     want.extend(["AS05", "AS06", "CT08", "CT09", "PX03", "PX04"].map(String::from));
     // Business users and system users (issue 16).
-    want.extend((1..=5).map(|i| format!("BU{i:02}")));
+    want.extend((1..=6).map(|i| format!("BU{i:02}")));
     want.extend((1..=5).map(|i| format!("SU{i:02}")));
     want.sort();
     assert_eq!(ids, want);

@@ -83,6 +83,7 @@ enum Node {
     Obo(String),
     Audience(String),
     Sharing(String),
+    Invitation(String),
 }
 
 /// What the call addressed to `segments` is accounted against (best effort:
@@ -141,6 +142,11 @@ pub(crate) fn dispatch(
             (None, _) => Err(unsupported()),
             (Some(e), _) => Err(GraphError::unknown_path(e)),
         },
+        Node::Invitation(id) => match (edge, call.verb) {
+            (None, Verb::Delete) => members::cancel_invitation(world, call, &id),
+            (None, _) => Err(unsupported()),
+            (Some(e), _) => Err(GraphError::unknown_path(e)),
+        },
         Node::Sharing(id) => match (edge, call.verb) {
             (None, Verb::Get) => audiences::read_request(world, call, &id),
             (None, Verb::Post) => audiences::respond(world, call, &id),
@@ -162,6 +168,7 @@ fn spec_types(node: &Node) -> &'static [&'static str] {
         Node::Obo(_) => &["BusinessOwnedObjectOnBehalfOfRequest"],
         Node::Audience(_) => &["CustomAudience"],
         Node::Sharing(_) => &["BusinessAssetSharingAgreement"],
+        Node::Invitation(_) => &["BusinessRoleRequest"],
         Node::Asset(_, kind) => match kind {
             AssetKind::AdAccount => &["AdAccount"],
             AssetKind::Page => &["Page"],
@@ -273,6 +280,9 @@ fn resolve(world: &World, id: &str, call: &Call) -> Result<Node, GraphError> {
     if world.sharing.contains_key(id) {
         return Ok(Node::Sharing(id.to_string()));
     }
+    if world.invitations.contains_key(id) {
+        return Ok(Node::Invitation(id.to_string()));
+    }
     match world.assets.get(id) {
         // Ad accounts are only addressable as act_N.
         Some(a) if a.kind != AssetKind::AdAccount => Ok(Node::Asset(id.to_string(), a.kind)),
@@ -345,6 +355,9 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
         Node::Sharing(id) => {
             scope.use_case = "custom_audience";
             scope.business = world.sharing.get(id).map(|r| r.recipient.clone());
+        }
+        Node::Invitation(id) => {
+            scope.business = world.invitations.get(id).map(|i| i.business.clone());
         }
     }
 }

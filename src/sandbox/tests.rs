@@ -3891,6 +3891,15 @@ async fn bu02_invitations_expire_after_30_days_and_may_then_be_sent_again() {
     let second = post(&sb, ACME_ADMIN, &path, &form).await.ok()["id"].clone();
     assert_ne!(first, second);
     assert_eq!(get(&sb, ACME_ADMIN, &pending).await.ids().len(), 2);
+    // BU06: withdrawn by an admin; its id is never handed out again.
+    let second = second.as_str().unwrap().to_string();
+    let r = delete(&sb, ACME_EMPLOYEE, &format!("/{second}")).await;
+    assert_eq!(r.err(), (200, None));
+    let r = delete(&sb, ACME_ADMIN, &format!("/{second}")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert_eq!(get(&sb, ACME_ADMIN, &pending).await.ids().len(), 1);
+    let third = post(&sb, ACME_ADMIN, &path, &form).await.ok()["id"].clone();
+    assert_ne!(third.as_str(), Some(second.as_str()));
 }
 
 #[tokio::test]

@@ -105,6 +105,8 @@ pub(crate) struct Invitation {
     pub(crate) created: u64,
     /// When it expires unanswered (Graph: 30 days).
     pub(crate) expires: u64,
+    /// Withdrawn (BU06): no longer listed; its id is never reused.
+    pub(crate) canceled: bool,
 }
 
 /// A business (Business Manager).

@@ -16,7 +16,7 @@
 //! | BB01–BB11 | `agency` |
 //! | OB01–OB06 | `obo` |
 //! | AS01–AS04 | `audience_sharing` |
-//! | BU01–BU05 (issue 16) | `business_users` |
+//! | BU01–BU06 (issue 16) | `business_users` |
 //! | SU01–SU04 (issue 16) | `system_users` (SU05: `security::vault`) |
 
 use std::fmt::Debug;

@@ -1,4 +1,4 @@
-"""BU01–BU05 (business users and invitations) and SU01–SU05 (system users,
+"""BU01–BU06 (business users and invitations) and SU01–SU05 (system users,
 their assets and access tokens), beyond the catalogue (issue 16), through
 Business, BusinessUser, SystemUser and User."""
 
@@ -67,6 +67,22 @@ def test_bu02_invite_and_bu05_pending_users(apis):
     with pytest.raises(FacebookRequestError) as err:
         Business(ACME, api=apis["bob"]).create_business_user(params={"email": "y@example.com"})
     assert err.value.api_error_code() == 200
+
+
+@ops("BU06")
+def test_bu06_withdraw_an_invitation(apis):
+    api = apis["acme"]
+    business = Business(ACME, api=api)
+    invitation = business.create_business_user(params={"email": "withdrawn@example.com"})["id"]
+    assert invitation in ids(business.get_pending_users())
+    with pytest.raises(FacebookRequestError) as err:
+        BusinessRoleRequest(invitation, api=apis["globex"]).api_delete()
+    assert err.value.api_error_code() == 200
+    BusinessRoleRequest(invitation, api=api).api_delete()
+    assert invitation not in ids(business.get_pending_users())
+    with pytest.raises(FacebookRequestError) as err:
+        BusinessRoleRequest(invitation, api=api).api_delete()
+    assert (err.value.api_error_code(), err.value.api_error_subcode()) == (100, 33)
 
 
 @ops("BU03", "BU04")

@@ -1,5 +1,5 @@
 //! The people of a business, beyond the catalogue (issue 16): its users and
-//! their roles (BU01, BU03, BU04), invitations (BU02, BU05) and system users
+//! their roles (BU01, BU03, BU04), invitations (BU02, BU05, BU06) and system users
 //! (SU01, SU02; their assigned assets are `people::user_assets`) and their
 //! access tokens (SU05).
 //!
@@ -125,7 +125,7 @@ pub(super) fn invite(world: &mut World, call: &Call, biz: &str) -> Result<Value,
     let taken = world
         .invitations
         .values()
-        .any(|i| i.business == biz && i.email == email && i.expires > now);
+        .any(|i| i.business == biz && i.email == email && i.expires > now && !i.canceled);
     if taken {
         return Err(GraphError::rule(
             subcode::ALREADY_INVITED,
@@ -145,6 +145,7 @@ pub(super) fn invite(world: &mut World, call: &Call, biz: &str) -> Result<Value,
             created_by: call.actor.clone(),
             created: now,
             expires: now + INVITATION_TTL,
+            canceled: false,
         },
     );
     Ok(json!({ "id": id }))
@@ -166,7 +167,7 @@ pub(super) fn pending_users(
     let items = world
         .invitations
         .values()
-        .filter(|i| i.business == biz)
+        .filter(|i| i.business == biz && !i.canceled)
         .filter(|i| email.as_ref().is_none_or(|e| *e == i.email))
         .map(|i| {
             let mut out = Map::new();
@@ -193,6 +194,28 @@ pub(super) fn pending_users(
         })
         .collect();
     list(call, &BUSINESS_ROLE_REQUEST, items, None)
+}
+
+/// BU06 DELETE /{business_role_request_id}: withdraws an invitation; admins
+/// of the business it invites to only.
+pub(super) fn cancel_invitation(
+    world: &mut World,
+    call: &Call,
+    id: &str,
+) -> Result<Value, GraphError> {
+    let Some(biz) = world
+        .invitations
+        .get(id)
+        .filter(|i| !i.canceled)
+        .map(|i| i.business.clone())
+    else {
+        return Err(GraphError::unknown_object("DELETE", id));
+    };
+    require_admin(world, &call.actor, &biz)?;
+    if let Some(i) = world.invitations.get_mut(id) {
+        i.canceled = true;
+    }
+    Ok(success())
 }
 
 /// The business a change to `target` acts in: one the target belongs to

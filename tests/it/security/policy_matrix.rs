@@ -65,6 +65,8 @@ fn demo_id(asset: i32, names_business: bool) -> &'static str {
         BUSINESS => GLOBEX,
         13 => "8100000001",
         14 => "8000000001",
+        // Other ids (e.g. BU06's invitation): any Graph id.
+        16 => "8700000001",
         _ => "NONE",
     }
 }

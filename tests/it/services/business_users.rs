@@ -1,4 +1,4 @@
-//! BusinessUserService: BU01–BU05, beyond the catalogue (issue 16).
+//! BusinessUserService: BU01–BU06, beyond the catalogue (issue 16).
 
 use graph_gateway::proto::business_user_service_client::BusinessUserServiceClient as Client;
 use graph_gateway::proto::*;
@@ -15,6 +15,8 @@ rpc!(fn pending_raw(business_id: &str, email: &str) -> ListPendingBusinessUsersR
     = list_pending_business_users(ListPendingBusinessUsersRequest));
 rpc!(fn set_role(business_scoped_user_id: &str, business_id: &str, role: BusinessRole)
     -> MutationResult = update_business_user(UpdateBusinessUserRequest));
+rpc!(fn cancel(business_role_request_id: &str, business_id: &str)
+    -> MutationResult = cancel_business_user_invitation(CancelBusinessUserInvitationRequest));
 rpc!(fn remove(business_scoped_user_id: &str, business_id: &str)
     -> MutationResult = remove_business_user(RemoveBusinessUserRequest));
 
@@ -102,6 +104,35 @@ async fn bu02_invites_and_bu05_lists_the_invitation_at_once() {
     assert_rule(&st, ALREADY_INVITED);
     // Not a person yet.
     assert_eq!(people(&mut c, ACME).await.len(), 3);
+}
+
+#[tokio::test]
+async fn bu06_withdraws_an_invitation_and_the_cached_list_follows() {
+    let (gw, mut c) = start(Client::new).await;
+    let id = invite(&mut c, ACME, "gone@example.com", BusinessRole::Employee)
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(
+        ids(&pending(&mut c, ACME, "").await, |p| &p.id),
+        vec![id.clone()]
+    );
+    // Only an admin of the business it invites to.
+    let st = cancel(&mut c, &id, GLOBEX).await.unwrap_err();
+    assert_permission_denied(&st);
+    assert!(cancel(&mut c, &id, ACME).await.unwrap().success);
+    last_sent_to(&gw, "DELETE", &format!("/{id}"));
+    assert!(pending(&mut c, ACME, "").await.is_empty());
+    // Gone: a second withdrawal finds nothing; the email may be invited again.
+    let st = cancel(&mut c, &id, ACME).await.unwrap_err();
+    assert_not_found(&st);
+    let again = invite(&mut c, ACME, "gone@example.com", BusinessRole::Employee)
+        .await
+        .unwrap()
+        .id;
+    assert_ne!(again, id);
+    let bad = cancel(&mut c, "invite-1", "");
+    assert_refused_before_graph(&gw, bad, &["business_role_request_id", "business_id"]).await;
 }
 
 #[tokio::test]
