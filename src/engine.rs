@@ -8,6 +8,7 @@
 mod args;
 pub mod batch;
 pub mod memo;
+mod mint;
 mod mutation;
 mod passthrough;
 pub use passthrough::PassthroughAnswer;
@@ -519,6 +520,9 @@ impl Engine {
         token: &Arc<TokenEntry>,
         read_key: Option<&memo::ReadKey>,
     ) -> Result<Bytes, GatewayError> {
+        if route.mints_token {
+            return self.mint_token(route, ctx, plan, token).await;
+        }
         if route.is_read() {
             let parts = match read_key {
                 Some(k) => Cow::Borrowed(k),

@@ -121,6 +121,8 @@ pub struct FieldPlan {
     pub range: (Option<i64>, Option<i64>),
     /// `(field).currency`: an ISO 4217 code.
     pub currency: bool,
+    /// `(field).email`: an email address.
+    pub email: bool,
     /// What the field's id names (`(field).asset`), when declared.
     pub asset: Option<AssetType>,
 }
@@ -197,6 +199,8 @@ pub struct Route {
     /// The call acts on the business itself (`(graph).acts_on_business`):
     /// only a business-wide policy grant allows it.
     pub acts_on_business: bool,
+    /// Graph answers a new token, kept in the vault (`(graph).mints_token`).
+    pub mints_token: bool,
 }
 
 /// A composite RPC (`(graphgateway.v1.workflow)`).
@@ -640,6 +644,7 @@ fn build_route(
             max_length: get_u32("max_length"),
             range: (get_i64("min_value"), get_i64("max_value")),
             currency: get_bool("currency"),
+            email: get_bool("email"),
             graph_name: get_str("name").unwrap_or_else(|| fd.name().to_string()),
             role,
             required: get_bool("required") || in_path,
@@ -693,6 +698,7 @@ fn build_route(
         default_fields,
         page_token: bool_field(opt, "page_token"),
         acts_on_business: bool_field(opt, "acts_on_business"),
+        mints_token: bool_field(opt, "mints_token"),
     })
 }
 

@@ -64,6 +64,9 @@ fn every_catalogue_id_has_exactly_one_route() {
     want.extend(["IG09", "IG10", "IG11", "IG12", "IG13", "IG14"].map(String::from));
     // WhatsApp Business accounts: owned and client lists, assigned users.
     want.extend(["WA01", "WA02", "WA03", "WA04", "WA05"].map(String::from));
+    // Business users and system users (issue 16).
+    want.extend((1..=6).map(|i| format!("BU{i:02}")));
+    want.extend((1..=5).map(|i| format!("SU{i:02}")));
     want.sort();
     assert_eq!(ids, want);
 }

@@ -790,7 +790,11 @@ async fn interactive_callers_go_before_batch() {
 /// 10 s (pacing), none the minute the window takes to turn.
 async fn take_all(q: &AdaptiveQuota, caller: &str) -> u32 {
     let mut n = 0;
-    while n < 100 && q.acquire(&ad("42", false, Some(caller)), soon(10_000)).await.is_ok() {
+    while n < 100
+        && q.acquire(&ad("42", false, Some(caller)), soon(10_000))
+            .await
+            .is_ok()
+    {
         n += 1;
     }
     n

@@ -62,6 +62,9 @@ pub struct Plan {
     /// (business, page) when the engine chose a page token for the call
     /// (`(graph).page_token`): a rejected one is derived again once.
     pub page_token_for: Option<(String, String)>,
+    /// A token-minting route (`(graph).mints_token`) whose request sets
+    /// `serve_business`: the new token serves the business's calls.
+    pub serve_business: bool,
 }
 
 /// Validates `msg` and builds the plan; every violation is reported at once.
@@ -230,6 +233,11 @@ pub fn plan(table: &RouteTable, route: &Route, msg: &DynamicMessage) -> Result<P
         invalidates,
         request_id,
         page_token_for: None,
+        serve_business: route.mints_token
+            && route
+                .input
+                .get_field_by_name("serve_business")
+                .is_some_and(|f| msg.get_field(&f).as_bool() == Some(true)),
     })
 }
 
@@ -261,8 +269,22 @@ fn is_default(v: &Value) -> bool {
     }
 }
 
+/// True when `s` has the shape of an email address: one `@` with text on
+/// both sides, a dot inside the domain, no whitespace.
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+        && domain
+            .split_once('.')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.ends_with('.'))
+}
+
 /// Checks the declared limits: list sizes, string lengths, integer ranges,
-/// currency codes. A list over its limit is reported once, its items not
+/// currency codes, email addresses. A list over its limit is reported once, its items not
 /// looked at.
 fn check_bounds(fp: &FieldPlan, value: &Value) -> Vec<FieldViolation> {
     let name = fp.field.name();
@@ -279,6 +301,14 @@ fn check_bounds(fp: &FieldPlan, value: &Value) -> Vec<FieldViolation> {
                 out.push(violation(
                     &label,
                     &format!("must be at most {max_len} characters, has {n}"),
+                ));
+            } else if fp.email && !s.is_empty() && !looks_like_email(s) {
+                out.push(violation(
+                    &label,
+                    &format!(
+                        "must be an email address such as \"ana@example.com\", got {:?}",
+                        truncate(s)
+                    ),
                 ));
             } else if fp.currency && ISO_4217.binary_search(&s).is_err() {
                 out.push(violation(

@@ -232,6 +232,7 @@ impl Builder {
                     id: id.to_string(),
                     name: name.to_string(),
                     kind,
+                    created: None,
                 },
             );
         }

@@ -11,6 +11,7 @@ mod asset_groups;
 mod audiences;
 mod b2b;
 mod business_assets;
+mod members;
 mod nodes;
 mod obo;
 mod people;
@@ -82,6 +83,7 @@ enum Node {
     Obo(String),
     Audience(String),
     Sharing(String),
+    Invitation(String),
 }
 
 /// What the call addressed to `segments` is accounted against (best effort:
@@ -140,6 +142,11 @@ pub(crate) fn dispatch(
             (None, _) => Err(unsupported()),
             (Some(e), _) => Err(GraphError::unknown_path(e)),
         },
+        Node::Invitation(id) => match (edge, call.verb) {
+            (None, Verb::Delete) => members::cancel_invitation(world, call, &id),
+            (None, _) => Err(unsupported()),
+            (Some(e), _) => Err(GraphError::unknown_path(e)),
+        },
         Node::Sharing(id) => match (edge, call.verb) {
             (None, Verb::Get) => audiences::read_request(world, call, &id),
             (None, Verb::Post) => audiences::respond(world, call, &id),
@@ -161,6 +168,7 @@ fn spec_types(node: &Node) -> &'static [&'static str] {
         Node::Obo(_) => &["BusinessOwnedObjectOnBehalfOfRequest"],
         Node::Audience(_) => &["CustomAudience"],
         Node::Sharing(_) => &["BusinessAssetSharingAgreement"],
+        Node::Invitation(_) => &["BusinessRoleRequest"],
         Node::Asset(_, kind) => match kind {
             AssetKind::AdAccount => &["AdAccount"],
             AssetKind::Page => &["Page"],
@@ -273,6 +281,9 @@ fn resolve(world: &World, id: &str, call: &Call) -> Result<Node, GraphError> {
     if world.sharing.contains_key(id) {
         return Ok(Node::Sharing(id.to_string()));
     }
+    if world.invitations.contains_key(id) {
+        return Ok(Node::Invitation(id.to_string()));
+    }
     match world.assets.get(id) {
         // Ad accounts are only addressable as act_N.
         Some(a) if a.kind != AssetKind::AdAccount => Ok(Node::Asset(id.to_string(), a.kind)),
@@ -349,6 +360,9 @@ fn fill_scope(world: &World, node: &Node, edge: Option<&str>, call: &Call, scope
             scope.use_case = "custom_audience";
             scope.business = world.sharing.get(id).map(|r| r.recipient.clone());
         }
+        Node::Invitation(id) => {
+            scope.business = world.invitations.get(id).map(|i| i.business.clone());
+        }
     }
 }
 
@@ -359,9 +373,12 @@ fn route_user(
     edge: Option<&str>,
     unsupported: impl Fn() -> GraphError,
 ) -> Result<Value, GraphError> {
-    use Verb::Get;
+    use Verb::{Delete, Get, Post};
     match (edge, call.verb) {
         (None, Get) => nodes::user(world, call, user),
+        (None, Post) => members::update(world, call, user),
+        (None, Delete) => members::remove(world, call, user),
+        (Some("access_tokens"), Post) => members::mint_token(world, call, user),
         (Some("assigned_business_asset_groups"), Get) => asset_groups::for_user(world, call, user),
         (Some("assigned_ad_accounts"), Get) => {
             people::user_assets(world, call, user, AssetKind::AdAccount)
@@ -370,12 +387,12 @@ fn route_user(
         (Some("assigned_product_catalogs"), Get) => {
             people::user_assets(world, call, user, AssetKind::Catalog)
         }
-        (None, _) => Err(unsupported()),
         (Some(e), _) => Err(edge_error(e, USER_EDGES, unsupported)),
     }
 }
 
 const USER_EDGES: &[&str] = &[
+    "access_tokens",
     "assigned_business_asset_groups",
     "assigned_ad_accounts",
     "assigned_pages",
@@ -472,6 +489,12 @@ fn route_business(
         (Some("initiated_audience_sharing_requests"), Get) => {
             audiences::initiated(world, call, biz)
         }
+        // People (issue 16).
+        (Some("business_users"), Get) => members::business_users(world, call, biz),
+        (Some("business_users"), Post) => members::invite(world, call, biz),
+        (Some("pending_users"), Get) => members::pending_users(world, call, biz),
+        (Some("system_users"), Get) => members::system_users(world, call, biz),
+        (Some("system_users"), Post) => members::create_system_user(world, call, biz),
         (None, _) => Err(unsupported()),
         (Some(e), _) => Err(edge_error(e, BUSINESS_EDGES, unsupported)),
     }
@@ -512,6 +535,9 @@ const BUSINESS_EDGES: &[&str] = &[
     "received_inprogress_onbehalf_requests",
     "received_audience_sharing_requests",
     "initiated_audience_sharing_requests",
+    "business_users",
+    "pending_users",
+    "system_users",
 ];
 
 fn route_group(

@@ -209,6 +209,55 @@ pub(crate) static CUSTOM_AUDIENCE: NodeType = NodeType {
     nested: &[],
 };
 
+/// A person of a business (BU01).
+pub(crate) static BUSINESS_USER: NodeType = NodeType {
+    name: "BusinessUser",
+    fields: &[
+        "id",
+        "name",
+        "role",
+        "tasks",
+        "business",
+        "email",
+        "first_name",
+        "last_name",
+        "title",
+        "pending_email",
+        "marked_for_removal",
+        "two_fac_status",
+    ],
+    defaults: &["id", "name", "role", "business"],
+    nested: &[("business", &BUSINESS)],
+};
+
+/// An invitation to a business (BU05).
+pub(crate) static BUSINESS_ROLE_REQUEST: NodeType = NodeType {
+    name: "BusinessRoleRequest",
+    fields: &[
+        "id",
+        "email",
+        "role",
+        "tasks",
+        "status",
+        "created_time",
+        "expiration_time",
+        "expiry_time",
+        "owner",
+        "created_by",
+        "invited_user_type",
+    ],
+    defaults: &["id", "email", "role", "status"],
+    nested: &[("owner", &BUSINESS), ("created_by", &USER)],
+};
+
+/// A system user of a business (SU01).
+pub(crate) static SYSTEM_USER: NodeType = NodeType {
+    name: "SystemUser",
+    fields: &["id", "name", "created_time", "created_by"],
+    defaults: &["id", "name"],
+    nested: &[("created_by", &USER)],
+};
+
 /// An ad account a custom audience is shared with (AS05).
 pub(crate) static CUSTOM_AUDIENCE_AD_ACCOUNT: NodeType = NodeType {
     name: "CustomAudienceAdAccount",

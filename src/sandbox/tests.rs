@@ -3859,3 +3859,133 @@ async fn type_scoped_exception_rows_apply_to_every_operation() {
         r.body
     );
 }
+
+// ---------------------------------------------------------------------------
+// People: BU01–BU05, SU01–SU05 (beyond the catalogue, issue 16)
+
+#[tokio::test]
+async fn bu02_invitations_expire_after_30_days_and_may_then_be_sent_again() {
+    let sb = demo();
+    let path = format!("/{ACME}/business_users");
+    let form = [("email", "Late@Example.com"), ("role", "EMPLOYEE")];
+    let first = post(&sb, ACME_ADMIN, &path, &form).await.ok()["id"].clone();
+    let pending = format!("/{ACME}/pending_users?fields=id,email,status,role,tasks");
+    let r = get(&sb, ACME_ADMIN, &pending).await;
+    assert_eq!(r.ok()["data"][0]["email"], "late@example.com");
+    assert_eq!(r.ok()["data"][0]["status"], "PENDING");
+    // Twice the same email: refused while the first waits.
+    let r = post(&sb, ACME_ADMIN, &path, &form).await;
+    assert_eq!(r.err(), (100, Some(1_690_010)));
+    // Employees cannot invite; roles are Meta's enum; emails must look so.
+    let r = post(&sb, ACME_EMPLOYEE, &path, &[("email", "a@example.com")]).await;
+    assert_eq!(r.err(), (200, None));
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        &path,
+        &[("email", "a@example.com"), ("role", "OWNER")],
+    )
+    .await;
+    assert_eq!(r.err().0, 100);
+    let r = post(&sb, ACME_ADMIN, &path, &[("email", "not-an-email")]).await;
+    assert_eq!(r.err(), (100, None));
+    sb.advance_clock(std::time::Duration::from_secs(30 * 24 * 3600 + 1));
+    let r = get(&sb, ACME_ADMIN, &pending).await;
+    assert_eq!(r.ok()["data"][0]["status"], "EXPIRED");
+    let second = post(&sb, ACME_ADMIN, &path, &form).await.ok()["id"].clone();
+    assert_ne!(first, second);
+    assert_eq!(get(&sb, ACME_ADMIN, &pending).await.ids().len(), 2);
+    // BU06: withdrawn by an admin; its id is never handed out again.
+    let second = second.as_str().unwrap().to_string();
+    let r = delete(&sb, ACME_EMPLOYEE, &format!("/{second}")).await;
+    assert_eq!(r.err(), (200, None));
+    let r = delete(&sb, ACME_ADMIN, &format!("/{second}")).await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    assert_eq!(get(&sb, ACME_ADMIN, &pending).await.ids().len(), 1);
+    let third = post(&sb, ACME_ADMIN, &path, &form).await.ok()["id"].clone();
+    assert_ne!(third.as_str(), Some(second.as_str()));
+}
+
+#[tokio::test]
+async fn bu03_bu04_keep_an_admin_person_and_leave_system_users_alone() {
+    let sb = demo();
+    // Alice is Acme's only admin person (the admin system user does not count).
+    let r = post(&sb, ACME_ADMIN, "/10001", &[("role", "EMPLOYEE")]).await;
+    assert_eq!(r.err(), (100, Some(1_690_009)));
+    let r = delete(&sb, ACME_ADMIN, "/10001").await;
+    assert_eq!(r.err(), (100, Some(1_690_009)));
+    // System users have no such node edges.
+    let r = delete(&sb, ACME_ADMIN, "/10102").await;
+    assert_eq!(r.err(), (100, Some(33)));
+    // An employee cannot change roles.
+    let r = post(&sb, ACME_EMPLOYEE, "/10002", &[("role", "ADMIN")]).await;
+    assert_eq!(r.err(), (200, None));
+    // Carol's roles come from asset group 9000000001: removing her from Acme
+    // takes her out of the group too.
+    assert_eq!(
+        delete(&sb, ACME_ADMIN, "/10003").await.ok(),
+        &json!({"success": true})
+    );
+    let users = get(
+        &sb,
+        ACME_ADMIN,
+        &format!("/9000000001/assigned_users?business={ACME}"),
+    )
+    .await;
+    assert!(
+        !users.ids().contains(&"10003".to_string()),
+        "{:?}",
+        users.body
+    );
+    let people = get(&sb, ACME_ADMIN, &format!("/{ACME}/business_users")).await;
+    assert_eq!(people.ids(), vec!["10001", "10002"]);
+}
+
+#[tokio::test]
+async fn su02_creates_system_users_up_to_ten_and_su05_mints_tokens_the_sandbox_accepts() {
+    let sb = demo();
+    let path = format!("/{ACME}/system_users");
+    let r = post(&sb, ACME_EMPLOYEE, &path, &[("name", "x")]).await;
+    assert_eq!(r.err(), (200, None));
+    let bot = post(
+        &sb,
+        ACME_ADMIN,
+        &path,
+        &[("name", "Bot"), ("role", "ADMIN")],
+    )
+    .await;
+    let bot = bot.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(bot, "1200000001");
+    for i in 0..7 {
+        let name = format!("Bot {i}");
+        post(&sb, ACME_ADMIN, &path, &[("name", &name)]).await.ok();
+    }
+    let r = post(&sb, ACME_ADMIN, &path, &[("name", "Eleventh")]).await;
+    assert_eq!(r.err(), (100, Some(1_690_011)));
+    assert_eq!(get(&sb, ACME_ADMIN, &path).await.ids().len(), 10);
+
+    let mint = format!("/{bot}/access_tokens");
+    let form = [
+        ("business_app", "4000000001"),
+        ("scope", r#"["ads_management"]"#),
+    ];
+    let token = post(&sb, ACME_ADMIN, &mint, &form).await;
+    let token = token.ok()["access_token"].as_str().unwrap().to_string();
+    let me = get(&sb, &token, "/me").await;
+    assert_eq!(me.ok()["id"], bot.as_str());
+    // No scope; another business's app; another business's admin.
+    let r = post(&sb, ACME_ADMIN, &mint, &[("business_app", "4000000001")]).await;
+    assert_eq!(r.err(), (100, None));
+    let other_app = [
+        ("business_app", "4000000003"),
+        ("scope", r#"["ads_management"]"#),
+    ];
+    assert_eq!(
+        post(&sb, ACME_ADMIN, &mint, &other_app).await.err(),
+        (100, None)
+    );
+    assert_eq!(
+        post(&sb, GLOBEX_ADMIN, &mint, &form).await.err(),
+        (200, None)
+    );
+}

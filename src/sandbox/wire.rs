@@ -32,6 +32,12 @@ pub(crate) mod subcode {
     pub(crate) const TASKS_NOT_PERMITTED: u32 = 1_690_007;
     /// PG02/AP06: the asset must be owned by a business.
     pub(crate) const NOT_BUSINESS_OWNED: u32 = 1_690_008;
+    /// BU03/BU04: the business would be left without an admin.
+    pub(crate) const LAST_ADMIN: u32 = 1_690_009;
+    /// BU02: the email is already invited, or already a member.
+    pub(crate) const ALREADY_INVITED: u32 = 1_690_010;
+    /// SU02: the business has as many system users as it may.
+    pub(crate) const SYSTEM_USER_LIMIT: u32 = 1_690_011;
     /// Graph's "session has expired" subcode for code 190.
     pub(crate) const TOKEN_EXPIRED: u32 = 463;
 }

@@ -23,6 +23,52 @@ pub(crate) enum Role {
     Admin,
     /// Business employee.
     Employee,
+    /// Another of the roles Meta's spec enumerates (finance, developer,
+    /// partner center...): a member without admin rights.
+    Other(&'static str),
+}
+
+/// The roles Meta's spec (v26.0) enumerates for business_users,
+/// system_users and BusinessUser.
+pub(crate) const ROLES: &[&str] = &[
+    "ADMIN",
+    "ADS_RIGHTS_REVIEWER",
+    "DEFAULT",
+    "DEVELOPER",
+    "EMPLOYEE",
+    "FINANCE_ANALYST",
+    "FINANCE_EDIT",
+    "FINANCE_EDITOR",
+    "FINANCE_VIEW",
+    "MANAGE",
+    "PARTNER_CENTER_ADMIN",
+    "PARTNER_CENTER_ANALYST",
+    "PARTNER_CENTER_EDUCATION",
+    "PARTNER_CENTER_MARKETING",
+    "PARTNER_CENTER_OPERATIONS",
+];
+
+// === impl Role ===
+
+impl Role {
+    /// The role Graph spells so (case-insensitive), if it is one of Meta's.
+    pub(crate) fn parse(raw: &str) -> Option<Role> {
+        let upper = raw.to_ascii_uppercase();
+        match upper.as_str() {
+            "ADMIN" => Some(Role::Admin),
+            "EMPLOYEE" => Some(Role::Employee),
+            other => ROLES.iter().find(|r| **r == other).map(|r| Role::Other(r)),
+        }
+    }
+
+    /// How Graph spells the role.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Employee => "EMPLOYEE",
+            Role::Other(r) => r,
+        }
+    }
 }
 
 /// What kind of principal a user is.
@@ -40,6 +86,27 @@ pub(crate) struct User {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) kind: UserKind,
+    /// When it was created (system users created by SU02) and by whom.
+    pub(crate) created: Option<(u64, String)>,
+}
+
+/// An invitation to join a business (BU02), listed by pending_users (BU05)
+/// as Graph's BusinessRoleRequest.
+#[derive(Clone, Debug)]
+pub(crate) struct Invitation {
+    pub(crate) id: String,
+    pub(crate) business: String,
+    pub(crate) email: String,
+    pub(crate) role: Role,
+    pub(crate) tasks: Vec<String>,
+    pub(crate) invited_user_type: Vec<String>,
+    /// Who sent it.
+    pub(crate) created_by: String,
+    pub(crate) created: u64,
+    /// When it expires unanswered (Graph: 30 days).
+    pub(crate) expires: u64,
+    /// Withdrawn (BU06): no longer listed; its id is never reused.
+    pub(crate) canceled: bool,
 }
 
 /// A business (Business Manager).
@@ -535,7 +602,15 @@ pub(crate) struct World {
     pub(crate) extra_exceptions: Option<Exceptions>,
     /// Ids of access requests (pending_* lists), by (asset, business).
     pub(crate) access_requests: BTreeMap<(String, String), String>,
+    /// Invitations to businesses waiting on an answer (BU02, BU05), by id.
+    pub(crate) invitations: BTreeMap<String, Invitation>,
 }
+
+/// First id of invitations (BusinessRoleRequest).
+pub(crate) const INVITATION_IDS: u64 = 8_800_000_001;
+
+/// First id of system users created by SU02.
+pub(crate) const SYSTEM_USER_IDS: u64 = 1_200_000_001;
 
 /// First id of access requests (BusinessAdAccountRequest,
 /// BusinessPageRequest, BusinessApplicationRequest).
@@ -732,6 +807,7 @@ impl World {
             .chain(self.audiences.keys())
             .chain(self.sharing.keys())
             .chain(self.access_requests.values())
+            .chain(self.invitations.keys())
     }
 }
 

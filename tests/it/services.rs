@@ -17,6 +17,8 @@
 //! | OB01–OB06 | `obo` |
 //! | AS01–AS04 | `audience_sharing` |
 //! | WA01–WA05 | `whatsapp` |
+//! | BU01–BU06 (issue 16) | `business_users` |
+//! | SU01–SU04 (issue 16) | `system_users` (SU05: `security::vault`) |
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -159,12 +161,14 @@ mod agency;
 mod apps;
 mod asset_groups;
 mod audience_sharing;
+mod business_users;
 mod catalogs;
 mod identity;
 mod instagram;
 mod obo;
 mod pages;
 mod pixels;
+mod system_users;
 mod whatsapp;
 
 /// Acme Retail.

@@ -740,6 +740,7 @@ fn custom() -> &'static Custom {
             default_fields: None,
             page_token: false,
             acts_on_business: false,
+            mints_token: false,
         };
         let routes = vec![
             route("Get", kinds.clone(), ResponseShape::Object),

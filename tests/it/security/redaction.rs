@@ -1,8 +1,9 @@
 //! One secret type, no exposure: a gateway with an app secret, caller keys
 //! and a pepper serves a representative set of calls (authentication
 //! failures, policy denials, vault admin calls, the workflow that derives a
-//! page token), and everything the test binary captured (every log line of
-//! every test, trace level for the crate) holds none of the secrets used.
+//! page token, a system-user token minted into the vault), and everything
+//! the test binary captured (every log line of every test, trace level for
+//! the crate) holds none of the secrets used.
 
 use std::sync::Arc;
 
@@ -109,6 +110,25 @@ async fn no_secret_used_by_the_gateway_reaches_its_output() {
     assert!(r.completed, "{r:#?}");
     assert!(!format!("{r:?}").contains("sandbox-page-token"));
 
+    // SU05 mints a system user's token into the vault (with appsecret_proof,
+    // which this sandbox checks), and answers its name only.
+    let mut su = graph_gateway::proto::system_user_service_client::SystemUserServiceClient::new(
+        as_caller(&gw, BILLING_KEY).await,
+    );
+    let minted = su
+        .create_system_user_token(graph_gateway::proto::CreateSystemUserTokenRequest {
+            system_user_id: "10102".into(),
+            business_id: ACME.into(),
+            business_app: "4000000001".into(),
+            scope: vec!["ads_management".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(minted.token_name, "system-user-10102");
+    assert!(!format!("{minted:?}").contains("sandbox-token"));
+
     // Everything captured so far, by every test of this binary.
     let out = logs();
     assert!(out.contains("\"target\":\"audit\""), "the capture works");
@@ -121,6 +141,7 @@ async fn no_secret_used_by_the_gateway_reaches_its_output() {
         .map(|t| t.secret.expose().to_string())
         .collect();
     secrets.push("sandbox-page-token".into());
+    secrets.push("sandbox-token-su-".into());
     secrets.extend(CALLER_KEYS.iter().map(|k| k.to_string()));
     secrets.extend(
         [

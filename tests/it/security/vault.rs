@@ -526,3 +526,120 @@ async fn redis_vault_shares_tokens_holds_no_plaintext_and_rotates() {
         assert!(!contains(&bytes, value));
     }
 }
+
+/// SU05 (issue 16): a system user's token minted straight into the vault.
+/// The caller sees its metadata, never its value; VaultService lists it;
+/// Graph's debug_token (CheckToken) finds it valid; a read-only caller is
+/// refused before Graph.
+#[tokio::test]
+async fn su05_mints_a_system_user_token_into_the_vault_and_never_returns_it() {
+    use graph_gateway::proto::system_user_service_client::SystemUserServiceClient;
+    use graph_gateway::proto::CreateSystemUserTokenRequest;
+
+    let gw = TestGateway::sandbox_with(secured()).await;
+    let request = |serve_business| CreateSystemUserTokenRequest {
+        system_user_id: "10102".into(),
+        business_id: ACME.into(),
+        business_app: "4000000001".into(),
+        scope: vec!["ads_management".into(), "business_management".into()],
+        serve_business,
+        ..Default::default()
+    };
+    // Read access is not enough (before Graph is called).
+    let mut reader = SystemUserServiceClient::new(as_caller(&gw, READER_KEY).await);
+    let before = gw.sb().request_count();
+    let st = reader
+        .create_system_user_token(request(true))
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied, "{st:?}");
+    assert_eq!(gw.sb().request_count(), before);
+
+    let mut billing = SystemUserServiceClient::new(as_caller(&gw, BILLING_KEY).await);
+    let answer = billing
+        .create_system_user_token(request(false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !format!("{answer:?}").contains("sandbox-token"),
+        "{answer:?}"
+    );
+    assert_eq!(answer.token_name, "system-user-10102");
+    assert!(
+        answer.business_ids.is_empty(),
+        "serves nothing unless asked"
+    );
+    let sent = gw.sb().last_request().unwrap();
+    assert_eq!(sent.method, "POST");
+    assert!(sent.path.ends_with("/10102/access_tokens"), "{sent:?}");
+    assert_eq!(sent.param("business_app"), Some("4000000001"));
+    assert_eq!(
+        sent.param("scope"),
+        Some(r#"["ads_management","business_management"]"#)
+    );
+    // Asked again, serving Acme: the vault entry is replaced.
+    let answer = billing
+        .create_system_user_token(request(true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.business_ids, vec![ACME.to_string()]);
+    // Once per request_id: a repeat gets the first answer, Graph is not
+    // called again (the store holds the name, never the token).
+    let with_id = || CreateSystemUserTokenRequest {
+        request_id: "mint-1".into(),
+        ..request(true)
+    };
+    let first = billing
+        .create_system_user_token(with_id())
+        .await
+        .unwrap()
+        .into_inner();
+    let count = gw.sb().request_count();
+    let again = billing
+        .create_system_user_token(with_id())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(gw.sb().request_count(), count);
+
+    let mut ops = VaultServiceClient::new(as_caller(&gw, OPS_KEY).await);
+    let list = ops
+        .list_tokens(ListTokensRequest {
+            business_id: ACME.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!format!("{list:?}").contains("sandbox-token-"));
+    let minted: Vec<_> = list
+        .tokens
+        .iter()
+        .filter(|t| t.name == "system-user-10102")
+        .collect();
+    assert_eq!(minted.len(), 1, "{list:?}");
+    assert_eq!(minted[0].kind(), VaultTokenKind::SystemUser);
+    let checked = ops
+        .check_token(CheckTokenRequest {
+            name: "system-user-10102".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let health = checked.tokens[0].health.clone().unwrap();
+    assert_eq!(health.state(), TokenHealthState::Valid, "{checked:?}");
+
+    // A person gets no token this way; nor does an app outside the business.
+    let mut bad = request(false);
+    bad.system_user_id = "10002".into();
+    let st = billing.create_system_user_token(bad).await.unwrap_err();
+    assert_eq!(st.code(), Code::InvalidArgument, "{st:?}");
+    let mut bad = request(false);
+    bad.business_app = "4000000003".into();
+    let st = billing.create_system_user_token(bad).await.unwrap_err();
+    assert_eq!(st.code(), Code::InvalidArgument, "{st:?}");
+    assert!(st.message().contains("business_app"), "{st:?}");
+}
