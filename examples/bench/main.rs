@@ -24,6 +24,7 @@
 //! Everything listens on 127.0.0.1 and every child (gateways, servers,
 //! redis-server) is killed when the run ends.
 
+mod bulk;
 mod load;
 mod procs;
 mod quota;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use graph_gateway::proto::ad_account_service_client::AdAccountServiceClient;
-use graph_gateway::proto::ListAdAccountUsersRequest;
+use graph_gateway::proto::{AdAccountTask, AssignAdAccountUserRequest, ListAdAccountUsersRequest};
 use graph_gateway::sandbox::{Sandbox, ScoringConfig};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -30,8 +30,16 @@ use super::scenarios::Ctx;
 
 /// The demo business (its admin token reads the ad account).
 pub const BUSINESS: &str = "1000000001";
-/// The demo ad account every call reads.
+/// The demo ad account every call reads or writes.
 pub const ACCOUNT: &str = "act_2000000001";
+/// The person the writing caller assigns to the ad account (Acme's
+/// employee): the same assignment every time, which Graph accepts again.
+pub const WRITE_USER: &str = "10002";
+/// Points of a read and of a write in Meta's score (and the gateway's
+/// `quota.ad_account_read_points` / `ad_account_write_points` defaults).
+pub const READ_POINTS: u64 = 1;
+/// See [`READ_POINTS`].
+pub const WRITE_POINTS: u64 = 3;
 /// Meta's development tier: points per decay window.
 pub const MAX_POINTS: u64 = 60;
 /// Meta's development tier: the decay window (and the block), seconds.
@@ -57,28 +65,46 @@ pub struct CallerSpec {
     pub weight: u32,
     /// `priority = "batch"` (else interactive).
     pub batch: bool,
-    /// Its demand, in multiples of what the score sustains.
+    /// Its calls are writes (`AssignAdAccountUser`, 3 points) instead of
+    /// reads (`ListAdAccountUsers`, 1 point).
+    pub write: bool,
+    /// Its demand in points, in multiples of what the score sustains.
     pub demand: f64,
 }
 
-/// The callers: 4x + 4x + 2x = 10x the sustainable rate.
+impl CallerSpec {
+    /// Points of one of its calls.
+    pub fn cost(&self) -> u64 {
+        if self.write {
+            WRITE_POINTS
+        } else {
+            READ_POINTS
+        }
+    }
+}
+
+/// The callers: 4x + 4x + 2x = 10x the sustainable rate, in points; `api`
+/// writes (3 points a call), the others read.
 pub const CALLERS: [CallerSpec; 3] = [
     CallerSpec {
         name: "ui",
         weight: 2,
         batch: false,
+        write: false,
         demand: 4.0,
     },
     CallerSpec {
         name: "api",
         weight: 1,
         batch: false,
+        write: true,
         demand: 4.0,
     },
     CallerSpec {
         name: "reports",
         weight: 1,
         batch: true,
+        write: false,
         demand: 2.0,
     },
 ];
@@ -115,7 +141,7 @@ impl Plan {
         Duration::from_secs(self.window_secs)
     }
 
-    /// Points per second the score sustains (reads are 1 point).
+    /// Points per second the score sustains.
     pub fn sustainable_per_sec(&self) -> f64 {
         MAX_POINTS as f64 / self.window_secs as f64
     }
@@ -139,11 +165,15 @@ pub struct CallerOutcome {
     pub priority: String,
     /// Calls it sent.
     pub sent: u64,
+    /// "read" or "write".
+    pub kind: String,
     /// Calls answered OK.
     pub ok: u64,
+    /// Points those calls spent (`ok` x the call's points).
+    pub points: u64,
     /// Calls refused by the gateway (RESOURCE_EXHAUSTED, QUOTA_EXHAUSTED).
     pub refused: u64,
-    /// Its share of all OK calls.
+    /// Its share of the points all OK calls spent.
     pub share: f64,
     /// Its share by weight and priority (weighted max-min over demand).
     pub expected: f64,
@@ -212,6 +242,8 @@ pub struct QuotaResults {
     /// The gateway configuration of the Redis run (the single one lacks
     /// `[redis]` and has `replicas = 1`).
     pub config: String,
+    /// The bulk operation under the business use case budget (issue 16).
+    pub bulk: Option<super::bulk::BulkRun>,
 }
 
 /// Runs both runs.
@@ -238,6 +270,26 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<QuotaResults> {
         runs.push(r);
         config = cfg;
     }
+    let bulk = super::bulk::run(ctx).await?;
+    eprintln!(
+        "  quota, bulk: {} targets in {:.1} s, {:.2}x the least time the budget permits ({:.1} s for {} calls); {} sandbox throttles; {} succeeded, {} failed, {} sent once (others: {:?}), {} settled by read; interactive {} of {} OK (p50 {:.0} ms, p99 {:.0} ms), {} refused",
+        super::bulk::TARGETS,
+        bulk.elapsed_secs,
+        bulk.ratio,
+        bulk.minimum_secs,
+        bulk.calls_admitted,
+        bulk.sandbox_throttles,
+        bulk.succeeded,
+        bulk.failed,
+        bulk.sent_once_at_sandbox,
+        bulk.not_once,
+        bulk.settled_by_read,
+        bulk.interactive_ok,
+        bulk.interactive_sent,
+        bulk.interactive_p50_ms,
+        bulk.interactive_p99_ms,
+        bulk.interactive_refused
+    );
     Ok(QuotaResults {
         plan,
         max_points: MAX_POINTS,
@@ -247,6 +299,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<QuotaResults> {
         callers: CALLERS.to_vec(),
         runs,
         config,
+        bulk: Some(bulk),
     })
 }
 
@@ -476,11 +529,12 @@ async fn drive(sandbox: &Sandbox, plan: Plan, channels: &[Channel]) -> anyhow::R
     // Open loop per caller: one call every 1/rate s, whatever the others do.
     let mut senders = Vec::new();
     for (ci, spec) in CALLERS.iter().enumerate() {
-        let rate = spec.demand * plan.sustainable_per_sec();
+        let rate = spec.demand * plan.sustainable_per_sec() / spec.cost() as f64;
         let period = Duration::from_secs_f64(1.0 / rate);
         let (channels, done, sent, seq) =
             (channels.to_vec(), done.clone(), sent.clone(), seq.clone());
         let name = spec.name;
+        let write = spec.write;
         senders.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(t0, period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -501,23 +555,41 @@ async fn drive(sandbox: &Sandbox, plan: Plan, channels: &[Channel]) -> anyhow::R
                 };
                 let done = done.clone();
                 calls.push(tokio::spawn(async move {
-                    let mut req = tonic::Request::new(ListAdAccountUsersRequest {
-                        ad_account_id: ACCOUNT.into(),
-                        business: BUSINESS.into(),
-                        // Distinct requests (page_size is 1..=1000, and far
-                        // fewer than 1000 calls are in flight at once):
-                        // nothing cached or coalesced.
-                        page_size: i32::try_from(n % 1000 + 1).unwrap_or(1),
-                        ..Default::default()
-                    });
-                    req.set_timeout(CALL_TIMEOUT);
-                    if let Ok(v) = name.parse() {
-                        req.metadata_mut().insert("x-caller", v);
-                    }
-                    let r = AdAccountServiceClient::new(ch)
-                        .list_ad_account_users(req)
-                        .await
-                        .map(|_| ());
+                    let r = if write {
+                        let mut req = tonic::Request::new(AssignAdAccountUserRequest {
+                            ad_account_id: ACCOUNT.into(),
+                            business_id: BUSINESS.into(),
+                            user: WRITE_USER.into(),
+                            tasks: vec![AdAccountTask::Analyze as i32],
+                            ..Default::default()
+                        });
+                        req.set_timeout(CALL_TIMEOUT);
+                        if let Ok(v) = name.parse() {
+                            req.metadata_mut().insert("x-caller", v);
+                        }
+                        AdAccountServiceClient::new(ch)
+                            .assign_ad_account_user(req)
+                            .await
+                            .map(|_| ())
+                    } else {
+                        let mut req = tonic::Request::new(ListAdAccountUsersRequest {
+                            ad_account_id: ACCOUNT.into(),
+                            business: BUSINESS.into(),
+                            // Distinct requests (page_size is 1..=1000, and
+                            // far fewer than 1000 calls are in flight at
+                            // once): nothing cached or coalesced.
+                            page_size: i32::try_from(n % 1000 + 1).unwrap_or(1),
+                            ..Default::default()
+                        });
+                        req.set_timeout(CALL_TIMEOUT);
+                        if let Ok(v) = name.parse() {
+                            req.metadata_mut().insert("x-caller", v);
+                        }
+                        AdAccountServiceClient::new(ch)
+                            .list_ad_account_users(req)
+                            .await
+                            .map(|_| ())
+                    };
                     let answered = t0.elapsed().as_secs_f64();
                     let outcome = classify(r);
                     if let Ok(mut d) = done.lock() {
@@ -582,6 +654,8 @@ async fn drive(sandbox: &Sandbox, plan: Plan, channels: &[Channel]) -> anyhow::R
     }
     delays.sort_by(f64::total_cmp);
     let total_ok: u64 = ok.iter().sum();
+    let points: Vec<u64> = CALLERS.iter().zip(&ok).map(|(c, n)| n * c.cost()).collect();
+    let total_points: u64 = points.iter().sum();
     let expected = fair_shares();
     let callers: Vec<CallerOutcome> = CALLERS
         .iter()
@@ -591,10 +665,12 @@ async fn drive(sandbox: &Sandbox, plan: Plan, channels: &[Channel]) -> anyhow::R
             weight: c.weight,
             priority: if c.batch { "batch" } else { "interactive" }.to_string(),
             sent: sent.get(i).map_or(0, |s| s.load(Ordering::Relaxed)),
+            kind: if c.write { "write" } else { "read" }.to_string(),
             ok: ok[i],
+            points: points[i],
             refused: refused[i],
-            share: if total_ok > 0 {
-                ok[i] as f64 / total_ok as f64
+            share: if total_points > 0 {
+                points[i] as f64 / total_points as f64
             } else {
                 0.0
             },

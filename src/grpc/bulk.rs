@@ -43,8 +43,13 @@ use crate::routes::{ResponseShape, Role, Route};
 /// Times a step that Graph did not apply (throttled, transient, not run)
 /// is sent again before it fails.
 const MAX_ATTEMPTS: u32 = 5;
-/// How long a batch waits for more quota permits once it has one.
-const GATHER: Duration = Duration::from_millis(20);
+/// How long a batch waits for more quota permits once it has one. When the
+/// quota paces the operation (permits come one by one at the rate the budget
+/// sustains), a short gather sent a batch per permit; 250 ms fills a batch
+/// with the permits of that time, so one round trip carries several steps
+/// and the loop's own cost never limits the pace. Without pacing every
+/// permit is there at once and nothing waits.
+const GATHER: Duration = Duration::from_millis(250);
 /// Pages read at most to settle a step in doubt.
 const SETTLE_PAGES: usize = 100;
 
