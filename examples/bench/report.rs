@@ -478,7 +478,7 @@ fn render_bulk(o: &mut String, b: &super::bulk::BulkRun) {
     let _ = writeln!(
         o,
         "- **Least time**: a sliding window of B calls per W admits at most B calls in any W, so N calls from an empty window take at least W × (N − B) ÷ B (the first B at once, then B per W). N counts every call the sandbox admitted while the operation ran (its steps and the interactive reads).\n\
-         - **Steady state**: between 40% and 90% done the operation ran {:.1} steps/s, and with the interactive caller's calls the budget was used at **{}** of its rate (the gateway aims at `target_fraction` = 97%; a batch caller leaves `quota.batch_reserve` = 10% of it to interactive ones).\n\
+         - **Steady state**: between 40% and 90% done the operation ran {:.1} steps/s, and with the interactive caller's calls the budget was used at **{}** of its rate (the gateway aims at `target_fraction` = 97%; batch callers' own points stay under 90% of that, `quota.batch_reserve`, the rest is the interactive caller's).\n\
          - **Why above 1**: the least time spends the budget in a burst at the start of every window; the gateway bursts in the first window, waits for it to age out (as the least time does), then paces at the rate the budget sustains, since it reads Meta's reported usage as decaying over the window. That costs about one window against the burst schedule (here {} s), and the reserve and the interactive caller's share are not the operation's.\n\
          - **Progress**: the operation was read {} times while it ran (GetOperation every 250 ms); `succeeded` never went down ({}); the estimated end it gave at half-way was {} the actual end.\n",
         b.steady_steps_per_sec,

@@ -119,7 +119,7 @@ pub(super) static FIELDS: &[Field] = &[
     ),
     field!(
         quota.batch_reserve,
-        "Share of each budget batch-priority callers leave to interactive ones: a batch call goes only while the key stays under (1 - reserve) of its limit [0-1)."
+        "Share of each budget batch-priority callers leave to interactive ones: the batch callers' own points stay under (1 - reserve) of a key's limit; interactive calls may use all of it [0-1)."
     ),
     field!(
         quota.slowdown_band,

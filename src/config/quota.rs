@@ -23,9 +23,10 @@ pub struct QuotaConfig {
     /// when its own accounting does not explain the reported usage.
     pub ceiling: f64,
     /// Share of each budget batch-priority callers leave to interactive
-    /// ones: a batch call goes only while the key stays under
-    /// `(1 - batch_reserve)` of its limit, so interactive calls always find
-    /// room, even right after a batch job's burst.
+    /// ones: the batch callers' own points in a key's window stay under
+    /// `(1 - batch_reserve)` of its limit (interactive calls may use all of
+    /// it), so interactive calls find room even right after a batch job's
+    /// burst, and together the two still use the whole limit.
     pub batch_reserve: f64,
     /// Below `(1 - slowdown_band)` of the limit calls go at full speed; from
     /// there they slow down linearly to the sustainable rate at the limit.

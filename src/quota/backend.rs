@@ -127,6 +127,9 @@ impl LocalBudgets {
             let d = &demands[index];
             if let Some((state, _)) = inner.keys.get_mut(&d.key) {
                 state.grant(now, d.cost, tat, probe, &d.limits);
+                if d.reserve > 0.0 {
+                    state.grant_batch(now, d.cost, &d.limits);
+                }
             }
         }
         Verdict::Granted

@@ -133,6 +133,10 @@ pub(crate) struct KeyState {
     log: VecDeque<(f64, f64)>,
     /// Sum of `log` (or, for a state read from Redis, the stored sum).
     pub(crate) used: f64,
+    /// The batch callers' part of `log` (time, points), oldest first.
+    batch_log: VecDeque<(f64, f64)>,
+    /// Sum of `batch_log`.
+    pub(crate) batch_used: f64,
     /// Points granted since the last report.
     pub(crate) since: f64,
     /// Nothing goes before this.
@@ -191,6 +195,17 @@ impl KeyState {
             self.used -= c;
             self.log.pop_front();
         }
+        while let Some(&(t, c)) = self.batch_log.front() {
+            if t + lim.window_ms + p.margin_ms > now {
+                break;
+            }
+            self.batch_used -= c;
+            self.batch_log.pop_front();
+        }
+        if self.batch_log.is_empty() || self.batch_used < EPS {
+            self.batch_used = 0.0;
+            self.batch_log.clear();
+        }
         if self.log.is_empty() || self.used < EPS {
             self.used = self.used.max(0.0);
             if self.log.is_empty() {
@@ -232,8 +247,9 @@ impl KeyState {
     }
 
     /// May a call costing `cost` go now? Prunes the window; changes nothing
-    /// else (see [`KeyState::grant`]). `reserve`: share of the limit the
-    /// call must leave free (a batch caller's, for interactive ones).
+    /// else (see [`KeyState::grant`]). `reserve`: share of the limit a
+    /// batch caller's call leaves to interactive ones (the batch callers'
+    /// own points stay under `1 - reserve` of it; 0: an interactive call).
     /// `contended`: calls wait for the key.
     pub(crate) fn check(
         &mut self,
@@ -264,26 +280,22 @@ impl KeyState {
             }
         }
         let mut ms: f64 = 0.0;
-        let keep = 1.0 - reserve.clamp(0.0, 1.0);
-        let cap = pc.cap * keep;
         // The own window: wait until enough of it ages out.
-        if self.used > 0.0 && self.used + cost > cap + EPS {
-            let need = self.used + cost - cap;
-            let mut freed = 0.0;
-            let mut at = now;
-            for &(t, c) in &self.log {
-                freed += c;
-                at = t + lim.window_ms + p.margin_ms;
-                if freed >= need - EPS {
-                    break;
-                }
-            }
-            ms = ms.max(at - now);
+        if self.used > 0.0 && self.used + cost > pc.cap + EPS {
+            let need = self.used + cost - pc.cap;
+            ms = ms.max(ages_out(&self.log, need, lim, p) - now);
+        }
+        // A batch call: the batch callers' points stay under their part,
+        // so interactive calls find the rest free even after a batch burst.
+        let batch_cap = pc.cap * (1.0 - reserve.clamp(0.0, 1.0));
+        if reserve > 0.0 && self.batch_used > 0.0 && self.batch_used + cost > batch_cap + EPS {
+            let need = self.batch_used + cost - batch_cap;
+            ms = ms.max(ages_out(&self.batch_log, need, lim, p) - now);
         }
         // Meta's report: wait until it has decayed enough.
         if let Some((pct, at, horizon)) = self.report {
             if now < at + horizon {
-                let over = pc.rep_frac + cost / pc.full - pc.limit_frac * keep;
+                let over = pc.rep_frac + cost / pc.full - pc.limit_frac;
                 if over > EPS {
                     let gone = at + horizon - now;
                     let rate = pct / 100.0 / horizon;
@@ -318,6 +330,20 @@ impl KeyState {
         if probe {
             self.probe_at = Some(now);
         }
+    }
+
+    /// Records that a granted call (see [`KeyState::grant`]) was a batch
+    /// caller's: its points count against the batch callers' part too.
+    pub(crate) fn grant_batch(&mut self, now: f64, cost: f64, lim: &Limits) {
+        let grain = lim.window_ms / GRAIN;
+        match self.batch_log.back_mut() {
+            Some((t, sum)) if now - *t <= grain => {
+                *t = now;
+                *sum += cost;
+            }
+            _ => self.batch_log.push_back((now, cost)),
+        }
+        self.batch_used += cost;
     }
 
     /// Adds points granted elsewhere (carried over) to the window.
@@ -406,6 +432,20 @@ impl KeyState {
             && now >= self.hold_until
             && now - self.last_use > 2.0 * lim.window_ms + p.margin_ms
     }
+}
+
+/// When enough of `log`'s oldest entries to free `need` points age out.
+fn ages_out(log: &VecDeque<(f64, f64)>, need: f64, lim: &Limits, p: &Pacing) -> f64 {
+    let mut freed = 0.0;
+    let mut at = 0.0;
+    for &(t, c) in log {
+        freed += c;
+        at = t + lim.window_ms + p.margin_ms;
+        if freed >= need - EPS {
+            break;
+        }
+    }
+    at
 }
 
 /// Added to times taken from `reset_time_duration` (holds, and the time a

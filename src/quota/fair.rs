@@ -12,9 +12,11 @@
 //! under over-demand was refused by its deadline while reads went).
 //!
 //! A batch caller's call also leaves `quota.batch_reserve` of each budget
-//! free (it goes only while the key stays under `1 - reserve` of its
-//! limit), so an interactive call arriving after a batch job's burst finds
-//! room at once instead of waiting for the window to turn.
+//! to interactive ones (the batch callers' own points stay under
+//! `1 - reserve` of the limit), so an interactive call arriving after a
+//! batch job's burst finds room at once instead of waiting for the window
+//! to turn, while interactive and batch calls together still reach the
+//! limit.
 //!
 //! A driver task grants waiters in that order; once a waiter is blocked on a
 //! key (it does not fit yet), later waiters needing that key do not overtake

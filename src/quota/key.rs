@@ -39,8 +39,9 @@ pub(crate) struct Demand {
     pub(crate) cost: f64,
     /// The key's budget.
     pub(crate) limits: Limits,
-    /// Share of the limit the call must leave free (batch callers leave
-    /// `quota.batch_reserve` to interactive ones); 0 for interactive calls.
+    /// A batch caller's call: the share of the limit the batch callers'
+    /// own points leave to interactive ones (`quota.batch_reserve`); 0 for
+    /// interactive calls.
     pub(crate) reserve: f64,
 }
 

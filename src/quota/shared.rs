@@ -110,6 +110,11 @@ impl RedisBudgets {
         format!("{{{}}}:q:{id}:log", self.prefix)
     }
 
+    /// The batch callers' part of a key's log (`quota.batch_reserve`).
+    fn batch_log_key(&self, id: &str) -> String {
+        format!("{{{}}}:q:{id}:batch", self.prefix)
+    }
+
     fn registry_key(&self) -> String {
         format!("{{{}}}:q:keys", self.prefix)
     }
@@ -165,7 +170,9 @@ impl RedisBudgets {
             .arg(p.scale);
         for (i, d) in demands.iter().enumerate() {
             let id = d.key.id();
-            inv.key(self.hash_key(&id)).key(self.log_key(&id));
+            inv.key(self.hash_key(&id))
+                .key(self.log_key(&id))
+                .key(self.batch_log_key(&id));
             inv.arg(&id).arg(d.cost);
             limit_args(&mut inv, &d.limits);
             inv.arg(d.limits.max_cost)

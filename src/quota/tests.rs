@@ -815,11 +815,21 @@ async fn batch_callers_leave_the_reserve_to_interactive_ones() {
         .collect(),
     );
     let q = local(&c);
-    // The gateway aims at 97% of 60 points = 58.2; a batch caller stops at
-    // 90% of that (quota.batch_reserve = 0.1), and waits for the window.
+    // The gateway aims at 97% of 60 points = 58.2; batch callers' own
+    // points stop at 90% of that (quota.batch_reserve = 0.1).
     assert_eq!(take_all(&q, "nightly").await, 52);
     // An interactive caller still finds the reserve at once.
     assert_eq!(take_all(&q, "ui").await, 6);
+    // The reserve bounds the batch callers' own points, not everyone's:
+    // after 20 interactive points, batch work still takes the key to the
+    // full 58 (38 more), so interactive use does not cost batch its part.
+    let q = local(&c);
+    assert_eq!(take_all(&q, "ui").await, 58);
+    let q = local(&c);
+    for _ in 0..20 {
+        q.acquire(&ad("42", false, Some("ui")), None).await.unwrap();
+    }
+    assert_eq!(take_all(&q, "nightly").await, 38);
     // With no reserve, batch work may take everything.
     c.batch_reserve = 0.0;
     let q = local(&c);

@@ -497,9 +497,10 @@ async fn shared_engine_reads_a_rounded_down_reset_time_with_a_margin() {
 }
 
 /// The shared engine (Redis's permit script) leaves `quota.batch_reserve`
-/// of a budget to interactive callers as the in-process one does: a batch
-/// caller stops at 90% of the 58.2 points the gateway aims at, an
-/// interactive caller still finds the rest at once.
+/// of a budget to interactive callers as the in-process one does: batch
+/// callers' own points stop at 90% of the 58.2 points the gateway aims at,
+/// an interactive caller still finds the rest at once, and interactive
+/// points do not count against the batch callers' part.
 #[tokio::test]
 async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
     use graph_gateway::config::{CallerConfig, Priority};
@@ -552,4 +553,22 @@ async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
         .find(|k| k.key.id() == "ad/2000000001")
         .unwrap();
     assert_eq!(acc.used, 58.0);
+
+    // The reserve bounds the batch callers' own points: after 20
+    // interactive points, batch work still takes the key to 58.
+    let mut cfg2 = cfg.clone();
+    cfg2.redis.key_prefix = "batch-reserve-2".into();
+    let q = graph_gateway::quota::from_config(&cfg2.quota, &cfg2.redis).unwrap();
+    for _ in 0..20 {
+        q.acquire(&keys("ui"), None).await.unwrap();
+    }
+    let mut batch = 0;
+    while batch < 100 {
+        let soon = tokio::time::Instant::now() + Duration::from_secs(2);
+        if q.acquire(&keys("nightly"), Some(soon)).await.is_err() {
+            break;
+        }
+        batch += 1;
+    }
+    assert_eq!(batch, 38);
 }

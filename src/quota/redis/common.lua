@@ -17,12 +17,12 @@ end
 
 local function load(h)
   local f = redis.call('HMGET', h, 'tat', 'used', 'since', 'hold', 'held', 'probe',
-    'rpct', 'rat', 'untr', 'std', 'rhz')
+    'rpct', 'rat', 'untr', 'std', 'rhz', 'bused')
   return {
     tat = num(f[1], 0), used = num(f[2], 0), since = num(f[3], 0),
     hold = num(f[4], 0), held = num(f[5], 0) == 1, probe = num(f[6], -1),
     rpct = num(f[7], -1), rat = num(f[8], 0), untr = num(f[9], 0) == 1,
-    std = f[10], rhz = num(f[11], -1),
+    std = f[10], rhz = num(f[11], -1), bused = num(f[12], 0),
   }
 end
 
@@ -78,7 +78,24 @@ end
 
 -- { grant = true, tat, probe } or { wait, interval, reason }
 -- reasons: 1 hold, 2 probe, 3 budget, 4 pace
-local function check(s, L, now, cost, contended, lim, p)
+-- When enough of log L's oldest entries to free `need` points age out.
+local function ages_out(L, need, lim, p)
+  local freed, at, start = 0, 0, 0
+  while freed < need - EPS do
+    local batch = redis.call('ZRANGE', L, start, start + 63, 'WITHSCORES')
+    if #batch == 0 then break end
+    for i = 1, #batch, 2 do
+      freed = freed + cost_of(batch[i])
+      at = tonumber(batch[i + 1]) + lim.w + p.margin
+      if freed >= need - EPS then break end
+    end
+    start = start + 64
+  end
+  return at
+end
+
+-- B: the batch callers' log (nil where no batch share is checked).
+local function check(s, L, now, cost, contended, lim, p, B)
   local pc = pace(s, now, lim, p)
   if now < s.hold then
     return { wait = s.hold - now, interval = pc.interval, reason = 1 }
@@ -91,26 +108,18 @@ local function check(s, L, now, cost, contended, lim, p)
     end
   end
   local ms = 0
-  local keep = 1 - math.min(math.max(lim.reserve or 0, 0), 1)
-  local cap = pc.cap * keep
-  if s.used > 0 and s.used + cost > cap + EPS then
-    local need = s.used + cost - cap
-    local freed, at, start = 0, now, 0
-    while freed < need - EPS do
-      local batch = redis.call('ZRANGE', L, start, start + 63, 'WITHSCORES')
-      if #batch == 0 then break end
-      for i = 1, #batch, 2 do
-        freed = freed + cost_of(batch[i])
-        at = tonumber(batch[i + 1]) + lim.w + p.margin
-        if freed >= need - EPS then break end
-      end
-      start = start + 64
-    end
-    ms = math.max(ms, at - now)
+  if s.used > 0 and s.used + cost > pc.cap + EPS then
+    ms = math.max(ms, ages_out(L, s.used + cost - pc.cap, lim, p) - now)
+  end
+  -- A batch call: the batch callers' points (log B) stay under their part.
+  local reserve = math.min(math.max(lim.reserve or 0, 0), 1)
+  local bcap = pc.cap * (1 - reserve)
+  if reserve > 0 and B and s.bused > 0 and s.bused + cost > bcap + EPS then
+    ms = math.max(ms, ages_out(B, s.bused + cost - bcap, lim, p) - now)
   end
   local hz = horizon(s, lim)
   if s.rpct >= 0 and now < s.rat + hz then
-    local over = pc.rep + cost / pc.full - pc.lf * keep
+    local over = pc.rep + cost / pc.full - pc.lf
     if over > EPS then
       local gone = s.rat + hz - now
       local rate = s.rpct / 100 / hz
@@ -128,6 +137,31 @@ local function check(s, L, now, cost, contended, lim, p)
   local slow = pc.slow
   if contended then slow = 1 end
   return { grant = true, tat = tat + pc.interval * slow * cost, probe = probe }
+end
+
+-- The batch callers' log B: entries older than the window go, as prune does
+-- for L.
+local function prune_batch(s, B, now, lim, margin)
+  local cutoff = now - lim.w - margin
+  local old = redis.call('ZRANGEBYSCORE', B, '-inf', cutoff)
+  if #old > 0 then
+    for _, m in ipairs(old) do s.bused = s.bused - cost_of(m) end
+    redis.call('ZREMRANGEBYSCORE', B, '-inf', cutoff)
+    if redis.call('ZCARD', B) == 0 or s.bused < 0 then s.bused = 0 end
+  end
+end
+
+-- A batch caller's grant also goes in B (entries joined as add_points does).
+local function add_batch(s, H, B, now, points, w)
+  local last = redis.call('ZRANGE', B, -1, -1, 'WITHSCORES')
+  local total = points
+  if #last == 2 and now - tonumber(last[2]) <= w / 1000 then
+    total = total + cost_of(last[1])
+    redis.call('ZREM', B, last[1])
+  end
+  local seq = redis.call('HINCRBY', H, 'bseq', 1)
+  redis.call('ZADD', B, now, seq .. ':' .. total)
+  s.bused = s.bused + points
 end
 
 local function ttl(s, now, lim, margin)

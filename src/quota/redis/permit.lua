@@ -1,5 +1,5 @@
 -- permit: may one call go? All keys of the call at once, atomically.
--- KEYS: H1, L1, ..., Hn, Ln, REGISTRY
+-- KEYS: H1, L1, B1, ..., Hn, Ln, Bn, REGISTRY (B: the batch callers' log)
 -- ARGV: n, target, ceiling, band, margin, probe_timeout, poll, scale,
 --       then per key: id, cost, budget, budget_standard, standard_default, window, max_cost,
 --       contended (0/1), reserve (share of the limit to leave free)
@@ -20,11 +20,12 @@ for i = 1, n do
     maxc = tonumber(ARGV[a + 6]), contended = ARGV[a + 7] == '1',
     reserve = tonumber(ARGV[a + 8]),
   }
-  local H, L = KEYS[2 * i - 1], KEYS[2 * i]
+  local H, L, B = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local s = load(H)
   prune(s, L, now, lim, p.margin)
-  local r = check(s, L, now, lim.cost, lim.contended, lim, p)
-  keys[i] = { H = H, L = L, s = s, lim = lim, r = r }
+  prune_batch(s, B, now, lim, p.margin)
+  local r = check(s, L, now, lim.cost, lim.contended, lim, p, B)
+  keys[i] = { H = H, L = L, B = B, s = s, lim = lim, r = r }
   if not r.grant then
     table.insert(blocked, i)
     table.insert(blocked, math.ceil(r.wait))
@@ -35,7 +36,9 @@ end
 if #blocked > 0 then
   for i = 1, n do
     local k = keys[i]
-    if redis.call('EXISTS', k.H) == 1 then redis.call('HSET', k.H, 'used', k.s.used) end
+    if redis.call('EXISTS', k.H) == 1 then
+      redis.call('HSET', k.H, 'used', k.s.used, 'bused', k.s.bused)
+    end
   end
   local out = { 0, now }
   for _, v in ipairs(blocked) do table.insert(out, v) end
@@ -44,7 +47,9 @@ end
 for i = 1, n do
   local k = keys[i]
   add_points(k.s, k.H, k.L, now, k.lim.cost, k.lim.w)
-  local f = { 'tat', k.r.tat, 'used', k.s.used, 'since', k.s.since, 'last', now }
+  if (k.lim.reserve or 0) > 0 then add_batch(k.s, k.H, k.B, now, k.lim.cost, k.lim.w) end
+  local f = { 'tat', k.r.tat, 'used', k.s.used, 'since', k.s.since, 'last', now,
+    'bused', k.s.bused }
   if k.r.probe then
     table.insert(f, 'probe'); table.insert(f, now)
   end
@@ -52,6 +57,7 @@ for i = 1, n do
   local t = ttl(k.s, now, k.lim, p.margin)
   redis.call('PEXPIRE', k.H, t)
   redis.call('PEXPIRE', k.L, t)
-  redis.call('ZADD', KEYS[2 * n + 1], now, k.lim.id)
+  if redis.call('EXISTS', k.B) == 1 then redis.call('PEXPIRE', k.B, t) end
+  redis.call('ZADD', KEYS[3 * n + 1], now, k.lim.id)
 end
 return { 1, now }
