@@ -24,12 +24,12 @@ use graph_gateway::proto::{
 };
 use graph_gateway::sandbox::{Sandbox, ScoringConfig, UseCase};
 use prost::Message as _;
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
 use super::procs::{free_addr, wait_serving, Proc};
+use super::quota::serve_sandbox;
 use super::scenarios::Ctx;
 
 /// The sandbox's bulk business (1,200 ad accounts).
@@ -195,28 +195,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<BulkRun> {
         app_calls: 1_000_000,
         ..ScoringConfig::development()
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let sandbox_url = format!("http://{}", listener.local_addr()?);
-    let (stop_sandbox, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sandbox.clone().serve(listener, async move {
-        let _ = stopped.await;
-    }));
-
-    let seed = ctx.dir.join("bulk-tokens.toml");
-    let mut text = String::new();
-    for t in sandbox
-        .demo_tokens()
-        .iter()
-        .filter(|t| !t.businesses.is_empty())
-    {
-        text.push_str(&format!(
-            "[[token]]\nname = {:?}\nkind = \"system_user\"\nbusinesses = {:?}\nvalue = {:?}\n\n",
-            t.name,
-            t.businesses,
-            t.secret.expose()
-        ));
-    }
-    std::fs::write(&seed, text)?;
+    let (sandbox_url, stop_sandbox, seed) =
+        serve_sandbox(ctx, &sandbox, "bulk-tokens.toml").await?;
     let addr = free_addr()?;
     let config = gateway_toml(
         plan,

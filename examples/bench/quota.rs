@@ -377,6 +377,38 @@ async fn start_redis(ctx: &Ctx) -> anyhow::Result<(Proc, String)> {
     }
 }
 
+/// Serves `sandbox` on a free loopback port and writes a vault seed file of
+/// its demo tokens (`ctx.dir/seed_name`): (its URL, its stop switch, the
+/// seed file).
+pub async fn serve_sandbox(
+    ctx: &Ctx,
+    sandbox: &Sandbox,
+    seed_name: &str,
+) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>, std::path::PathBuf)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let sandbox_url = format!("http://{}", listener.local_addr()?);
+    let (stop_sandbox, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sandbox.clone().serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let seed = ctx.dir.join(seed_name);
+    let mut text = String::new();
+    for t in sandbox
+        .demo_tokens()
+        .iter()
+        .filter(|t| !t.businesses.is_empty())
+    {
+        text.push_str(&format!(
+            "[[token]]\nname = {:?}\nkind = \"system_user\"\nbusinesses = {:?}\nvalue = {:?}\n\n",
+            t.name,
+            t.businesses,
+            t.secret.expose()
+        ));
+    }
+    std::fs::write(&seed, text)?;
+    Ok((sandbox_url, stop_sandbox, seed))
+}
+
 /// How one call ended.
 enum Outcome {
     Ok,
@@ -441,28 +473,8 @@ async fn one_run(
         buc_calls: 100_000,
         ..ScoringConfig::development()
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let sandbox_url = format!("http://{}", listener.local_addr()?);
-    let (stop_sandbox, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sandbox.clone().serve(listener, async move {
-        let _ = stopped.await;
-    }));
-
-    let seed = ctx.dir.join("quota-tokens.toml");
-    let mut text = String::new();
-    for t in sandbox
-        .demo_tokens()
-        .iter()
-        .filter(|t| !t.businesses.is_empty())
-    {
-        text.push_str(&format!(
-            "[[token]]\nname = {:?}\nkind = \"system_user\"\nbusinesses = {:?}\nvalue = {:?}\n\n",
-            t.name,
-            t.businesses,
-            t.secret.expose()
-        ));
-    }
-    std::fs::write(&seed, text)?;
+    let (sandbox_url, stop_sandbox, seed) =
+        serve_sandbox(ctx, &sandbox, "quota-tokens.toml").await?;
 
     let redis = if with_redis {
         Some(start_redis(ctx).await?)

@@ -188,20 +188,9 @@ impl KeyState {
 
     /// Drops grants older than `window + margin`.
     pub(crate) fn prune(&mut self, now: f64, lim: &Limits, p: &Pacing) {
-        while let Some(&(t, c)) = self.log.front() {
-            if t + lim.window_ms + p.margin_ms > now {
-                break;
-            }
-            self.used -= c;
-            self.log.pop_front();
-        }
-        while let Some(&(t, c)) = self.batch_log.front() {
-            if t + lim.window_ms + p.margin_ms > now {
-                break;
-            }
-            self.batch_used -= c;
-            self.batch_log.pop_front();
-        }
+        let cutoff = now - lim.window_ms - p.margin_ms;
+        self.used -= expire(&mut self.log, cutoff);
+        self.batch_used -= expire(&mut self.batch_log, cutoff);
         if self.batch_log.is_empty() || self.batch_used < EPS {
             self.batch_used = 0.0;
             self.batch_log.clear();
@@ -335,14 +324,7 @@ impl KeyState {
     /// Records that a granted call (see [`KeyState::grant`]) was a batch
     /// caller's: its points count against the batch callers' part too.
     pub(crate) fn grant_batch(&mut self, now: f64, cost: f64, lim: &Limits) {
-        let grain = lim.window_ms / GRAIN;
-        match self.batch_log.back_mut() {
-            Some((t, sum)) if now - *t <= grain => {
-                *t = now;
-                *sum += cost;
-            }
-            _ => self.batch_log.push_back((now, cost)),
-        }
+        append(&mut self.batch_log, now, cost, lim);
         self.batch_used += cost;
     }
 
@@ -358,14 +340,7 @@ impl KeyState {
     /// each spend: conservative), so a window holds about `GRAIN` entries
     /// whatever the budget.
     fn add(&mut self, now: f64, points: f64, lim: &Limits) {
-        let grain = lim.window_ms / GRAIN;
-        match self.log.back_mut() {
-            Some((t, sum)) if now - *t <= grain => {
-                *t = now;
-                *sum += points;
-            }
-            _ => self.log.push_back((now, points)),
-        }
+        append(&mut self.log, now, points, lim);
         self.used += points;
         self.since += points;
         self.last_use = now;
@@ -432,6 +407,32 @@ impl KeyState {
             && now >= self.hold_until
             && now - self.last_use > 2.0 * lim.window_ms + p.margin_ms
     }
+}
+
+/// Spends `points` now in `log`: within `window / GRAIN` of the last entry
+/// they join it, which then counts from now.
+fn append(log: &mut VecDeque<(f64, f64)>, now: f64, points: f64, lim: &Limits) {
+    let grain = lim.window_ms / GRAIN;
+    match log.back_mut() {
+        Some((t, sum)) if now - *t <= grain => {
+            *t = now;
+            *sum += points;
+        }
+        _ => log.push_back((now, points)),
+    }
+}
+
+/// Drops `log`'s entries spent at or before `cutoff`; returns their points.
+fn expire(log: &mut VecDeque<(f64, f64)>, cutoff: f64) -> f64 {
+    let mut freed = 0.0;
+    while let Some(&(t, c)) = log.front() {
+        if t > cutoff {
+            break;
+        }
+        freed += c;
+        log.pop_front();
+    }
+    freed
 }
 
 /// When enough of `log`'s oldest entries to free `need` points age out.

@@ -43,14 +43,30 @@ local function cost_of(member)
   return tonumber(string.match(member, ':([^:]+)$')) or 1
 end
 
-local function prune(s, L, now, lim, margin)
+-- Drops log L's entries older than the window. Returns the points they
+-- held, or nil when none went, and whether L is empty now.
+local function expire(L, now, lim, margin)
   local cutoff = now - lim.w - margin
   local old = redis.call('ZRANGEBYSCORE', L, '-inf', cutoff)
-  if #old > 0 then
-    for _, m in ipairs(old) do s.used = s.used - cost_of(m) end
-    redis.call('ZREMRANGEBYSCORE', L, '-inf', cutoff)
-    if redis.call('ZCARD', L) == 0 or s.used < 0 then s.used = 0 end
+  if #old == 0 then return nil, false end
+  local freed = 0
+  for _, m in ipairs(old) do freed = freed + cost_of(m) end
+  redis.call('ZREMRANGEBYSCORE', L, '-inf', cutoff)
+  return freed, redis.call('ZCARD', L) == 0
+end
+
+-- Prunes log L and the sum s[field] it keeps ('used' for L, 'bused' for
+-- the batch callers' log B).
+local function prune_sum(s, field, L, now, lim, margin)
+  local freed, empty = expire(L, now, lim, margin)
+  if freed then
+    s[field] = s[field] - freed
+    if empty or s[field] < 0 then s[field] = 0 end
   end
+end
+
+local function prune(s, L, now, lim, margin)
+  prune_sum(s, 'used', L, now, lim, margin)
 end
 
 -- p: target, ceiling, band, margin, probe_timeout, poll, scale
@@ -139,46 +155,32 @@ local function check(s, L, now, cost, contended, lim, p, B)
   return { grant = true, tat = tat + pc.interval * slow * cost, probe = probe }
 end
 
--- The batch callers' log B: entries older than the window go, as prune does
--- for L.
-local function prune_batch(s, B, now, lim, margin)
-  local cutoff = now - lim.w - margin
-  local old = redis.call('ZRANGEBYSCORE', B, '-inf', cutoff)
-  if #old > 0 then
-    for _, m in ipairs(old) do s.bused = s.bused - cost_of(m) end
-    redis.call('ZREMRANGEBYSCORE', B, '-inf', cutoff)
-    if redis.call('ZCARD', B) == 0 or s.bused < 0 then s.bused = 0 end
-  end
-end
-
--- A batch caller's grant also goes in B (entries joined as add_points does).
-local function add_batch(s, H, B, now, points, w)
-  local last = redis.call('ZRANGE', B, -1, -1, 'WITHSCORES')
-  local total = points
-  if #last == 2 and now - tonumber(last[2]) <= w / 1000 then
-    total = total + cost_of(last[1])
-    redis.call('ZREM', B, last[1])
-  end
-  local seq = redis.call('HINCRBY', H, 'bseq', 1)
-  redis.call('ZADD', B, now, seq .. ':' .. total)
-  s.bused = s.bused + points
-end
-
 local function ttl(s, now, lim, margin)
   return math.ceil(math.max(2 * lim.w + margin, s.hold - now + lim.w))
 end
 
 -- Spends within window / 1000 of the last one join its entry, which then
--- counts from now (as budget.rs does): about 1000 entries per window.
-local function add_points(s, H, L, now, points, w)
+-- counts from now (as budget.rs does): about 1000 entries per window. Each
+-- log numbers its entries with its own counter (field seq_field of H).
+local function append(H, L, seq_field, now, points, w)
   local last = redis.call('ZRANGE', L, -1, -1, 'WITHSCORES')
   local total = points
   if #last == 2 and now - tonumber(last[2]) <= w / 1000 then
     total = total + cost_of(last[1])
     redis.call('ZREM', L, last[1])
   end
-  local seq = redis.call('HINCRBY', H, 'seq', 1)
+  local seq = redis.call('HINCRBY', H, seq_field, 1)
   redis.call('ZADD', L, now, seq .. ':' .. total)
+end
+
+local function add_points(s, H, L, now, points, w)
+  append(H, L, 'seq', now, points, w)
   s.used = s.used + points
   s.since = s.since + points
+end
+
+-- A batch caller's grant also goes in B.
+local function add_batch(s, H, B, now, points, w)
+  append(H, B, 'bseq', now, points, w)
+  s.bused = s.bused + points
 end

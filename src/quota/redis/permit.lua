@@ -23,7 +23,7 @@ for i = 1, n do
   local H, L, B = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local s = load(H)
   prune(s, L, now, lim, p.margin)
-  prune_batch(s, B, now, lim, p.margin)
+  prune_sum(s, 'bused', B, now, lim, p.margin)
   local r = check(s, L, now, lim.cost, lim.contended, lim, p, B)
   keys[i] = { H = H, L = L, B = B, s = s, lim = lim, r = r }
   if not r.grant then
