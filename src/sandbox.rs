@@ -54,7 +54,7 @@ use crate::secret::Secret;
 use crate::vault::TokenEntry;
 
 pub use faults::{FaultConfig, FaultKind, FaultRule};
-pub use usage::{AccessTier, ScoringConfig, UseCase};
+pub use usage::{AccessTier, Decay, ScoringConfig, UseCase};
 
 /// A running simulator's shared state. Cheap to clone; clones share state.
 #[derive(Clone)]

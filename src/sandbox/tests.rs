@@ -430,7 +430,7 @@ async fn lists_page_with_cursors_and_never_leak_the_token() {
     assert_eq!(bad.err(), (100, None));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn usage_headers_are_on_every_answer() {
     let sb = Sandbox::demo().with_scoring(ScoringConfig {
         app_calls: 10,
@@ -2927,6 +2927,41 @@ async fn reset_time_is_the_later_of_decay_and_block() {
     );
     sb.advance_clock(secs(90));
     get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_score_returns_to_zero_a_window_after_its_first_point_and_rounds_down() {
+    let sb = Sandbox::demo().with_scoring(ScoringConfig {
+        max_points: 4,
+        decay_window: secs(10),
+        decay: Decay::Reset,
+        block_duration: secs(10),
+        ..ScoringConfig::development()
+    });
+    let ms = std::time::Duration::from_millis;
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    tokio::time::advance(ms(2_500)).await;
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    // The window opened with the first point: 7.5 s left, said as 7.
+    assert_eq!(
+        usage(&r, "x-ad-account-usage"),
+        json!({"acc_id_util_pct": 50.0, "reset_time_duration": 7, "ads_api_access_tier": "development_access"})
+    );
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    get(&sb, ACME_ADMIN, ACCOUNT).await.ok();
+    assert_eq!(sb.score("act_2000000001"), 100.0);
+    // A client that waits the reported 7 s is early: the score is still
+    // full, and going over blocks the account.
+    tokio::time::advance(secs(7)).await;
+    assert_eq!(sb.score("act_2000000001"), 100.0);
+    // Half a second later the whole score is gone at once.
+    tokio::time::advance(ms(500)).await;
+    assert_eq!(sb.score("act_2000000001"), 0.0);
+    let r = get(&sb, ACME_ADMIN, ACCOUNT).await;
+    r.ok();
+    assert_eq!(usage(&r, "x-ad-account-usage")["reset_time_duration"], 10);
+    assert_eq!(sb.points_spent("act_2000000001"), 5);
+    assert_eq!(sb.throttled_count(), 0);
 }
 
 #[tokio::test(start_paused = true)]

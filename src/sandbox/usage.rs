@@ -10,11 +10,16 @@
 //!   `read_points`, a write (POST/DELETE) `write_points`; each point counts
 //!   for `decay_window` after it was spent. A call that would push the score
 //!   above `max_points` gets code 17 subcode 2446079 and blocks the account
-//!   for `block_duration`.
+//!   for `block_duration`. With [`Decay::Reset`] the score instead returns
+//!   to 0 all at once `decay_window` after its first point.
 //! - **Business use case** (`X-Business-Use-Case-Usage`, business-scoped
 //!   calls): calls per (business, use case) in a sliding `buc_window`
 //!   against the use case's budget; over budget → the use case's 800xx
 //!   code, that business's use case blocked for `buc_block`.
+//!
+//! `reset_time_duration` is the time until the score is back to 0 (or the
+//! block ends, if later) in whole seconds, rounded down as Meta rounds it:
+//! a client that waits exactly that long is up to a second early.
 //!
 //! Time is tokio's [`Instant`] (so paused-clock tests work) plus the offset
 //! that [`super::Sandbox::advance_clock`] adds. Sliding windows keep one
@@ -140,6 +145,20 @@ impl UseCase {
     }
 }
 
+/// How the ad account score forgets the points spent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Decay {
+    /// Each point counts for `decay_window` after it was spent (a sliding
+    /// window; the default).
+    #[default]
+    Sliding,
+    /// The score returns to 0 `decay_window` after the first point it
+    /// counts ("the time it takes to reset the current rate limiting to
+    /// 0"); the next point opens a new window. `reset_time_duration` then
+    /// names a time that is rarely a whole second away.
+    Reset,
+}
+
 /// The numbers of the scoring model (see the module docs). `Default` is
 /// [`ScoringConfig::standard`], so the demo sandbox never throttles ordinary
 /// test traffic; [`ScoringConfig::development`] has Meta's development-tier
@@ -159,6 +178,8 @@ pub struct ScoringConfig {
     pub max_points: u64,
     /// Ad account score: how long a spent point counts.
     pub decay_window: Duration,
+    /// Ad account score: sliding window or reset.
+    pub decay: Decay,
     /// Ad account score: how long an account stays blocked once over.
     pub block_duration: Duration,
     /// Business use case: calls per `buc_window` (100%), for use cases
@@ -192,6 +213,7 @@ impl ScoringConfig {
             write_points: 3,
             max_points: 60,
             decay_window: Duration::from_secs(300),
+            decay: Decay::Sliding,
             block_duration: Duration::from_secs(300),
             buc_calls: 300,
             buc_calls_by_use_case: BTreeMap::new(),
@@ -310,6 +332,17 @@ impl Log {
                 *sum = sum.saturating_add(amount);
             }
             _ => self.entries.push_back((now, amount)),
+        }
+        self.total = self.total.saturating_add(amount);
+    }
+
+    /// Spends `amount` now in a window that opened with its first spend
+    /// and counts from then ([`Decay::Reset`]): one entry, which ages out
+    /// whole.
+    fn add_to_open(&mut self, now: Instant, amount: u64) {
+        match self.entries.back_mut() {
+            Some((_, sum)) => *sum = sum.saturating_add(amount),
+            None => self.entries.push_back((now, amount)),
         }
         self.total = self.total.saturating_add(amount);
     }
@@ -520,7 +553,10 @@ impl UsageMeter {
         self.app.calls.add(now, 1, cfg.app_window);
         if let Some(acc) = &scope.ad_account {
             if let Some(account) = self.accounts.get_mut(acc) {
-                account.points.add(now, cost, cfg.decay_window);
+                match cfg.decay {
+                    Decay::Sliding => account.points.add(now, cost, cfg.decay_window),
+                    Decay::Reset => account.points.add_to_open(now, cost),
+                }
                 account.spent = account.spent.saturating_add(cost);
             }
         }
@@ -580,7 +616,7 @@ impl UsageMeter {
                         .max(account.blocked_for(now));
                     (
                         util_pct(account.points.total, cfg.max_points),
-                        ceil_secs(reset),
+                        reset.as_secs(),
                     )
                 }
                 None => (0.0, 0),
