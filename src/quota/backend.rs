@@ -38,8 +38,9 @@ pub(crate) enum Verdict {
 /// Budget state, local or shared.
 #[async_trait::async_trait]
 pub(crate) trait Backend: Send + Sync + 'static {
-    /// Charges every key of the call, or none. `contended[i]`: calls wait
-    /// for demand i's key (it is paced at its sustainable rate).
+    /// Charges every key of the call, or none. `contended[i]`: calls of
+    /// more than one caller wait for demand i's key (it is paced at its
+    /// sustainable rate).
     async fn try_acquire(&self, demands: &[Demand], contended: &[bool]) -> Verdict;
     /// Applies what an answer said (may complete later).
     fn observe(&self, events: Vec<Event>);

@@ -21,10 +21,12 @@
 //! 3. **Pacing.** GCRA whose emission interval adapts to the usage: zero
 //!    (full speed) below `1 - slowdown_band` of the limit, then growing
 //!    linearly to the sustainable interval `window / limit` at the limit.
-//!    A key that already keeps calls waiting (contended) is always paced at
-//!    the sustainable interval: capacity then trickles out one grant at a
-//!    time through the fair queue instead of in bursts that go to whoever
-//!    happens to be first.
+//!    A key that keeps calls of more than one caller waiting (contended)
+//!    is always paced at the sustainable interval: capacity then trickles
+//!    out one grant at a time through the fair queue instead of in bursts
+//!    that go to whoever happens to be first. A key only one caller waits
+//!    for is paced by its usage alone, so a bulk operation bursts again
+//!    when its last burst ages out, as the window allows.
 
 use std::collections::VecDeque;
 
@@ -239,7 +241,7 @@ impl KeyState {
     /// else (see [`KeyState::grant`]). `reserve`: share of the limit a
     /// batch caller's call leaves to interactive ones (the batch callers'
     /// own points stay under `1 - reserve` of it; 0: an interactive call).
-    /// `contended`: calls wait for the key.
+    /// `contended`: calls of more than one caller wait for the key.
     pub(crate) fn check(
         &mut self,
         now: f64,

@@ -83,11 +83,81 @@ struct Queue {
     seq: u64,
     driving: bool,
     /// Keys known to be blocked until then (saves backend round trips);
-    /// cleared by every answer.
-    blocked: HashMap<QuotaKey, (Instant, Duration)>,
+    /// cleared by every answer. The flag: found by a batch call, so it may
+    /// be the batch callers' part that is used up (see [`Blocked`]).
+    blocked: HashMap<Blocked, (Instant, Duration)>,
     /// Keys that keep waiters waiting: calls needing them queue (no fast
-    /// path), and they are paced at their sustainable rate.
+    /// path).
     contended: HashSet<QuotaKey>,
+    /// Contended keys whose waiters came from more than one caller in the
+    /// last round: paced at their sustainable rate, so that capacity
+    /// trickles out one grant at a time in the queue's fair order rather
+    /// than in bursts that go to whoever is first. A key only one caller
+    /// waits for (a bulk operation alone) goes as fast as its usage
+    /// allows: when a burst ages out of its window, the next one can go;
+    /// unless an interactive call used the key within its window (see
+    /// `interactive_at`).
+    shared: HashSet<QuotaKey>,
+    /// When an interactive call last got each key. A batch burst would
+    /// leave interactive callers arriving later in the window only the
+    /// batch reserve, so while they use a key, batch work on it is paced
+    /// as if they waited too.
+    interactive_at: HashMap<QuotaKey, Instant>,
+}
+
+/// A blocked key, and whether a batch call found it so. A batch call can
+/// wait where an interactive one would fit (the batch reserve), so such a
+/// block holds back only batch calls; one an interactive call found holds
+/// back every call.
+type Blocked = (QuotaKey, bool);
+
+/// The blocks that hold back a call of this priority on `key`.
+fn blocks_for(key: &QuotaKey, priority: Priority) -> impl Iterator<Item = Blocked> + '_ {
+    [false]
+        .into_iter()
+        .chain((priority == Priority::Batch).then_some(true))
+        .map(move |batch| (key.clone(), batch))
+}
+
+/// Past this many keys, the record of interactive use forgets what is
+/// older than each key's window.
+const INTERACTIVE_KEYS: usize = 1024;
+
+impl Queue {
+    /// Notes that an interactive call got these keys now.
+    fn interactive_granted(&mut self, demands: &[Demand], params: &Params, now: Instant) {
+        for d in demands {
+            self.interactive_at.insert(d.key.clone(), now);
+        }
+        if self.interactive_at.len() > INTERACTIVE_KEYS {
+            self.forget_interactive(params, now);
+        }
+    }
+
+    /// Forgets interactive use older than the key's window.
+    fn forget_interactive(&mut self, params: &Params, now: Instant) {
+        self.interactive_at.retain(|k, at| {
+            let window = Duration::from_secs_f64(k.limits(params).window_ms.max(0.0) / 1000.0);
+            now.saturating_duration_since(*at) < window
+        });
+    }
+
+    /// Keys to pace at their sustainable rate: contended ones that several
+    /// callers wait for, or that an interactive call used within their
+    /// window. (Only contended ones: the call's other keys, the app's say,
+    /// are not what holds it up, and pacing them at their own sustainable
+    /// rate would slow every call down to it.)
+    fn paced(&mut self, params: &Params, now: Instant) -> HashSet<QuotaKey> {
+        self.forget_interactive(params, now);
+        let mut keys = self.shared.clone();
+        keys.extend(
+            self.interactive_at
+                .keys()
+                .filter(|k| self.contended.contains(*k))
+                .cloned(),
+        );
+        keys
+    }
 }
 
 /// Queue order: priority, start tag, arrival.
@@ -206,7 +276,16 @@ impl super::Quota for AdaptiveQuota {
         if fast {
             let uncontended = vec![false; demands.len()];
             match inner.backend.try_acquire(&demands, &uncontended).await {
-                Verdict::Granted => return Ok(()),
+                Verdict::Granted => {
+                    if priority == Priority::Interactive {
+                        inner.queue.lock().interactive_granted(
+                            &demands,
+                            &inner.params,
+                            Instant::now(),
+                        );
+                    }
+                    return Ok(());
+                }
                 Verdict::Wait(blocked) => {
                     let now = Instant::now();
                     let mut q = inner.queue.lock();
@@ -216,7 +295,10 @@ impl super::Quota for AdaptiveQuota {
                             continue;
                         };
                         let ready = now + b.wait;
-                        q.blocked.insert(d.key.clone(), (ready, b.interval));
+                        q.blocked.insert(
+                            (d.key.clone(), priority == Priority::Batch),
+                            (ready, b.interval),
+                        );
                         q.contended.insert(d.key.clone());
                         if worst.is_none_or(|(w, _)| ready > w) {
                             worst = Some((ready, &d.key));
@@ -403,29 +485,64 @@ fn throttled(key: &QuotaKey, retry_after: Duration) -> GatewayError {
 }
 
 /// One waiter as the driver sees it in a round: its place, demands,
-/// deadline, and whether its caller has gone.
-type RoundEntry = (Order, Arc<[Demand]>, Instant, bool);
+/// caller, deadline, and whether its caller has gone.
+type RoundEntry = (Order, Arc<[Demand]>, Arc<str>, Instant, bool);
+
+/// Notes that `caller` waits for `key` this round (the flag: another
+/// caller does too).
+fn note_waiter(
+    waiting: &mut HashMap<QuotaKey, (Arc<str>, bool)>,
+    key: &QuotaKey,
+    caller: &Arc<str>,
+) {
+    match waiting.get_mut(key) {
+        Some((first, many)) => *many |= first != caller,
+        None => {
+            waiting.insert(key.clone(), (caller.clone(), false));
+        }
+    }
+}
 
 /// Grants waiters in order until the queue is empty.
 async fn drive(inner: Arc<Inner>) {
     loop {
-        let (round, contended): (Vec<RoundEntry>, HashSet<QuotaKey>) = {
+        let (round, shared): (Vec<RoundEntry>, HashSet<QuotaKey>) = {
             let mut q = inner.queue.lock();
             if q.waiters.is_empty() {
                 q.driving = false;
                 q.contended.clear();
+                q.shared.clear();
                 return;
             }
             let round = q
                 .waiters
                 .iter()
-                .map(|(o, w)| (*o, w.demands.clone(), w.deadline, w.tx.is_closed()))
+                .map(|(o, w)| {
+                    (
+                        *o,
+                        w.demands.clone(),
+                        w.caller.clone(),
+                        w.deadline,
+                        w.tx.is_closed(),
+                    )
+                })
                 .collect();
-            (round, q.contended.clone())
+            let paced = q.paced(&inner.params, Instant::now());
+            (round, paced)
         };
+        // Key -> (the first caller waiting for it, and whether another one
+        // is).
+        let mut waiting: HashMap<QuotaKey, (Arc<str>, bool)> = HashMap::new();
+        for (_, demands, caller, _, closed) in &round {
+            if !closed {
+                for d in demands.iter() {
+                    note_waiter(&mut waiting, &d.key, caller);
+                }
+            }
+        }
         let now = Instant::now();
         // Key -> (ready, interval, cost queued ahead in this round).
-        let mut blocked: HashMap<QuotaKey, (Instant, Duration, f64)> = {
+        let mut blocked: HashMap<Blocked, (Instant, Duration, f64)> = {
             let q = inner.queue.lock();
             q.blocked
                 .iter()
@@ -434,7 +551,7 @@ async fn drive(inner: Arc<Inner>) {
                 .collect()
         };
         let mut next: Option<Instant> = None;
-        for (order, demands, deadline, closed) in round {
+        for (order, demands, _, deadline, closed) in round {
             if closed {
                 // The caller went away: it must not use up a permit.
                 let mut q = inner.queue.lock();
@@ -447,10 +564,12 @@ async fn drive(inner: Arc<Inner>) {
             // Behind a blocked key: estimate the turn, keep the place.
             let mut est: Option<(Instant, &QuotaKey)> = None;
             for d in demands.iter() {
-                if let Some((ready, interval, ahead)) = blocked.get(&d.key) {
-                    let turn = *ready + interval.mul_f64(*ahead);
-                    if est.is_none_or(|(e, _)| turn > e) {
-                        est = Some((turn, &d.key));
+                for b in blocks_for(&d.key, order.priority) {
+                    if let Some((ready, interval, ahead)) = blocked.get(&b) {
+                        let turn = *ready + interval.mul_f64(*ahead);
+                        if est.is_none_or(|(e, _)| turn > e) {
+                            est = Some((turn, &d.key));
+                        }
                     }
                 }
             }
@@ -470,14 +589,16 @@ async fn drive(inner: Arc<Inner>) {
                     continue;
                 }
                 for d in demands.iter() {
-                    if let Some((_, _, ahead)) = blocked.get_mut(&d.key) {
-                        *ahead += d.cost;
+                    for b in blocks_for(&d.key, order.priority) {
+                        if let Some((_, _, ahead)) = blocked.get_mut(&b) {
+                            *ahead += d.cost;
+                        }
                     }
                 }
                 next = Some(next.map_or(deadline, |n| n.min(deadline)));
                 continue;
             }
-            let flags: Vec<bool> = demands.iter().map(|d| contended.contains(&d.key)).collect();
+            let flags: Vec<bool> = demands.iter().map(|d| shared.contains(&d.key)).collect();
             match inner.backend.try_acquire(&demands, &flags).await {
                 Verdict::Granted => {
                     if !inner.finish(&order, Ok(())) {
@@ -487,6 +608,9 @@ async fn drive(inner: Arc<Inner>) {
                     }
                     if let Some(primary) = demands.last() {
                         let mut q = inner.queue.lock();
+                        if order.priority == Priority::Interactive {
+                            q.interactive_granted(&demands, &inner.params, Instant::now());
+                        }
                         let v = q.virtual_time.entry(primary.key.clone()).or_default();
                         *v = v.max(order.start);
                     }
@@ -499,7 +623,10 @@ async fn drive(inner: Arc<Inner>) {
                             continue;
                         };
                         let ready = now + b.wait;
-                        blocked.insert(d.key.clone(), (ready, b.interval, d.cost));
+                        blocked.insert(
+                            (d.key.clone(), order.priority == Priority::Batch),
+                            (ready, b.interval, d.cost),
+                        );
                         next = Some(next.map_or(ready, |n| n.min(ready)));
                         if worst.is_none_or(|(w, _)| ready > w) {
                             worst = Some((ready, &d.key));
@@ -527,11 +654,17 @@ async fn drive(inner: Arc<Inner>) {
             if q.waiters.is_empty() {
                 q.driving = false;
                 q.contended.clear();
+                q.shared.clear();
                 return;
             }
             // Keys that blocked someone this round stay contended; keys
             // whose waiters all went are free again.
-            q.contended = blocked.keys().cloned().collect();
+            q.contended = blocked.keys().map(|(k, _)| k.clone()).collect();
+            q.shared = waiting
+                .into_iter()
+                .filter(|(k, (_, many))| *many && q.contended.contains(k))
+                .map(|(k, _)| k)
+                .collect();
             for w in q.waiters.values() {
                 next = Some(next.map_or(w.deadline, |n| n.min(w.deadline)));
             }

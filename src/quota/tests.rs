@@ -711,6 +711,115 @@ fn small_account() -> QuotaConfig {
     c
 }
 
+/// Grant times (seconds from the start) of `callers` (name, loops) on one
+/// ad account over `for_secs`, each loop taking one call at a time.
+async fn grant_times(
+    q: &Arc<AdaptiveQuota>,
+    callers: &[(&'static str, usize)],
+    for_secs: u64,
+) -> Vec<f64> {
+    let t0 = Instant::now();
+    let times = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let stop = t0 + Duration::from_secs(for_secs);
+    let mut tasks = Vec::new();
+    for (caller, loops) in callers {
+        for _ in 0..*loops {
+            let (q, times, caller) = (q.clone(), times.clone(), *caller);
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let k = ad("42", false, Some(caller));
+                    if q.acquire(&k, soon(120_000)).await.is_ok() {
+                        times.lock().push(t0.elapsed().as_secs_f64());
+                        q.observe(&k, &Usage::default(), None);
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut v = std::mem::take(&mut *times.lock());
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_one_caller_waits_for_bursts_again_when_its_window_ages_out() {
+    // One batch caller (a bulk operation): the first window's burst ages
+    // out at 60.5 s, and the next burst goes at once instead of trickling
+    // out at the sustainable rate (1 point a second).
+    let mut c = small_account();
+    c.callers = Callers(
+        [(
+            "bulk".to_string(),
+            CallerConfig {
+                weight: 1,
+                priority: Priority::Batch,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let q = local(&c);
+    let t = grant_times(&q, &[("bulk", 20)], 125).await;
+    let first = t.iter().filter(|&&s| s < 1.0).count();
+    let second = t.iter().filter(|&&s| (60.0..62.0).contains(&s)).count();
+    assert!(first >= 40, "first burst {first}: {t:?}");
+    assert!(second >= 40, "second burst {second}: {t:?}");
+    // Never over the target in any window of 60 s.
+    for (i, &s) in t.iter().enumerate() {
+        let in_window = t[i..].iter().take_while(|&&u| u < s + 60.0).count();
+        assert!(in_window <= 58, "{in_window} grants from {s} s");
+    }
+    // Two callers: after the first burst, the capacity trickles out in
+    // the queue's order, so that neither takes a burst for itself.
+    let q = local(&small_account());
+    let t = grant_times(&q, &[("a", 10), ("b", 10)], 125).await;
+    let second = t.iter().filter(|&&s| (60.0..62.0).contains(&s)).count();
+    assert!(second <= 5, "two callers, {second} grants in 2 s: {t:?}");
+    // Nor when an interactive caller uses the key now and then: batch
+    // work is paced while it does, so its calls find room as they come.
+    let q = local(&c);
+    let ui = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let mut waits = Vec::new();
+            for _ in 0..12 {
+                let t = Instant::now();
+                q.acquire(&ad("42", false, Some("ui")), soon(120_000))
+                    .await
+                    .unwrap();
+                waits.push(t.elapsed());
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            waits
+        })
+    };
+    let t = grant_times(&q, &[("bulk", 20)], 125).await;
+    let second = t.iter().filter(|&&s| (60.0..62.0).contains(&s)).count();
+    assert!(second <= 5, "batch with ui, {second} grants in 2 s: {t:?}");
+    let waits = ui.await.unwrap();
+    assert!(
+        waits.iter().all(|w| *w < Duration::from_secs(3)),
+        "{waits:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn pacing_a_contended_key_leaves_the_calls_other_keys_alone() {
+    // The app's budget sustains half a call a second, the ad account one
+    // point a second: paced at the app's rate (a key the waiting calls also
+    // name, but not the one they wait for), 600 s would see 300 calls.
+    let mut c = small_account();
+    c.app_calls = 1_800;
+    c.callers = weighted(&[("ui", 2), ("api", 1)]);
+    let q = local(&c);
+    let got = contend(&q, &[("ui", 8), ("api", 8)], 600).await;
+    let total: u32 = got.values().sum();
+    assert!(total >= 9 * 57, "{got:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_noisy_caller_does_not_starve_a_quiet_one() {
     let q = local(&small_account());
