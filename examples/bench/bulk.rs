@@ -57,11 +57,12 @@ pub struct BulkPlan {
 }
 
 impl BulkPlan {
-    fn new(quick: bool) -> Self {
+    /// With an interactive caller at 10% of the budget's rate, or alone.
+    fn new(quick: bool, interactive: bool) -> Self {
         Self {
             budget: if quick { 100 } else { 300 },
             window_secs: 10,
-            interactive_share: 0.1,
+            interactive_share: if interactive { 0.1 } else { 0.0 },
             batch_size: 50,
         }
     }
@@ -181,8 +182,8 @@ fn unix_now() -> f64 {
 }
 
 /// Runs the benchmark once.
-pub async fn run(ctx: &Ctx) -> anyhow::Result<BulkRun> {
-    let plan = BulkPlan::new(ctx.quick);
+pub async fn run(ctx: &Ctx, interactive: bool) -> anyhow::Result<BulkRun> {
+    let plan = BulkPlan::new(ctx.quick, interactive);
     let window = Duration::from_secs(plan.window_secs);
     let sandbox = Sandbox::demo().with_scoring(ScoringConfig {
         max_points: 1_000_000,
@@ -267,8 +268,12 @@ async fn drive(sandbox: &Sandbox, plan: BulkPlan, ch: Channel) -> anyhow::Result
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::default();
     let reader = {
         let (running, outcomes, ch) = (running.clone(), outcomes.clone(), ch.clone());
-        let period = Duration::from_secs_f64(1.0 / (plan.rate() * plan.interactive_share));
+        let per_sec = plan.rate() * plan.interactive_share;
+        let period = Duration::from_secs_f64(1.0 / per_sec.max(1e-3));
         tokio::spawn(async move {
+            if per_sec <= 0.0 {
+                return;
+            }
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut calls = Vec::new();

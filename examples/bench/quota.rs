@@ -1,8 +1,10 @@
 //! The quota benchmark (issue 4): callers asking 10x what an ad account's
 //! score allows, against the sandbox's scoring model (Meta's), for a warm-up
 //! window and then at least two measured decay windows; once through one
-//! gateway process (the in-process quota engine) and once through three
-//! gateway processes sharing one Redis.
+//! gateway process (the in-process quota engine), once through three
+//! gateway processes sharing one Redis, and once more through one process
+//! against a score that resets (so Meta's `reset_time_duration`, rounded
+//! down, names a time that is up to a second later than it says).
 //!
 //! Everything runs on 127.0.0.1: the sandbox in this process, the gateways
 //! (`target/release/graph-gateway serve`) and redis-server as children,
@@ -18,7 +20,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use graph_gateway::proto::ad_account_service_client::AdAccountServiceClient;
 use graph_gateway::proto::{AdAccountTask, AssignAdAccountUserRequest, ListAdAccountUsersRequest};
-use graph_gateway::sandbox::{Sandbox, ScoringConfig};
+use graph_gateway::sandbox::{Decay, Sandbox, ScoringConfig};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
@@ -55,6 +57,48 @@ pub const MARGIN_MS: u64 = 100;
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// The gateway's `quota.target_fraction` (its default).
 pub const TARGET_FRACTION: f64 = 0.97;
+
+/// What one run varies: the engine, the score's model and the gateway's
+/// target.
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    gateways: usize,
+    redis: bool,
+    decay: Decay,
+    target_fraction: f64,
+}
+
+/// The runs: the sliding score through one process and through three
+/// sharing Redis, then the resetting score (rounded-down reset times)
+/// at the default target, and at a target of 1, where the gateway fills
+/// the score to 100% and so holds the account for the reported reset
+/// time and probes after it.
+const VARIANTS: [Variant; 4] = [
+    Variant {
+        gateways: 1,
+        redis: false,
+        decay: Decay::Sliding,
+        target_fraction: TARGET_FRACTION,
+    },
+    Variant {
+        gateways: 3,
+        redis: true,
+        decay: Decay::Sliding,
+        target_fraction: TARGET_FRACTION,
+    },
+    Variant {
+        gateways: 1,
+        redis: false,
+        decay: Decay::Reset,
+        target_fraction: TARGET_FRACTION,
+    },
+    Variant {
+        gateways: 1,
+        redis: false,
+        decay: Decay::Reset,
+        target_fraction: 1.0,
+    },
+];
 
 /// One internal caller of the benchmark.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -186,6 +230,14 @@ pub struct QuotaRun {
     pub name: String,
     /// Gateway processes.
     pub gateways: usize,
+    /// The score's model: "sliding" or "reset".
+    pub model: String,
+    /// The gateways' `quota.target_fraction`.
+    pub target_fraction: f64,
+    /// Times the sandbox's score went up to 100% (sampled every 50 ms):
+    /// each makes Meta report 100% with a reset time, which the gateway
+    /// answers with a hold and one probe after it.
+    pub full_score_episodes: u64,
     /// Through Redis.
     pub redis: bool,
     /// Calls the sandbox refused for a rate limit during the whole run
@@ -244,6 +296,8 @@ pub struct QuotaResults {
     pub config: String,
     /// The bulk operation under the business use case budget (issue 16).
     pub bulk: Option<super::bulk::BulkRun>,
+    /// The same operation with no interactive caller (issue 16).
+    pub bulk_alone: Option<super::bulk::BulkRun>,
 }
 
 /// Runs both runs.
@@ -251,8 +305,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<QuotaResults> {
     let plan = Plan::new(ctx.quick);
     let mut runs = Vec::new();
     let mut config = String::new();
-    for (gateways, redis) in [(1, false), (3, true)] {
-        let (r, cfg) = one_run(ctx, plan, gateways, redis).await?;
+    for v in VARIANTS {
+        let (r, cfg) = one_run(ctx, plan, v).await?;
         eprintln!(
             "  quota, {}: {} sandbox throttles, {:.1}% of the allowed points used ({} of {}; per window {:?}), shares {}",
             r.name,
@@ -267,10 +321,12 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<QuotaResults> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if v.redis {
+            config = cfg;
+        }
         runs.push(r);
-        config = cfg;
     }
-    let bulk = super::bulk::run(ctx).await?;
+    let bulk = super::bulk::run(ctx, true).await?;
     eprintln!(
         "  quota, bulk: {} targets in {:.1} s, {:.2}x the least time the budget permits ({:.1} s for {} calls); {} sandbox throttles; {} succeeded, {} failed, {} sent once (others: {:?}), {} settled by read; interactive {} of {} OK (p50 {:.0} ms, p99 {:.0} ms), {} refused",
         super::bulk::TARGETS,
@@ -290,6 +346,18 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<QuotaResults> {
         bulk.interactive_p99_ms,
         bulk.interactive_refused
     );
+    let alone = super::bulk::run(ctx, false).await?;
+    eprintln!(
+        "  quota, bulk alone: {:.1} s, {:.2}x the least time ({:.1} s for {} calls); {} sandbox throttles; {} succeeded, {} sent once, {} batch requests",
+        alone.elapsed_secs,
+        alone.ratio,
+        alone.minimum_secs,
+        alone.calls_admitted,
+        alone.sandbox_throttles,
+        alone.succeeded,
+        alone.sent_once_at_sandbox,
+        alone.batch_requests
+    );
     Ok(QuotaResults {
         plan,
         max_points: MAX_POINTS,
@@ -300,25 +368,26 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<QuotaResults> {
         runs,
         config,
         bulk: Some(bulk),
+        bulk_alone: Some(alone),
     })
 }
 
 /// The gateway's `[quota]` (and `[redis]`) for the scaled model.
-fn quota_toml(plan: Plan, replicas: usize, redis_url: Option<&str>) -> String {
+fn quota_toml(plan: Plan, v: Variant, redis_url: Option<&str>) -> String {
     let mut t = format!(
         "[quota]\n\
          ad_account_tier = \"development\"\n\
          ad_account_points_development = {MAX_POINTS}\n\
          ad_account_window_secs = {}\n\
          window_margin_ms = {MARGIN_MS}\n\
-         target_fraction = {TARGET_FRACTION}\n\
+         target_fraction = {}\n\
          app_calls = 10000\n\
          app_window_secs = 3600\n\
          business_use_case_calls = 100000\n\
-         replicas = {replicas}\n\n\
+         replicas = {}\n\n\
          [quota.use_case_calls]\n\
          ads_management = 100000\n",
-        plan.window_secs
+        plan.window_secs, v.target_fraction, v.gateways
     );
     for c in CALLERS {
         t.push_str(&format!(
@@ -453,22 +522,30 @@ struct Done {
     outcome: Outcome,
 }
 
-async fn one_run(
-    ctx: &Ctx,
-    plan: Plan,
-    gateways: usize,
-    with_redis: bool,
-) -> anyhow::Result<(QuotaRun, String)> {
-    let name = if with_redis {
-        format!("{gateways} gateway processes sharing Redis")
-    } else {
-        "1 gateway process (in-process engine)".to_string()
+async fn one_run(ctx: &Ctx, plan: Plan, v: Variant) -> anyhow::Result<(QuotaRun, String)> {
+    let (gateways, with_redis) = (v.gateways, v.redis);
+    let (name, tag) = match (with_redis, v.decay) {
+        (true, _) => (
+            format!("{gateways} gateway processes sharing Redis"),
+            "redis".to_string(),
+        ),
+        (false, Decay::Sliding) => (
+            "1 gateway process (in-process engine)".to_string(),
+            "single".to_string(),
+        ),
+        (false, Decay::Reset) => (
+            format!(
+                "1 gateway process, resetting score, reset times rounded down, target {}",
+                v.target_fraction
+            ),
+            format!("reset-{}", v.target_fraction),
+        ),
     };
-    let tag = if with_redis { "redis" } else { "single" };
     // The sandbox: Meta's development tier with the window (and block)
     // scaled; business use cases out of the way (only the score binds).
     let sandbox = Sandbox::demo().with_scoring(ScoringConfig {
         decay_window: plan.window(),
+        decay: v.decay,
         block_duration: plan.window(),
         buc_calls: 100_000,
         ..ScoringConfig::development()
@@ -481,7 +558,7 @@ async fn one_run(
     } else {
         None
     };
-    let quota = quota_toml(plan, gateways, redis.as_ref().map(|(_, u)| u.as_str()));
+    let quota = quota_toml(plan, v, redis.as_ref().map(|(_, u)| u.as_str()));
     let mut procs = Vec::new();
     let mut channels = Vec::new();
     for i in 0..gateways {
@@ -524,6 +601,11 @@ async fn one_run(
     r.name = name;
     r.gateways = gateways;
     r.redis = with_redis;
+    r.model = match v.decay {
+        Decay::Sliding => "sliding".to_string(),
+        Decay::Reset => "reset".to_string(),
+    };
+    r.target_fraction = v.target_fraction;
     Ok((r, quota))
 }
 
@@ -622,10 +704,17 @@ async fn drive(sandbox: &Sandbox, plan: Plan, channels: &[Channel]) -> anyhow::R
     // The sandbox at every window boundary, and its score every 50 ms.
     let mut boundaries = vec![sandbox.points_spent(ACCOUNT)];
     let mut peak: f64 = 0.0;
+    let (mut full_episodes, mut full) = (0u64, false);
     for j in 1..=total_windows {
         let at = t0 + window * j;
         while Instant::now() < at {
-            peak = peak.max(sandbox.score(ACCOUNT));
+            let score = sandbox.score(ACCOUNT);
+            peak = peak.max(score);
+            let now_full = score >= 100.0;
+            if now_full && !full {
+                full_episodes += 1;
+            }
+            full = now_full;
             let next = (Instant::now() + Duration::from_millis(50)).min(at);
             tokio::time::sleep_until(next).await;
         }
@@ -696,6 +785,9 @@ async fn drive(sandbox: &Sandbox, plan: Plan, channels: &[Channel]) -> anyhow::R
     Ok(QuotaRun {
         name: String::new(),
         gateways: 0,
+        model: String::new(),
+        target_fraction: 0.0,
+        full_score_episodes: full_episodes,
         redis: false,
         sandbox_throttles,
         per_window,

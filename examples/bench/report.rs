@@ -321,8 +321,8 @@ pub fn render_quota(q: &QuotaResults) -> String {
         }
         rule.push_str("---|");
     }
-    head.push_str(" peak score | calls OK / sent (measured) | other outcomes |");
-    rule.push_str("---|---|---|");
+    head.push_str(" peak score | times at 100% | calls OK / sent (measured) | other outcomes |");
+    rule.push_str("---|---|---|---|");
     let _ = writeln!(o, "{head}\n{rule}");
     for r in &q.runs {
         let cells: Vec<String> = r
@@ -340,10 +340,11 @@ pub fn render_quota(q: &QuotaResults) -> String {
             .collect();
         let _ = writeln!(
             o,
-            "| {} | {} | {:.1}% | {} / {} | {} |",
+            "| {} | {} | {:.1}% | {} | {} / {} | {} |",
             r.name,
             cells.join(" | "),
             r.peak_score_pct,
+            r.full_score_episodes,
             r.ok,
             r.sent,
             if other.is_empty() {
@@ -393,7 +394,11 @@ pub fn render_quota(q: &QuotaResults) -> String {
     );
     let _ = writeln!(
         o,
-        "- **Runs**: one `target/release/graph-gateway serve` process with the in-process engine; then three processes with `[redis] url` to one redis-server started for the run (127.0.0.1, `--save \"\"`, no AOF) and `quota.replicas = 3`; a fresh sandbox and Redis for each run. The gateways run on the server CPU, the sandbox, the callers and Redis on the other."
+        "- **Runs**: one `target/release/graph-gateway serve` process with the in-process engine; then three processes with `[redis] url` to one redis-server started for the run (127.0.0.1, `--save \"\"`, no AOF) and `quota.replicas = 3`; then one process again, twice, against the resetting score (below); a fresh sandbox (and Redis) for each run. The gateways run on the server CPU, the sandbox, the callers and Redis on the other."
+    );
+    let _ = writeln!(
+        o,
+        "- **Resetting score, reset times rounded down** (the last two runs): the same score, except that it returns to 0 all at once a decay window after its first point ([`Decay::Reset`](../src/sandbox/usage.rs)), the next point opening a new window. Meta's `reset_time_duration` is the time until then, in whole seconds rounded down (as Meta rounds it, and as the sandbox always does): a client that waits the reported time arrives up to a second early, finds the score still full, and is throttled and blocked for the block time. The gateway waits the reported time plus 1 s (`RESET_MARGIN_MS`, src/quota/budget.rs). At the default target (97%) the gateway keeps the score under 100%, so it only reads the reset times as the time Meta's report takes to clear; at a target of 1 it fills the score to 100% (\"times at 100%\" in the table below), and each time Meta's report says 100%, the gateway holds the account for the reported time plus the margin and sends one probe after it. Throttles count the probes that arrived early."
     );
     let _ = writeln!(
         o,
@@ -427,7 +432,7 @@ pub fn render_quota(q: &QuotaResults) -> String {
         q.config
     );
     if let Some(b) = &q.bulk {
-        render_bulk(&mut o, b);
+        render_bulk(&mut o, b, q.bulk_alone.as_ref());
     }
     let _ = writeln!(
         o,
@@ -438,7 +443,7 @@ pub fn render_quota(q: &QuotaResults) -> String {
 }
 
 /// The bulk operation under the business use case budget (issue 16).
-fn render_bulk(o: &mut String, b: &super::bulk::BulkRun) {
+fn render_bulk(o: &mut String, b: &super::bulk::BulkRun, alone: Option<&super::bulk::BulkRun>) {
     let p = &b.plan;
     let _ = writeln!(
         o,
@@ -479,7 +484,7 @@ fn render_bulk(o: &mut String, b: &super::bulk::BulkRun) {
         o,
         "- **Least time**: a sliding window of B calls per W admits at most B calls in any W, so N calls from an empty window take at least W × (N − B) ÷ B (the first B at once, then B per W). N counts every call the sandbox admitted while the operation ran (its steps and the interactive reads).\n\
          - **Steady state**: between 40% and 90% done the operation ran {:.1} steps/s, and with the interactive caller's calls the budget was used at **{}** of its rate (the gateway aims at `target_fraction` = 97%; batch callers' own points stay under 90% of that, `quota.batch_reserve`, the rest is the interactive caller's).\n\
-         - **Why above 1**: the least time spends the budget in a burst at the start of every window; the gateway bursts in the first window, waits for it to age out (as the least time does), then paces at the rate the budget sustains, since it reads Meta's reported usage as decaying over the window. That costs about one window against the burst schedule (here {} s), and the reserve and the interactive caller's share are not the operation's.\n\
+         - **Why above 1**: the least time spends the budget in a burst at the start of every window; the gateway bursts in the first window, waits for it to age out (as the least time does), then, while an interactive caller uses the key, paces the batch work at the rate the budget sustains, so that the interactive calls find room whenever they come (a burst would leave them only the batch reserve until it aged out). That costs about one window against the burst schedule (here {} s), and the reserve and the interactive caller's share are not the operation's. Alone on the key, the operation bursts again each time its last burst ages out (below).\n\
          - **Progress**: the operation was read {} times while it ran (GetOperation every 250 ms); `succeeded` never went down ({}); the estimated end it gave at half-way was {} the actual end.\n",
         b.steady_steps_per_sec,
         pct(b.steady_share_of_budget),
@@ -492,6 +497,24 @@ fn render_bulk(o: &mut String, b: &super::bulk::BulkRun) {
             None => "not given".to_string(),
         }
     );
+    if let Some(a) = alone {
+        let _ = writeln!(
+            o,
+            "**The same operation alone on the budget** (no interactive caller; a fresh sandbox and gateway): **{:.1} s, {:.2}× the least time** ({:.1} s for the {} calls Graph admitted); **{} throttles**; {} succeeded, {} failed, **{} of {} sent exactly once**, in {} Graph batch requests; steady state {:.1} steps/s, {} of the budget's rate (the batch callers' part is 90% of the 97% the gateway aims at). With one caller waiting, the key is paced by its usage alone: each burst goes as soon as the last one ages out of the window.\n",
+            a.elapsed_secs,
+            a.ratio,
+            a.minimum_secs,
+            a.calls_admitted,
+            a.sandbox_throttles,
+            a.succeeded,
+            a.failed,
+            a.sent_once_at_sandbox,
+            super::bulk::TARGETS,
+            a.batch_requests,
+            a.steady_steps_per_sec,
+            pct(a.steady_share_of_budget)
+        );
+    }
     let _ = writeln!(
         o,
         "The bulk run's gateway configuration:\n\n```toml\n{}```\n",
