@@ -750,17 +750,7 @@ async fn a_key_one_caller_waits_for_bursts_again_when_its_window_ages_out() {
     // out at 60.5 s, and the next burst goes at once instead of trickling
     // out at the sustainable rate (1 point a second).
     let mut c = small_account();
-    c.callers = Callers(
-        [(
-            "bulk".to_string(),
-            CallerConfig {
-                weight: 1,
-                priority: Priority::Batch,
-            },
-        )]
-        .into_iter()
-        .collect(),
-    );
+    c.callers = one_batch_caller("bulk", 1);
     let q = local(&c);
     let t = grant_times(&q, &[("bulk", 20)], 125).await;
     let first = t.iter().filter(|&&s| s < 1.0).count();
@@ -860,17 +850,7 @@ async fn weights_share_a_contended_key() {
 #[tokio::test(start_paused = true)]
 async fn interactive_callers_go_before_batch() {
     let mut c = small_account();
-    c.callers = Callers(
-        [(
-            "nightly".to_string(),
-            CallerConfig {
-                weight: 10,
-                priority: Priority::Batch,
-            },
-        )]
-        .into_iter()
-        .collect(),
-    );
+    c.callers = one_batch_caller("nightly", 10);
     let q = local(&c);
     for _ in 0..58 {
         q.acquire(&ad("42", false, None), None).await.unwrap();
@@ -912,17 +892,7 @@ async fn take_all(q: &AdaptiveQuota, caller: &str) -> u32 {
 #[tokio::test(start_paused = true)]
 async fn batch_callers_leave_the_reserve_to_interactive_ones() {
     let mut c = small_account();
-    c.callers = Callers(
-        [(
-            "nightly".to_string(),
-            CallerConfig {
-                weight: 10,
-                priority: Priority::Batch,
-            },
-        )]
-        .into_iter()
-        .collect(),
-    );
+    c.callers = one_batch_caller("nightly", 10);
     let q = local(&c);
     // The gateway aims at 97% of 60 points = 58.2; batch callers' own
     // points stop at 90% of that (quota.batch_reserve = 0.1).
@@ -1073,6 +1043,21 @@ async fn contend_points(
     }
     let out = points.lock().clone();
     out
+}
+
+/// One batch caller of this weight (any other caller is interactive).
+fn one_batch_caller(name: &str, weight: u32) -> Callers {
+    Callers(
+        [(
+            name.to_string(),
+            CallerConfig {
+                weight,
+                priority: Priority::Batch,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    )
 }
 
 fn weighted(callers: &[(&str, u32)]) -> Callers {
