@@ -119,6 +119,12 @@ fn blocks_for(key: &QuotaKey, priority: Priority) -> impl Iterator<Item = Blocke
         .map(move |batch| (key.clone(), batch))
 }
 
+/// Whether a use of `key` at `at` is still within its window at `now`.
+fn used_within_window(key: &QuotaKey, at: Instant, params: &Params, now: Instant) -> bool {
+    let window = Duration::from_secs_f64(key.limits(params).window_ms.max(0.0) / 1000.0);
+    now.saturating_duration_since(at) < window
+}
+
 /// Past this many keys, the record of interactive use forgets what is
 /// older than each key's window.
 const INTERACTIVE_KEYS: usize = 1024;
@@ -136,10 +142,8 @@ impl Queue {
 
     /// Forgets interactive use older than the key's window.
     fn forget_interactive(&mut self, params: &Params, now: Instant) {
-        self.interactive_at.retain(|k, at| {
-            let window = Duration::from_secs_f64(k.limits(params).window_ms.max(0.0) / 1000.0);
-            now.saturating_duration_since(*at) < window
-        });
+        self.interactive_at
+            .retain(|k, at| used_within_window(k, *at, params, now));
     }
 
     /// Keys to pace at their sustainable rate: contended ones that several
@@ -147,13 +151,16 @@ impl Queue {
     /// window. (Only contended ones: the call's other keys, the app's say,
     /// are not what holds it up, and pacing them at their own sustainable
     /// rate would slow every call down to it.)
-    fn paced(&mut self, params: &Params, now: Instant) -> HashSet<QuotaKey> {
-        self.forget_interactive(params, now);
+    fn paced(&self, params: &Params, now: Instant) -> HashSet<QuotaKey> {
         let mut keys = self.shared.clone();
         keys.extend(
-            self.interactive_at
-                .keys()
-                .filter(|k| self.contended.contains(*k))
+            self.contended
+                .iter()
+                .filter(|k| {
+                    self.interactive_at
+                        .get(*k)
+                        .is_some_and(|at| used_within_window(k, *at, params, now))
+                })
                 .cloned(),
         );
         keys
@@ -276,16 +283,10 @@ impl super::Quota for AdaptiveQuota {
         if fast {
             let uncontended = vec![false; demands.len()];
             match inner.backend.try_acquire(&demands, &uncontended).await {
-                Verdict::Granted => {
-                    if priority == Priority::Interactive {
-                        inner.queue.lock().interactive_granted(
-                            &demands,
-                            &inner.params,
-                            Instant::now(),
-                        );
-                    }
-                    return Ok(());
-                }
+                // (Interactive use is noted only for calls that queued:
+                // a key nobody waits for needs no pacing, and the hot path
+                // stays as it was.)
+                Verdict::Granted => return Ok(()),
                 Verdict::Wait(blocked) => {
                     let now = Instant::now();
                     let mut q = inner.queue.lock();
@@ -527,8 +528,7 @@ async fn drive(inner: Arc<Inner>) {
                     )
                 })
                 .collect();
-            let paced = q.paced(&inner.params, Instant::now());
-            (round, paced)
+            (round, q.paced(&inner.params, Instant::now()))
         };
         // Key -> (the first caller waiting for it, and whether another one
         // is).
