@@ -572,3 +572,63 @@ async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
     }
     assert_eq!(batch, 38);
 }
+
+/// Two replicas sharing Redis: on one, two callers keep reading an ad
+/// account whose window is full (so it is paced: points are granted, and
+/// so free, one at a time); the other has a write (3 points) to make. The
+/// reading replica could take each point as it frees, so that the write
+/// never finds three. It must go within two windows (it takes about 1.7 s
+/// here, a point freeing every 0.34 s), and the reads go on around it.
+#[tokio::test]
+async fn a_write_on_one_replica_is_not_starved_by_reads_on_another() {
+    use graph_gateway::quota::QuotaKeys;
+    use graph_gateway::routes::QuotaClass as Class;
+
+    let redis = RedisServer::start().await;
+    let mut cfg = shared(&redis, "cross-replica");
+    cfg.quota.ad_account_tier = "development".into();
+    cfg.quota.ad_account_points_development = 6;
+    cfg.quota.ad_account_window_secs = 2;
+    cfg.quota.window_margin_ms = 50;
+    let reader = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
+    let writer = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
+    let keys = |write, caller| QuotaKeys {
+        token: "t",
+        business: Some(ACME),
+        ad_account: Some("2000000001"),
+        class: Class::AdAccount,
+        use_case: "ads_management",
+        write,
+        caller: Some(caller),
+    };
+    let stop = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut reads = Vec::new();
+    for caller in ["ui", "ui", "reports", "reports"] {
+        let q = reader.clone();
+        reads.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while tokio::time::Instant::now() < stop {
+                if q.acquire(&keys(false, caller), Some(stop)).await.is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    // The reads fill the window, and the first burst ages out: from then
+    // on the window holds points granted one at a time.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let asked = tokio::time::Instant::now();
+    let wrote = writer
+        .acquire(&keys(true, "api"), Some(asked + Duration::from_secs(5)))
+        .await;
+    let took = asked.elapsed();
+    let mut read = 0;
+    for r in reads {
+        read += r.await.unwrap();
+    }
+    assert!(wrote.is_ok(), "the write waited {took:?}: {wrote:?}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    // The reads kept going around it.
+    assert!(read >= 15, "{read} reads");
+}
