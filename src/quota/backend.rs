@@ -3,6 +3,7 @@
 //! (`redis.rs`) keeps them in Redis and falls back to a [`LocalBudgets`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
@@ -35,13 +36,28 @@ pub(crate) enum Verdict {
     Wait(Vec<Blocked>),
 }
 
+/// Who asks: what the shared engine needs to keep one fair order among
+/// the callers of every replica (the in-process engine has the queue's).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Turn {
+    /// The call's caller.
+    pub(crate) caller: Arc<str>,
+    /// Its priority is batch.
+    pub(crate) batch: bool,
+    /// Its weight.
+    pub(crate) weight: u32,
+    /// The callers of this replica's other waiting calls on the call's most
+    /// specific key (each once, with its batch flag).
+    pub(crate) waiting: Vec<(Arc<str>, bool)>,
+}
+
 /// Budget state, local or shared.
 #[async_trait::async_trait]
 pub(crate) trait Backend: Send + Sync + 'static {
     /// Charges every key of the call, or none. `contended[i]`: calls of
     /// more than one caller wait for demand i's key (it is paced at its
-    /// sustainable rate).
-    async fn try_acquire(&self, demands: &[Demand], contended: &[bool]) -> Verdict;
+    /// sustainable rate). `turn`: who asks, and who else waits here.
+    async fn try_acquire(&self, demands: &[Demand], contended: &[bool], turn: &Turn) -> Verdict;
     /// Applies what an answer said (may complete later).
     fn observe(&self, events: Vec<Event>);
     /// The mode and every key's numbers (without waiting callers).
@@ -259,7 +275,8 @@ pub(crate) struct LocalBackend(pub(crate) LocalBudgets);
 
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
-    async fn try_acquire(&self, demands: &[Demand], contended: &[bool]) -> Verdict {
+    async fn try_acquire(&self, demands: &[Demand], contended: &[bool], _: &Turn) -> Verdict {
+        // One process, one queue: its order is the fair one.
         self.0.try_acquire(demands, contended)
     }
 

@@ -85,6 +85,9 @@ pub(crate) enum WaitReason {
     Budget,
     /// Pacing.
     Pace,
+    /// Another caller comes first in the fair order kept across replicas
+    /// (the shared engine only): the key is not blocked for that caller.
+    Behind,
 }
 
 /// The outcome of checking one key.

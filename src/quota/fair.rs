@@ -20,13 +20,17 @@
 //!
 //! A driver task grants waiters in that order; once a waiter is blocked on a
 //! key (it does not fit yet), later waiters needing that key do not overtake
-//! it, even when they would fit: the budget trickling back is reserved for
-//! it. Different keys are independent. The queue is per replica: with
-//! budgets shared through Redis, another replica's calls are not held back
-//! by this replica's waiter (Redis keeps no reservation). A waiter whose
-//! estimated turn falls
+//! it. Different keys are independent. A waiter whose estimated turn falls
 //! after its deadline fails at once with RESOURCE_EXHAUSTED and a retry
 //! delay.
+//!
+//! The queue is per replica. With budgets shared through Redis, the order
+//! across replicas is Redis's: each permit names its caller and the callers
+//! of this replica's other waiters on the key ([`Turn`]), and the permit
+//! script keeps the same start-time fair queuing over every replica's
+//! waiting callers (src/quota/redis/common.lua). A call it puts behind
+//! another replica's caller ([`WaitReason::Behind`]) does not block the key
+//! here: this replica's waiters of other callers may still go.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -41,7 +45,8 @@ use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
-use super::backend::{Backend, Verdict};
+use super::backend::{Backend, Turn, Verdict};
+use super::budget::WaitReason;
 use super::key::{self, Demand};
 use super::snapshot::{QuotaSnapshot, Waiting};
 use super::{Params, QuotaKey, QuotaKeys, TokioClock};
@@ -282,7 +287,17 @@ impl super::Quota for AdaptiveQuota {
         };
         if fast {
             let uncontended = vec![false; demands.len()];
-            match inner.backend.try_acquire(&demands, &uncontended).await {
+            let turn = Turn {
+                caller: caller.clone(),
+                batch: priority == Priority::Batch,
+                weight,
+                waiting: Vec::new(),
+            };
+            match inner
+                .backend
+                .try_acquire(&demands, &uncontended, &turn)
+                .await
+            {
                 // (Interactive use is noted only for calls that queued:
                 // a key nobody waits for needs no pacing, and the hot path
                 // stays as it was.)
@@ -295,12 +310,17 @@ impl super::Quota for AdaptiveQuota {
                         let Some(d) = demands.get(b.index) else {
                             continue;
                         };
+                        q.contended.insert(d.key.clone());
+                        if b.reason == WaitReason::Behind {
+                            // Another replica's caller comes first: the key
+                            // is not blocked for this replica's others.
+                            continue;
+                        }
                         let ready = now + b.wait;
                         q.blocked.insert(
                             (d.key.clone(), priority == Priority::Batch),
                             (ready, b.interval),
                         );
-                        q.contended.insert(d.key.clone());
                         if worst.is_none_or(|(w, _)| ready > w) {
                             worst = Some((ready, &d.key));
                         }
@@ -412,6 +432,25 @@ impl super::Quota for AdaptiveQuota {
 }
 
 impl Inner {
+    /// Who asks (`caller`), and the callers of this replica's other waiting
+    /// calls on the same most specific key (`queued`: calls per caller,
+    /// this one included).
+    fn turn(&self, caller: &Arc<str>, queued: Option<&HashMap<Arc<str>, u32>>) -> Turn {
+        let (priority, weight) = self.params.caller(caller);
+        let waiting = queued
+            .into_iter()
+            .flatten()
+            .filter(|(c, n)| **n > u32::from(*c == caller))
+            .map(|(c, _)| (c.clone(), self.params.caller(c).0 == Priority::Batch))
+            .collect();
+        Turn {
+            caller: caller.clone(),
+            batch: priority == Priority::Batch,
+            weight,
+            waiting,
+        }
+    }
+
     /// The per-replica smoothing caps (governor).
     async fn smooth(
         &self,
@@ -540,6 +579,21 @@ async fn drive(inner: Arc<Inner>) {
                 }
             }
         }
+        // This round's waiting calls per most specific key and caller (the
+        // shared engine keeps one fair order on it across replicas).
+        let mut queued: HashMap<QuotaKey, HashMap<Arc<str>, u32>> = HashMap::new();
+        for (_, demands, caller, _, closed) in &round {
+            if let (Some(d), false) = (demands.last(), *closed) {
+                *queued
+                    .entry(d.key.clone())
+                    .or_default()
+                    .entry(caller.clone())
+                    .or_default() += 1;
+            }
+        }
+        // (Key, caller) that another replica's caller comes before: the
+        // caller's later calls on the key wait for the next round.
+        let mut behind: HashSet<(QuotaKey, Arc<str>)> = HashSet::new();
         let now = Instant::now();
         // Key -> (ready, interval, cost queued ahead in this round).
         let mut blocked: HashMap<Blocked, (Instant, Duration, f64)> = {
@@ -551,7 +605,7 @@ async fn drive(inner: Arc<Inner>) {
                 .collect()
         };
         let mut next: Option<Instant> = None;
-        for (order, demands, _, deadline, closed) in round {
+        for (order, demands, caller, deadline, closed) in round {
             if closed {
                 // The caller went away: it must not use up a permit.
                 let mut q = inner.queue.lock();
@@ -598,9 +652,23 @@ async fn drive(inner: Arc<Inner>) {
                 next = Some(next.map_or(deadline, |n| n.min(deadline)));
                 continue;
             }
+            let primary = demands.last().map(|d| d.key.clone());
+            if let Some(k) = &primary {
+                if behind.contains(&(k.clone(), caller.clone())) {
+                    continue;
+                }
+            }
             let flags: Vec<bool> = demands.iter().map(|d| shared.contains(&d.key)).collect();
-            match inner.backend.try_acquire(&demands, &flags).await {
+            let turn = inner.turn(&caller, primary.as_ref().and_then(|k| queued.get(k)));
+            match inner.backend.try_acquire(&demands, &flags, &turn).await {
                 Verdict::Granted => {
+                    if let Some(n) = primary
+                        .as_ref()
+                        .and_then(|k| queued.get_mut(k))
+                        .and_then(|m| m.get_mut(&caller))
+                    {
+                        *n = n.saturating_sub(1);
+                    }
                     if !inner.finish(&order, Ok(())) {
                         // Granted to a caller that just left: the permit is
                         // spent; nothing to give back.
@@ -615,10 +683,22 @@ async fn drive(inner: Arc<Inner>) {
                         *v = v.max(order.start);
                     }
                 }
+                Verdict::Wait(list) if list.iter().all(|b| b.reason == WaitReason::Behind) => {
+                    // Not blocked: this replica's waiters of other callers
+                    // may go; this caller tries again shortly.
+                    let now = Instant::now();
+                    for b in &list {
+                        if let Some(d) = demands.get(b.index) {
+                            behind.insert((d.key.clone(), caller.clone()));
+                        }
+                        let ready = now + b.wait;
+                        next = Some(next.map_or(ready, |n| n.min(ready)));
+                    }
+                }
                 Verdict::Wait(list) => {
                     let now = Instant::now();
                     let mut worst: Option<(Instant, &QuotaKey)> = None;
-                    for b in &list {
+                    for b in list.iter().filter(|b| b.reason != WaitReason::Behind) {
                         let Some(d) = demands.get(b.index) else {
                             continue;
                         };
@@ -659,7 +739,11 @@ async fn drive(inner: Arc<Inner>) {
             }
             // Keys that blocked someone this round stay contended; keys
             // whose waiters all went are free again.
-            q.contended = blocked.keys().map(|(k, _)| k.clone()).collect();
+            q.contended = blocked
+                .keys()
+                .map(|(k, _)| k.clone())
+                .chain(behind.into_iter().map(|(k, _)| k))
+                .collect();
             q.shared = waiting
                 .into_iter()
                 .filter(|(k, (_, many))| *many && q.contended.contains(k))

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-use super::backend::{key_status, ms, Backend, Blocked, LocalBudgets, Verdict};
+use super::backend::{key_status, ms, Backend, Blocked, LocalBudgets, Turn, Verdict};
 use super::budget::{KeyState, Limits, Pacing, WaitReason};
 use super::key::{Demand, Event};
 use super::snapshot::{KeyStatus, Mode, ReportedUsage};
@@ -46,6 +46,8 @@ pub(crate) struct RedisBudgets {
     degraded: AtomicBool,
     probing: AtomicBool,
     writes: mpsc::UnboundedSender<Vec<Event>>,
+    /// This replica's name in the waiting sets (random per process).
+    replica: String,
     permit: redis::Script,
     observe: redis::Script,
     status: redis::Script,
@@ -93,6 +95,7 @@ impl RedisBudgets {
             degraded: AtomicBool::new(false),
             probing: AtomicBool::new(false),
             writes: tx,
+            replica: format!("{:016x}", rand::random::<u64>()),
             permit: redis::Script::new(&format!("{COMMON}\n{PERMIT}")),
             observe: redis::Script::new(&format!("{COMMON}\n{OBSERVE}")),
             status: redis::Script::new(&format!("{COMMON}\n{STATUS}")),
@@ -113,6 +116,11 @@ impl RedisBudgets {
     /// The batch callers' part of a key's log (`quota.batch_reserve`).
     fn batch_log_key(&self, id: &str) -> String {
         format!("{{{}}}:q:{id}:batch", self.prefix)
+    }
+
+    /// Who waits for a key, on every replica (the fair order across them).
+    fn waiting_key(&self, id: &str) -> String {
+        format!("{{{}}}:q:{id}:wait", self.prefix)
     }
 
     fn registry_key(&self) -> String {
@@ -157,7 +165,11 @@ impl RedisBudgets {
         &self,
         demands: &[Demand],
         contended: &[bool],
+        turn: &Turn,
     ) -> Result<Verdict, SharedError> {
+        if demands.is_empty() {
+            return Ok(Verdict::Granted);
+        }
         let p = &self.shared;
         let mut inv = self.permit.prepare_invoke();
         inv.arg(demands.len())
@@ -180,6 +192,16 @@ impl RedisBudgets {
                 .arg(d.reserve);
         }
         inv.key(self.registry_key());
+        let primary = demands.last().map(|d| d.key.id()).unwrap_or_default();
+        inv.key(self.waiting_key(&primary));
+        inv.arg(&*turn.caller)
+            .arg(u8::from(turn.batch))
+            .arg(turn.weight)
+            .arg(&self.replica)
+            .arg(turn.waiting.len());
+        for (caller, batch) in &turn.waiting {
+            inv.arg(&**caller).arg(u8::from(*batch));
+        }
         let answer: Vec<i64> = self.invoke(inv).await?;
         match answer.first() {
             Some(1) => Ok(Verdict::Granted),
@@ -199,6 +221,7 @@ impl RedisBudgets {
                             1 => WaitReason::Hold,
                             2 => WaitReason::Probe,
                             3 => WaitReason::Budget,
+                            5 => WaitReason::Behind,
                             _ => WaitReason::Pace,
                         },
                     });
@@ -473,9 +496,9 @@ async fn probe(this: Weak<RedisBudgets>, interval: Duration) {
 
 #[async_trait::async_trait]
 impl Backend for RedisBudgets {
-    async fn try_acquire(&self, demands: &[Demand], contended: &[bool]) -> Verdict {
+    async fn try_acquire(&self, demands: &[Demand], contended: &[bool], turn: &Turn) -> Verdict {
         if !self.degraded.load(Ordering::Acquire) {
-            match self.shared_permit(demands, contended).await {
+            match self.shared_permit(demands, contended, turn).await {
                 Ok(v) => return v,
                 Err(e) => {
                     *self.conn.lock().await = None;

@@ -92,7 +92,7 @@ local function pace(s, now, lim, p)
     interval = lim.w / sustainable }
 end
 
--- { grant = true, tat, probe } or { wait, interval, reason }
+-- { grant = true, tat, probe, interval } or { wait, interval, reason }
 -- reasons: 1 hold, 2 probe, 3 budget, 4 pace
 -- When enough of log L's oldest entries to free `need` points age out.
 local function ages_out(L, need, lim, p)
@@ -152,7 +152,8 @@ local function check(s, L, now, cost, contended, lim, p, B)
   end
   local slow = pc.slow
   if contended then slow = 1 end
-  return { grant = true, tat = tat + pc.interval * slow * cost, probe = probe }
+  return { grant = true, tat = tat + pc.interval * slow * cost, probe = probe,
+    interval = pc.interval }
 end
 
 local function ttl(s, now, lim, margin)
@@ -183,4 +184,45 @@ end
 local function add_batch(s, H, B, now, points, w)
   append(H, B, 'bseq', now, points, w)
   s.bused = s.bused + points
+end
+
+-- The fair order across replicas (permit.lua's turn). W: a hash of who
+-- waits for a key, field "<replica>|<batch 0/1>|<caller>", value the time
+-- the entry lapses; each permit renews its replica's entries, so those of
+-- callers that stopped asking, or of a replica that went away, lapse by
+-- themselves.
+local GRACE_MS = 100
+local BEHIND_POLL_MS = 50
+
+-- Every caller waiting for the key, and when each entry lapses (by field);
+-- drops lapsed entries.
+local function live_waiters(W, now)
+  local all = redis.call('HGETALL', W)
+  local out, lapse = {}, {}
+  for i = 1, #all, 2 do
+    local f, exp = all[i], tonumber(all[i + 1]) or 0
+    local _, b, c = string.match(f, '^([^|]*)|([01])|(.*)$')
+    if c == nil or exp <= now then
+      redis.call('HDEL', W, f)
+    else
+      table.insert(out, { caller = c, batch = b == '1' })
+      lapse[f] = exp
+    end
+  end
+  return out, lapse
+end
+
+-- The first waiting caller that comes before the turn's on key H: an
+-- interactive one before a batch one; within a priority, the lower start
+-- tag max(vt, finish) (start-time fair queuing across replicas).
+local function first_ahead(H, vt, turn, waiters)
+  local function tag(c) return math.max(vt, num(redis.call('HGET', H, 'f:' .. c), 0)) end
+  local mine = tag(turn.caller)
+  for _, w in ipairs(waiters) do
+    if w.caller ~= turn.caller then
+      if turn.batch and not w.batch then return w.caller end
+      if w.batch == turn.batch and tag(w.caller) < mine - EPS then return w.caller end
+    end
+  end
+  return nil
 end

@@ -1,9 +1,13 @@
 -- permit: may one call go? All keys of the call at once, atomically.
--- KEYS: H1, L1, B1, ..., Hn, Ln, Bn, REGISTRY (B: the batch callers' log)
+-- KEYS: H1, L1, B1, ..., Hn, Ln, Bn, REGISTRY, W (B: the batch callers'
+--       log; W: who waits for key n, the call's most specific one)
 -- ARGV: n, target, ceiling, band, margin, probe_timeout, poll, scale,
 --       then per key: id, cost, budget, budget_standard, standard_default, window, max_cost,
---       contended (0/1), reserve (share of the limit to leave free)
--- Returns {1, now} or {0, now, index, wait_ms, interval_us, reason, ...}.
+--       contended (0/1), reserve (share of the limit to leave free),
+--       then the turn: caller, batch (0/1), weight, replica, m, and m pairs
+--       (caller, batch) of this replica's other waiting calls on key n
+-- Returns {1, now} or {0, now, index, wait_ms, interval_us, reason, ...}
+-- (reason 5: another caller comes first on key n).
 local n = tonumber(ARGV[1])
 local p = {
   target = tonumber(ARGV[2]), ceiling = tonumber(ARGV[3]), band = tonumber(ARGV[4]),
@@ -33,6 +37,39 @@ for i = 1, n do
     table.insert(blocked, r.reason)
   end
 end
+-- The turn: one fair order on key n among the callers of every replica.
+local t0 = 9 + n * 9
+local turn = {
+  caller = ARGV[t0], batch = ARGV[t0 + 1] == '1', weight = math.max(tonumber(ARGV[t0 + 2]) or 1, 1),
+  replica = ARGV[t0 + 3], m = tonumber(ARGV[t0 + 4]) or 0,
+}
+local P = keys[n]
+local W = KEYS[3 * n + 2]
+local vt = num(redis.call('HGET', P.H, 'vt'), 0)
+local waiters, lapse = live_waiters(W, now)
+local mine = {}
+for j = 1, turn.m do
+  local c, b = ARGV[t0 + 3 + 2 * j], ARGV[t0 + 4 + 2 * j]
+  mine[b .. '|' .. c] = true
+  table.insert(waiters, { caller = c, batch = b == '1' })
+end
+local wait_all = 0
+for j = 2, #blocked, 4 do wait_all = math.max(wait_all, blocked[j]) end
+if #blocked == 0 and first_ahead(P.H, vt, turn, waiters) then
+  wait_all = math.max(1, math.min(P.r.interval, BEHIND_POLL_MS))
+  table.insert(blocked, n); table.insert(blocked, wait_all)
+  table.insert(blocked, math.ceil(P.r.interval * 1000)); table.insert(blocked, 5)
+end
+-- Who waits here: this replica's waiting callers, and the turn's own
+-- while it waits or others do (a caller granted one call a moment ago
+-- is about to ask again: it keeps its place for a grace period).
+if #blocked > 0 or #waiters > 0 then mine[(turn.batch and '1' or '0') .. '|' .. turn.caller] = true end
+local until_ms = now + wait_all + GRACE_MS + 2 * P.r.interval
+for cb, _ in pairs(mine) do
+  local f = turn.replica .. '|' .. cb
+  redis.call('HSET', W, f, math.max(until_ms, lapse[f] or 0))
+end
+if next(mine) ~= nil then redis.call('PEXPIRE', W, math.ceil(until_ms - now + 1000)) end
 if #blocked > 0 then
   for i = 1, n do
     local k = keys[i]
@@ -60,4 +97,7 @@ for i = 1, n do
   if redis.call('EXISTS', k.B) == 1 then redis.call('PEXPIRE', k.B, t) end
   redis.call('ZADD', KEYS[3 * n + 1], now, k.lim.id)
 end
+-- The caller's place: start tag max(vt, its finish), finish += cost / weight.
+local start = math.max(vt, num(redis.call('HGET', P.H, 'f:' .. turn.caller), 0))
+redis.call('HSET', P.H, 'vt', start, 'f:' .. turn.caller, start + P.lim.cost / turn.weight)
 return { 1, now }
