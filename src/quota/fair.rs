@@ -579,21 +579,6 @@ async fn drive(inner: Arc<Inner>) {
                 }
             }
         }
-        // This round's waiting calls per most specific key and caller (the
-        // shared engine keeps one fair order on it across replicas).
-        let mut queued: HashMap<QuotaKey, HashMap<Arc<str>, u32>> = HashMap::new();
-        for (_, demands, caller, _, closed) in &round {
-            if let (Some(d), false) = (demands.last(), *closed) {
-                *queued
-                    .entry(d.key.clone())
-                    .or_default()
-                    .entry(caller.clone())
-                    .or_default() += 1;
-            }
-        }
-        // (Key, caller) that another replica's caller comes before: the
-        // caller's later calls on the key wait for the next round.
-        let mut behind: HashSet<(QuotaKey, Arc<str>)> = HashSet::new();
         let now = Instant::now();
         // Key -> (ready, interval, cost queued ahead in this round).
         let mut blocked: HashMap<Blocked, (Instant, Duration, f64)> = {
@@ -604,6 +589,29 @@ async fn drive(inner: Arc<Inner>) {
                 .map(|(k, (until, interval))| (k.clone(), (*until, *interval, 0.0)))
                 .collect()
         };
+        // This round's waiting calls per most specific key and caller (the
+        // shared engine keeps one fair order on it across replicas); not
+        // those held up by another of their keys, which do not compete
+        // for it now.
+        let mut queued: HashMap<QuotaKey, HashMap<Arc<str>, u32>> = HashMap::new();
+        for (order, demands, caller, _, closed) in &round {
+            let Some((d, others)) = demands.split_last() else {
+                continue;
+            };
+            let elsewhere = others
+                .iter()
+                .any(|o| blocks_for(&o.key, order.priority).any(|b| blocked.contains_key(&b)));
+            if !*closed && !elsewhere {
+                *queued
+                    .entry(d.key.clone())
+                    .or_default()
+                    .entry(caller.clone())
+                    .or_default() += 1;
+            }
+        }
+        // (Key, caller) that another replica's caller comes before: the
+        // caller's later calls on the key wait for the next round.
+        let mut behind: HashSet<(QuotaKey, Arc<str>)> = HashSet::new();
         let mut next: Option<Instant> = None;
         for (order, demands, caller, deadline, closed) in round {
             if closed {

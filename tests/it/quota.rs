@@ -714,3 +714,59 @@ async fn callers_on_different_replicas_share_a_key_by_weight_in_points() {
         "api got {share:.1}% of the points (ui {ui}, api {api})"
     );
 }
+
+/// The order across replicas counts only callers that wait for the key
+/// itself. `x` (weight 2, first in that order) is held up by its own
+/// business use case, whose budget is spent for the next ten minutes; `y`,
+/// on another replica, must still get the ad account at once, rather than
+/// wait behind `x` until its use case frees.
+#[tokio::test]
+async fn a_caller_held_up_by_another_key_does_not_hold_others_back() {
+    use graph_gateway::config::{CallerConfig, Priority};
+    use graph_gateway::quota::QuotaKeys;
+    use graph_gateway::routes::QuotaClass as Class;
+
+    let redis = RedisServer::start().await;
+    let mut cfg = shared(&redis, "held-elsewhere");
+    cfg.quota.business_use_case_window_secs = 600;
+    cfg.quota.use_case_calls.0.insert("x_case".into(), 1);
+    cfg.quota.callers.0.insert(
+        "x".into(),
+        CallerConfig {
+            weight: 2,
+            priority: Priority::Interactive,
+        },
+    );
+    let a = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
+    let b = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
+    let keys = |caller, use_case| QuotaKeys {
+        token: "t",
+        business: Some(ACME),
+        ad_account: Some("2000000001"),
+        class: Class::AdAccount,
+        use_case,
+        write: false,
+        caller: Some(caller),
+    };
+    let soon = || tokio::time::Instant::now() + Duration::from_millis(500);
+    a.acquire(&keys("x", "x_case"), Some(soon())).await.unwrap();
+    for _ in 0..2 {
+        b.acquire(&keys("y", "ads_management"), Some(soon()))
+            .await
+            .unwrap();
+    }
+    // x's use case is spent: refused at once (the wait passes the deadline).
+    let refused = a.acquire(&keys("x", "x_case"), Some(soon())).await;
+    assert!(refused.is_err(), "{refused:?}");
+    // x's place on the ad account is before y's, but it does not wait for
+    // the ad account.
+    let asked = tokio::time::Instant::now();
+    b.acquire(&keys("y", "ads_management"), Some(soon()))
+        .await
+        .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        asked.elapsed()
+    );
+}

@@ -190,8 +190,10 @@ end
 -- waits for a key, field "<replica>|<batch 0/1>|<caller>", value the time
 -- the entry lapses; each permit renews its replica's entries, so those of
 -- callers that stopped asking, or of a replica that went away, lapse by
--- themselves.
+-- themselves: GRACE_MS plus two points' worth of the key's sustainable
+-- rate (at most GRACE_MAX_MS) after the wait the permit answered.
 local GRACE_MS = 100
+local GRACE_MAX_MS = 1000
 local BEHIND_POLL_MS = 50
 
 -- Every caller waiting for the key, and when each entry lapses (by field);

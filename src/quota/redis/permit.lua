@@ -53,18 +53,25 @@ for j = 1, turn.m do
   mine[b .. '|' .. c] = true
   table.insert(waiters, { caller = c, batch = b == '1' })
 end
-local wait_all = 0
-for j = 2, #blocked, 4 do wait_all = math.max(wait_all, blocked[j]) end
+-- The wait on key n itself: a call held up by another key only (its
+-- business use case, say) does not compete for key n now.
+local wait_n, on_n = 0, false
+for j = 1, #blocked, 4 do
+  if blocked[j] == n then wait_n, on_n = blocked[j + 1], true end
+end
 if #blocked == 0 and first_ahead(P.H, vt, turn, waiters) then
-  wait_all = math.max(1, math.min(P.r.interval, BEHIND_POLL_MS))
-  table.insert(blocked, n); table.insert(blocked, wait_all)
+  wait_n, on_n = math.max(1, math.min(P.r.interval, BEHIND_POLL_MS)), true
+  table.insert(blocked, n); table.insert(blocked, wait_n)
   table.insert(blocked, math.ceil(P.r.interval * 1000)); table.insert(blocked, 5)
 end
 -- Who waits here: this replica's waiting callers, and the turn's own
--- while it waits or others do (a caller granted one call a moment ago
--- is about to ask again: it keeps its place for a grace period).
-if #blocked > 0 or #waiters > 0 then mine[(turn.batch and '1' or '0') .. '|' .. turn.caller] = true end
-local until_ms = now + wait_all + GRACE_MS + 2 * P.r.interval
+-- while it waits for key n, or when it was just granted while others
+-- wait (a caller granted one call is about to ask again: it keeps its
+-- place for a grace period).
+if on_n or (#blocked == 0 and #waiters > 0) then
+  mine[(turn.batch and '1' or '0') .. '|' .. turn.caller] = true
+end
+local until_ms = now + wait_n + GRACE_MS + math.min(2 * P.r.interval, GRACE_MAX_MS)
 for cb, _ in pairs(mine) do
   local f = turn.replica .. '|' .. cb
   redis.call('HSET', W, f, math.max(until_ms, lapse[f] or 0))
