@@ -1270,3 +1270,87 @@ async fn a_block_is_not_read_as_usage_others_spent_and_the_ceiling_shows_only_wh
     assert!((acc.limit_pct - 97.0).abs() < 1e-9, "{acc:?}");
     assert_eq!(acc.usage_pct, 0.0, "{acc:?}");
 }
+
+/// A backend that puts `ui` behind `api` until `api` has had one permit
+/// (as the shared engine does when `api` waits on another replica with an
+/// earlier place), and records who asked with which waiting callers.
+#[derive(Default)]
+struct BehindApi {
+    api_granted: parking_lot::Mutex<bool>,
+    asked: parking_lot::Mutex<Vec<(String, Vec<String>)>>,
+}
+
+#[async_trait::async_trait]
+impl backend::Backend for BehindApi {
+    async fn try_acquire(
+        &self,
+        demands: &[key::Demand],
+        _: &[bool],
+        turn: &backend::Turn,
+    ) -> backend::Verdict {
+        let mut waiting: Vec<String> = turn.waiting.iter().map(|(c, _)| c.to_string()).collect();
+        waiting.sort();
+        self.asked.lock().push((turn.caller.to_string(), waiting));
+        let mut api = self.api_granted.lock();
+        if &*turn.caller == "api" {
+            *api = true;
+        } else if !*api {
+            return backend::Verdict::Wait(vec![backend::Blocked {
+                index: demands.len() - 1,
+                wait: Duration::from_millis(50),
+                interval: Duration::from_millis(10),
+                reason: WaitReason::Behind,
+            }]);
+        }
+        backend::Verdict::Granted
+    }
+
+    fn observe(&self, _: Vec<key::Event>) {}
+
+    async fn status(&self) -> (snapshot::Mode, Vec<snapshot::KeyStatus>) {
+        (snapshot::Mode::Shared, Vec::new())
+    }
+}
+
+/// A call the shared engine puts behind another replica's caller keeps
+/// its place but does not block the key: this replica's call of that
+/// caller goes past it at once (blocked, it would wait for `ui`'s turn,
+/// which waits for `api`'s), and `ui` goes on its next try. The permit
+/// names the other callers waiting here.
+#[tokio::test(start_paused = true)]
+async fn a_call_behind_another_replicas_caller_does_not_block_the_key_here() {
+    let quota = cfg();
+    let params = Arc::new(Params::from_config(&quota));
+    let fake = Arc::new(BehindApi::default());
+    let q = Arc::new(fair::AdaptiveQuota::new(
+        fake.clone(),
+        params,
+        2,
+        (100_000, 100_000, 100_000),
+    ));
+    let start = tokio::time::Instant::now();
+    let deadline = Some(start + Duration::from_secs(5));
+    let ui = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            q.acquire(&ad("1", false, Some("ui")), deadline).await?;
+            Ok::<_, crate::error::GatewayError>(start.elapsed())
+        })
+    };
+    tokio::task::yield_now().await;
+    q.acquire(&ad("1", true, Some("api")), deadline)
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    let ui_took = ui.await.unwrap().unwrap();
+    assert!(ui_took <= Duration::from_millis(50), "{ui_took:?}");
+    let asked = fake.asked.lock().clone();
+    // ui (fast path, alone), api (behind nothing, with ui waiting here),
+    // then ui again.
+    assert_eq!(asked.first(), Some(&("ui".to_string(), vec![])));
+    assert!(
+        asked.contains(&("api".to_string(), vec!["ui".to_string()])),
+        "{asked:?}"
+    );
+    assert_eq!(asked.last().map(|(c, _)| c.as_str()), Some("ui"));
+}
