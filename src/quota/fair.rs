@@ -314,6 +314,9 @@ impl super::Quota for AdaptiveQuota {
                         if b.reason == WaitReason::Behind {
                             // Another replica's caller comes first: the key
                             // is not blocked for this replica's others.
+                            if now + b.wait >= deadline {
+                                return Err(throttled(&d.key, b.wait));
+                            }
                             continue;
                         }
                         let ready = now + b.wait;
@@ -693,13 +696,19 @@ async fn drive(inner: Arc<Inner>) {
                 }
                 Verdict::Wait(list) if list.iter().all(|b| b.reason == WaitReason::Behind) => {
                     // Not blocked: this replica's waiters of other callers
-                    // may go; this caller tries again shortly.
+                    // may go; this caller tries again shortly, unless that
+                    // would be past its deadline.
                     let now = Instant::now();
                     for b in &list {
-                        if let Some(d) = demands.get(b.index) {
-                            behind.insert((d.key.clone(), caller.clone()));
-                        }
+                        let Some(d) = demands.get(b.index) else {
+                            continue;
+                        };
+                        behind.insert((d.key.clone(), caller.clone()));
                         let ready = now + b.wait;
+                        if ready >= deadline {
+                            inner.finish(&order, Err(throttled(&d.key, b.wait)));
+                            break;
+                        }
                         next = Some(next.map_or(ready, |n| n.min(ready)));
                     }
                 }

@@ -1354,3 +1354,32 @@ async fn a_call_behind_another_replicas_caller_does_not_block_the_key_here() {
     );
     assert_eq!(asked.last().map(|(c, _)| c.as_str()), Some("ui"));
 }
+
+/// A call put behind another replica's caller whose next try would come
+/// after its deadline is refused at once, with the wait as the retry delay
+/// (the caller's own timer would otherwise fire first).
+#[tokio::test(start_paused = true)]
+async fn a_call_behind_with_no_time_for_another_try_is_refused_at_once() {
+    let params = Arc::new(Params::from_config(&cfg()));
+    let q = fair::AdaptiveQuota::new(
+        Arc::new(BehindApi::default()),
+        params,
+        2,
+        (100_000, 100_000, 100_000),
+    );
+    let start = tokio::time::Instant::now();
+    let err = q
+        .acquire(
+            &ad("1", false, Some("ui")),
+            Some(start + Duration::from_millis(20)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    match err {
+        crate::error::GatewayError::Throttled { retry_after, .. } => {
+            assert_eq!(retry_after, Duration::from_millis(50));
+        }
+        other => panic!("{other:?}"),
+    }
+}
