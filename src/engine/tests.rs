@@ -54,8 +54,9 @@ fn every_catalogue_id_has_exactly_one_route() {
     // Beyond the catalogue (issue 16): the rest of custom audience sharing,
     // catalog and pixel agencies.
     want.extend(["AS05", "AS06", "CT08", "CT09", "PX03", "PX04"].map(String::from));
-    // Pixels' assigned users and shared ad accounts.
-    want.extend(["PX05", "PX06", "PX07", "PX08", "PX09"].map(String::from));
+    // Pixels' assigned users and shared ad accounts, and a pixel's agency
+    // grant (PX10).
+    want.extend(["PX05", "PX06", "PX07", "PX08", "PX09", "PX10"].map(String::from));
     // Apps' agencies and authorized ad accounts.
     want.extend(["AP07", "AP08"].map(String::from));
     // Child businesses.

@@ -596,7 +596,7 @@ fn route_asset(
             Delete,
         ) => people::unassign(world, call, key),
         (_, Some("agencies"), Get) => agencies::list_agencies(world, call, key),
-        (AdAccount | Page | InstagramAccount | Catalog, Some("agencies"), Post) => {
+        (AdAccount | Page | InstagramAccount | Catalog | Pixel, Some("agencies"), Post) => {
             agencies::grant(world, call, key)
         }
         (AdAccount | Page | InstagramAccount | Catalog | Pixel, Some("agencies"), Delete) => {

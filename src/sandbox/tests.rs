@@ -1786,6 +1786,131 @@ async fn px01_px02_pixels() {
 }
 
 #[tokio::test]
+async fn px10_grants_a_pixel_agency_as_metas_spec_has_it() {
+    let sb = demo();
+    let initech = "1000000003";
+    let acme_pixel = "/5000000001/agencies";
+    // The owner's admin makes Initech an agency of Acme's pixel ...
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        acme_pixel,
+        &[
+            ("business", initech),
+            ("permitted_tasks", "['UPLOAD','ANALYZE']"),
+        ],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    // ... listed among the pixel's agencies (PX03), CONFIRMED, with its
+    // tasks in Graph's order, and among Initech's client pixels (PX02).
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/5000000001/agencies?fields=id,name,permitted_tasks,access_status",
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": initech, "name": "Initech Holdings", "permitted_tasks": ["UPLOAD", "ANALYZE"], "access_status": "CONFIRMED"}])
+    );
+    assert_eq!(
+        get(&sb, INITECH_ADMIN, &format!("/{initech}/client_pixels"))
+            .await
+            .ids(),
+        vec!["5000000001"]
+    );
+    // Granting again replaces the tasks.
+    let r = post(
+        &sb,
+        ACME_ADMIN,
+        acme_pixel,
+        &[("business", initech), ("permitted_tasks", "['ADVERTISE']")],
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"success": true}));
+    let r = get(
+        &sb,
+        ACME_ADMIN,
+        "/5000000001/agencies?fields=id,permitted_tasks",
+    )
+    .await;
+    assert_eq!(
+        r.ok()["data"],
+        json!([{"id": initech, "permitted_tasks": ["ADVERTISE"]}])
+    );
+
+    // Meta's pixel agency tasks: ADVERTISE, ANALYZE, EDIT, UPLOAD only.
+    for bad in ["['AA_ANALYZE']", "['MANAGE']"] {
+        let r = post(
+            &sb,
+            ACME_ADMIN,
+            acme_pixel,
+            &[("business", GLOBEX), ("permitted_tasks", bad)],
+        )
+        .await;
+        assert_eq!(r.err(), (100, None), "{bad}");
+        assert!(
+            r.message()
+                .starts_with("(#100) Param permitted_tasks[0] must be one of"),
+            "{}",
+            r.message()
+        );
+    }
+    // permitted_tasks is required.
+    let r = post(&sb, ACME_ADMIN, acme_pixel, &[("business", GLOBEX)]).await;
+    assert_eq!(r.err(), (100, None));
+    assert!(r.message().contains("permitted_tasks"), "{}", r.message());
+    // Not the owner itself, and not a business that does not exist.
+    for biz in [ACME, "1999999999"] {
+        let r = post(
+            &sb,
+            ACME_ADMIN,
+            acme_pixel,
+            &[("business", biz), ("permitted_tasks", "['ANALYZE']")],
+        )
+        .await;
+        assert_eq!(r.err(), (100, None), "{biz}");
+    }
+    // Only the owner's admins grant: Globex is just an agency of Initech's
+    // pixel.
+    let r = post(
+        &sb,
+        GLOBEX_ADMIN,
+        "/5000000002/agencies",
+        &[("business", ACME), ("permitted_tasks", "['ANALYZE']")],
+    )
+    .await;
+    assert_eq!(r.err(), (200, None));
+    assert_eq!(
+        get(&sb, INITECH_ADMIN, "/5000000002/agencies").await.ids(),
+        vec![GLOBEX]
+    );
+
+    // PX04 takes the grant back.
+    assert_eq!(
+        delete(
+            &sb,
+            ACME_ADMIN,
+            &format!("/5000000001/agencies?business={initech}")
+        )
+        .await
+        .ok(),
+        &json!({"success": true})
+    );
+    assert!(get(&sb, ACME_ADMIN, "/5000000001/agencies")
+        .await
+        .ids()
+        .is_empty());
+    assert!(
+        get(&sb, INITECH_ADMIN, &format!("/{initech}/client_pixels"))
+            .await
+            .ids()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn ig01_to_ig08_instagram() {
     let sb = demo();
     let r = get(

@@ -9,7 +9,7 @@
 //! | AA01–AA11 | `ad_accounts` |
 //! | PG01–PG11 | `pages` |
 //! | AP01–AP06 | `apps` |
-//! | PX01–PX02 | `pixels` |
+//! | PX01–PX10 | `pixels` |
 //! | IG01–IG14 | `instagram` |
 //! | CT01–CT07 | `catalogs` |
 //! | ME01 | `identity` |

@@ -1,4 +1,4 @@
-"""AA01–AA11, PG01–PG11, AP01–AP08, PX01–PX09, ME01 and the SDK's error
+"""AA01–AA11, PG01–PG11, AP01–AP08, PX01–PX10, ME01 and the SDK's error
 objects (AP04 through api.call: gone from the spec)."""
 
 import pytest
@@ -274,6 +274,32 @@ def test_px03_pixel_agencies_and_px04_remove(apis):
     with pytest.raises(FacebookRequestError) as err:
         pixel.delete_agencies(params={"business": GLOBEX})
     assert err.value.api_error_code() == 100
+
+
+@ops("PX10")
+def test_px10_grant_pixel_agency(apis):
+    # Runs after PX04, which removed Globex from Initech's pixel: Initech
+    # grants it again with the SDK's own AdsPixel.create_agency.
+    initech = apis["initech"]
+    pixel = AdsPixel("5000000002", api=initech)
+    assert ids(pixel.get_agencies()) == []
+    pixel.create_agency(
+        params={"business": GLOBEX, "permitted_tasks": [AdsPixel.PermittedTasks.analyze, AdsPixel.PermittedTasks.advertise]}
+    )
+    assert ids(pixel.get_agencies()) == [GLOBEX]
+    globex = apis["globex"]
+    assert ids(Business(GLOBEX, api=globex).get_client_pixels()) == ["5000000002"]
+    # Only the owner's admins grant: Globex is just an agency of the pixel.
+    with pytest.raises(FacebookRequestError) as err:
+        AdsPixel("5000000002", api=globex).create_agency(params={"business": ACME, "permitted_tasks": ["ANALYZE"]})
+    assert err.value.api_error_code() == 200
+    # Meta's pixel agency tasks have no AA_ANALYZE (the SDK's enum neither:
+    # sent raw), and permitted_tasks is required.
+    for params in ({"business": ACME, "permitted_tasks": ["AA_ANALYZE"]}, {"business": ACME}):
+        with pytest.raises(FacebookRequestError) as err:
+            initech.call("POST", ("5000000002", "agencies"), params=params)
+        assert err.value.api_error_code() == 100
+    assert ids(pixel.get_agencies()) == [GLOBEX]
 
 
 @ops("PX05", "PX06", "PX07", "PX08", "PX09")

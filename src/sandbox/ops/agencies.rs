@@ -1,8 +1,8 @@
 //! Agencies of an asset and the ad accounts linked to an asset per business:
 //! BB03–BB08 (ad accounts and pages), IG03–IG05, IG07, IG08, CT07, and
-//! beyond the catalogue (issue 16) CT08–CT09, PX03–PX04, AP07 (agencies),
-//! PX07–PX09 (a pixel's shared ad accounts) and AP08 (an app's authorized
-//! ad accounts).
+//! beyond the catalogue (issue 16) CT08–CT09, PX03–PX04, PX10, AP07
+//! (agencies), PX07–PX09 (a pixel's shared ad accounts) and AP08 (an app's
+//! authorized ad accounts).
 //!
 //! Only the business that OWNS an asset can grant another business access
 //! to it (the seed: "You cannot grant access to assets of which you are just
@@ -72,10 +72,13 @@ fn owner_for_grant(world: &World, call: &Call, key: &str) -> Result<String, Grap
 /// BB03 POST /act_{id}/agencies, BB04 POST /{page_id}/agencies,
 /// IG04 POST /{instagram_account_id}/agencies (an InstagramBusinessAsset in
 /// Meta's spec; the sandbox takes the Instagram account's id),
-/// CT07 POST /{catalog_id}/agencies: business=, permitted_tasks=. CT07 also
-/// takes `permitted_roles` (ADMIN = MANAGE + ADVERTISE, ADVERTISER =
-/// ADVERTISE, added to the tasks), and `enabled_collab_terms`,
-/// `skip_defaults`, `utm_settings` (accepted, not modelled).
+/// CT07 POST /{catalog_id}/agencies, PX10 POST /{pixel_id}/agencies:
+/// business=, permitted_tasks=. CT07 also takes `permitted_roles` (ADMIN =
+/// MANAGE + ADVERTISE, ADVERTISER = ADVERTISE, added to the tasks), and
+/// `enabled_collab_terms`, `skip_defaults`, `utm_settings` (accepted, not
+/// modelled). PX10's permitted_tasks is required and, as Meta's spec has
+/// it, one of ADVERTISE, ANALYZE, EDIT, UPLOAD (checked by `spec`: no
+/// MANAGE or AA_ANALYZE for a pixel's agency).
 pub(super) fn grant(world: &mut World, call: &Call, key: &str) -> Result<Value, GraphError> {
     let kind = super::asset(world, key)?.kind;
     if kind == AssetKind::Page && call.token_page.as_deref() != Some(key) {

@@ -1,4 +1,4 @@
-//! PixelService: PX01–PX02, and PX03–PX09 beyond the catalogue.
+//! PixelService: PX01–PX02, and PX03–PX10 beyond the catalogue.
 
 use graph_gateway::proto::pixel_service_client::PixelServiceClient as Client;
 use graph_gateway::proto::*;
@@ -93,6 +93,113 @@ async fn px04_invalid_requests_never_reach_graph() {
     assert_refused_before_graph(&gw, bad, &["agency_business_id"]).await;
     let bad = remove_agency(&mut c, "px", INITECH, "g");
     assert_refused_before_graph(&gw, bad, &["pixel_id", "agency_business_id"]).await;
+}
+
+// ---------------------------------------------------------------------------
+// PX10: a pixel's agency grant (beyond the catalogue: issue 16)
+
+rpc!(fn add_agency(pixel_id: &str, business_id: &str, agency_business_id: &str,
+    permitted_tasks: &[PixelAgencyTask]) -> MutationResult
+    = add_pixel_agency(AddPixelAgencyRequest));
+
+#[tokio::test]
+async fn px10_grants_an_agency_listed_by_px03_and_px02_until_px04_removes_it() {
+    let (gw, mut c) = start(Client::new).await;
+    // Both lists are cached before the grant.
+    assert!(pixel_agencies(&mut c, ACME_PIXEL, ACME).await.is_empty());
+    assert!(client_pixels(&mut c, INITECH)
+        .await
+        .unwrap()
+        .pixels
+        .is_empty());
+
+    let tasks = [PixelAgencyTask::Upload, PixelAgencyTask::Analyze];
+    assert!(
+        add_agency(&mut c, ACME_PIXEL, ACME, INITECH, &tasks)
+            .await
+            .unwrap()
+            .success
+    );
+    let sent = last_sent_to(&gw, "POST", &format!("/{ACME_PIXEL}/agencies"));
+    assert_eq!(sent.path, format!("/v26.0/{ACME_PIXEL}/agencies"));
+    assert_eq!(sent.form_param("business"), Some(INITECH));
+    assert_eq!(
+        sent.form_param("permitted_tasks"),
+        Some(r#"["UPLOAD","ANALYZE"]"#)
+    );
+    // Both cached lists follow at once.
+    let agencies = pixel_agencies(&mut c, ACME_PIXEL, ACME).await;
+    assert_eq!(
+        agencies,
+        vec![AgencyBusiness {
+            id: INITECH.into(),
+            name: "Initech Holdings".into(),
+        }]
+    );
+    assert_eq!(
+        client_pixels(&mut c, INITECH).await.unwrap().pixels,
+        vec![pixel(ACME_PIXEL, "Acme Website Pixel")]
+    );
+
+    // PX04 takes it back: both lists follow again.
+    assert!(
+        remove_agency(&mut c, ACME_PIXEL, ACME, INITECH)
+            .await
+            .unwrap()
+            .success
+    );
+    assert!(pixel_agencies(&mut c, ACME_PIXEL, ACME).await.is_empty());
+    assert!(client_pixels(&mut c, INITECH)
+        .await
+        .unwrap()
+        .pixels
+        .is_empty());
+}
+
+#[tokio::test]
+async fn px10_keeps_metas_rules() {
+    let (_gw, mut c) = start(Client::new).await;
+    let analyze = [PixelAgencyTask::Analyze];
+    // Only the owner's admins grant: Globex is just an agency of Initech's
+    // pixel.
+    let st = add_agency(&mut c, INITECH_PIXEL, GLOBEX, ACME, &analyze)
+        .await
+        .unwrap_err();
+    assert_permission_denied(&st);
+    // The owner cannot be its own pixel's agency.
+    let st = add_agency(&mut c, ACME_PIXEL, ACME, ACME, &analyze)
+        .await
+        .unwrap_err();
+    assert_invalid_parameter(&st);
+    // An agency that is no business.
+    let st = add_agency(&mut c, ACME_PIXEL, ACME, "1999999999", &analyze)
+        .await
+        .unwrap_err();
+    assert_invalid_parameter(&st);
+    assert!(pixel_agencies(&mut c, ACME_PIXEL, ACME).await.is_empty());
+}
+
+#[tokio::test]
+async fn px10_invalid_requests_never_reach_graph() {
+    let (gw, mut c) = start(Client::new).await;
+    // permitted_tasks is required (Meta's spec).
+    let bad = add_agency(&mut c, ACME_PIXEL, ACME, INITECH, &[]);
+    assert_refused_before_graph(&gw, bad, &["permitted_tasks"]).await;
+    // Bad ids and an UNSPECIFIED task, reported together.
+    let bad = add_agency(
+        &mut c,
+        "px",
+        "acme",
+        "initech",
+        &[PixelAgencyTask::Unspecified],
+    );
+    let fields = [
+        "pixel_id",
+        "business_id",
+        "agency_business_id",
+        "permitted_tasks[0]",
+    ];
+    assert_refused_before_graph(&gw, bad, &fields).await;
 }
 
 // ---------------------------------------------------------------------------
