@@ -278,6 +278,36 @@ async fn each_throttling_answer_holds_its_key_and_callers_learn_when_to_come_bac
     }
 }
 
+/// An ACME ad account call of `caller` counted against `use_case`.
+fn acme_ad<'a>(
+    write: bool,
+    caller: &'a str,
+    use_case: &'a str,
+) -> graph_gateway::quota::QuotaKeys<'a> {
+    graph_gateway::quota::QuotaKeys {
+        token: "t",
+        business: Some(ACME),
+        ad_account: Some("2000000001"),
+        class: graph_gateway::routes::QuotaClass::AdAccount,
+        use_case,
+        write,
+        caller: Some(caller),
+    }
+}
+
+/// Configures `quota.callers.NAME`.
+fn add_caller(
+    cfg: &mut Config,
+    name: &str,
+    weight: u32,
+    priority: graph_gateway::config::Priority,
+) {
+    cfg.quota.callers.0.insert(
+        name.into(),
+        graph_gateway::config::CallerConfig { weight, priority },
+    );
+}
+
 fn shared(redis: &RedisServer, prefix: &str) -> Config {
     let mut cfg = no_cache(Config::default());
     cfg.redis.url = Some(Secret::new(redis.url()));
@@ -503,9 +533,7 @@ async fn shared_engine_reads_a_rounded_down_reset_time_with_a_margin() {
 /// points do not count against the batch callers' part.
 #[tokio::test]
 async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
-    use graph_gateway::config::{CallerConfig, Priority};
-    use graph_gateway::quota::QuotaKeys;
-    use graph_gateway::routes::QuotaClass as Class;
+    use graph_gateway::config::Priority;
 
     let redis = RedisServer::start().await;
     let mut cfg = shared(&redis, "batch-reserve");
@@ -513,23 +541,9 @@ async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
     // No pacing: only the window decides, and it turns long after the test.
     cfg.quota.slowdown_band = 0.0;
     cfg.quota.ad_account_window_secs = 600;
-    cfg.quota.callers.0.insert(
-        "nightly".into(),
-        CallerConfig {
-            weight: 1,
-            priority: Priority::Batch,
-        },
-    );
+    add_caller(&mut cfg, "nightly", 1, Priority::Batch);
     let q = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
-    let keys = |caller| QuotaKeys {
-        token: "t",
-        business: Some(ACME),
-        ad_account: Some("2000000001"),
-        class: Class::AdAccount,
-        use_case: "ads_management",
-        write: false,
-        caller: Some(caller),
-    };
+    let keys = |caller| acme_ad(false, caller, "ads_management");
     let mut got = std::collections::BTreeMap::new();
     for caller in ["nightly", "ui", "nightly"] {
         let mut n = 0;
@@ -581,9 +595,6 @@ async fn shared_engine_leaves_the_batch_reserve_to_interactive_callers() {
 /// here, a point freeing every 0.34 s), and the reads go on around it.
 #[tokio::test]
 async fn a_write_on_one_replica_is_not_starved_by_reads_on_another() {
-    use graph_gateway::quota::QuotaKeys;
-    use graph_gateway::routes::QuotaClass as Class;
-
     let redis = RedisServer::start().await;
     let mut cfg = shared(&redis, "cross-replica");
     cfg.quota.ad_account_tier = "development".into();
@@ -592,15 +603,7 @@ async fn a_write_on_one_replica_is_not_starved_by_reads_on_another() {
     cfg.quota.window_margin_ms = 50;
     let reader = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
     let writer = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
-    let keys = |write, caller| QuotaKeys {
-        token: "t",
-        business: Some(ACME),
-        ad_account: Some("2000000001"),
-        class: Class::AdAccount,
-        use_case: "ads_management",
-        write,
-        caller: Some(caller),
-    };
+    let keys = |write, caller| acme_ad(write, caller, "ads_management");
     let stop = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut reads = Vec::new();
     for caller in ["ui", "ui", "reports", "reports"] {
@@ -643,9 +646,7 @@ async fn a_write_on_one_replica_is_not_starved_by_reads_on_another() {
 /// points.
 #[tokio::test]
 async fn callers_on_different_replicas_share_a_key_by_weight_in_points() {
-    use graph_gateway::config::{CallerConfig, Priority};
-    use graph_gateway::quota::QuotaKeys;
-    use graph_gateway::routes::QuotaClass as Class;
+    use graph_gateway::config::Priority;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     let redis = RedisServer::start().await;
@@ -654,26 +655,11 @@ async fn callers_on_different_replicas_share_a_key_by_weight_in_points() {
     cfg.quota.ad_account_points_development = 60;
     cfg.quota.ad_account_window_secs = 2;
     cfg.quota.window_margin_ms = 50;
-    for (name, weight) in [("ui", 2), ("api", 1)] {
-        cfg.quota.callers.0.insert(
-            name.into(),
-            CallerConfig {
-                weight,
-                priority: Priority::Interactive,
-            },
-        );
-    }
+    add_caller(&mut cfg, "ui", 2, Priority::Interactive);
+    add_caller(&mut cfg, "api", 1, Priority::Interactive);
     let reader = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
     let writer = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
-    let keys = |write, caller| QuotaKeys {
-        token: "t",
-        business: Some(ACME),
-        ad_account: Some("2000000001"),
-        class: Class::AdAccount,
-        use_case: "ads_management",
-        write,
-        caller: Some(caller),
-    };
+    let keys = |write, caller| acme_ad(write, caller, "ads_management");
     let t0 = tokio::time::Instant::now();
     // Two windows to fill the account and reach the steady state, then
     // three measured.
@@ -722,32 +708,16 @@ async fn callers_on_different_replicas_share_a_key_by_weight_in_points() {
 /// wait behind `x` until its use case frees.
 #[tokio::test]
 async fn a_caller_held_up_by_another_key_does_not_hold_others_back() {
-    use graph_gateway::config::{CallerConfig, Priority};
-    use graph_gateway::quota::QuotaKeys;
-    use graph_gateway::routes::QuotaClass as Class;
+    use graph_gateway::config::Priority;
 
     let redis = RedisServer::start().await;
     let mut cfg = shared(&redis, "held-elsewhere");
     cfg.quota.business_use_case_window_secs = 600;
     cfg.quota.use_case_calls.0.insert("x_case".into(), 1);
-    cfg.quota.callers.0.insert(
-        "x".into(),
-        CallerConfig {
-            weight: 2,
-            priority: Priority::Interactive,
-        },
-    );
+    add_caller(&mut cfg, "x", 2, Priority::Interactive);
     let a = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
     let b = graph_gateway::quota::from_config(&cfg.quota, &cfg.redis).unwrap();
-    let keys = |caller, use_case| QuotaKeys {
-        token: "t",
-        business: Some(ACME),
-        ad_account: Some("2000000001"),
-        class: Class::AdAccount,
-        use_case,
-        write: false,
-        caller: Some(caller),
-    };
+    let keys = |caller, use_case| acme_ad(false, caller, use_case);
     let soon = || tokio::time::Instant::now() + Duration::from_millis(500);
     a.acquire(&keys("x", "x_case"), Some(soon())).await.unwrap();
     for _ in 0..2 {
