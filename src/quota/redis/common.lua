@@ -93,7 +93,7 @@ local function pace(s, now, lim, p)
 end
 
 -- { grant = true, tat, probe, interval } or { wait, interval, reason }
--- reasons: 1 hold, 2 probe, 3 budget, 4 pace
+-- reasons: 1 hold, 2 probe, 3 budget, 4 pace (permit.lua adds 5: behind)
 -- When enough of log L's oldest entries to free `need` points age out.
 local function ages_out(L, need, lim, p)
   local freed, at, start = 0, 0, 0

@@ -76,7 +76,9 @@ for cb, _ in pairs(mine) do
   local f = turn.replica .. '|' .. cb
   redis.call('HSET', W, f, math.max(until_ms, lapse[f] or 0))
 end
-if next(mine) ~= nil then redis.call('PEXPIRE', W, math.ceil(until_ms - now + 1000)) end
+-- (The hash outlives its longest entry.)
+local keep = math.ceil(until_ms - now + 1000)
+if next(mine) ~= nil and redis.call('PTTL', W) < keep then redis.call('PEXPIRE', W, keep) end
 if #blocked > 0 then
   for i = 1, n do
     local k = keys[i]
